@@ -1,0 +1,30 @@
+//! Flowgate's configuration: one typed [`Settings`] tree shared by the API and the worker.
+//!
+//! Sources, lowest precedence first:
+//! 1. the commented defaults embedded in every binary ([`DEFAULT_CONFIG`]);
+//! 2. an optional TOML file (`--config PATH` or `FLOWGATE_CONFIG`);
+//! 3. the variables of the original guide (`API_PORT`, `TEMPORAL_HOST`, `TEMPORAL_NAMESPACE`);
+//! 4. `FLOWGATE_<SECTION>__<KEY>` environment variables.
+//!
+//! [`load`] validates the result, so a process that got [`Settings`] can trust them.
+
+mod cli;
+mod load;
+mod secret;
+mod settings;
+mod validate;
+
+pub use cli::ConfigArgs;
+pub use load::{ConfigError, DEFAULT_CONFIG, ENV_PREFIX, NON_SETTING_VARS, load, load_from};
+pub use secret::{REDACTED, Secret};
+pub use settings::{
+    ApiSettings, LogFormat, LogSettings, Settings, ShoppingSettings, TemporalSettings, TlsSettings,
+    WorkerSettings,
+};
+
+impl Settings {
+    /// The settings as TOML, secrets redacted (for `check-config`).
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render settings: {e}\n"))
+    }
+}

@@ -1,0 +1,155 @@
+//! The typed settings tree. Field docs double as the configuration reference; `default.toml`
+//! holds the default of every key.
+
+use std::{net::IpAddr, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::secret::Secret;
+
+/// Everything Flowgate's processes can be configured with. The API and the worker read the same
+/// tree, so one config file can be mounted into both.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// The HTTP API.
+    pub api: ApiSettings,
+    /// How to reach Temporal.
+    pub temporal: TemporalSettings,
+    /// The shopping workflow.
+    pub shopping: ShoppingSettings,
+    /// The worker process.
+    pub worker: WorkerSettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// Settings of the HTTP API process.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiSettings {
+    /// Interface to bind.
+    pub host: IpAddr,
+    /// Port to bind; 0 picks a free port.
+    pub port: u16,
+    /// Largest accepted request body in bytes.
+    pub body_limit_bytes: usize,
+    /// How long result-waiting endpoints wait before answering "running".
+    #[serde(with = "humantime_serde")]
+    pub result_wait: Duration,
+    /// Time between SIGTERM and closing the listener, during which readiness is false.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_delay: Duration,
+    /// Time in-flight requests get to finish once the listener is closed.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+/// Connection to Temporal. Unset optional values fall back to Temporal's own environment
+/// variables and `temporal.toml` profiles.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemporalSettings {
+    /// Frontend address, `host:port` or a URL.
+    pub address: Option<String>,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// API key (Temporal Cloud); turns TLS on unless TLS is explicitly disabled.
+    pub api_key: Option<Secret>,
+    /// Profile to read from the Temporal config file.
+    pub profile: Option<String>,
+    /// Path of the Temporal config file (`temporal.toml`).
+    pub config_file: Option<PathBuf>,
+    /// TLS and mTLS.
+    #[serde(default)]
+    pub tls: TlsSettings,
+    /// Bound on one connection attempt.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Bound on every single Temporal call.
+    #[serde(with = "humantime_serde")]
+    pub rpc_timeout: Duration,
+    /// Period of the reachability check.
+    #[serde(with = "humantime_serde")]
+    pub health_interval: Duration,
+    /// A reachability check slower than this counts as a failure.
+    #[serde(with = "humantime_serde")]
+    pub health_timeout: Duration,
+    /// First back-off between connection attempts.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_min_backoff: Duration,
+    /// Longest back-off between connection attempts.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max_backoff: Duration,
+}
+
+/// TLS towards Temporal. Every field is optional; unset fields keep what Temporal's own
+/// configuration says.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// Force TLS on (`true`) or off (`false`).
+    pub enabled: Option<bool>,
+    /// Client certificate (PEM) for mTLS.
+    pub client_cert_path: Option<PathBuf>,
+    /// Client private key (PEM) for mTLS.
+    pub client_key_path: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the server's certificate.
+    pub server_ca_cert_path: Option<PathBuf>,
+    /// Server name to verify (SNI).
+    pub server_name: Option<String>,
+}
+
+/// The shopping workflow's knobs.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShoppingSettings {
+    /// Task queue of the workflow and its activities.
+    pub task_queue: String,
+    /// Most items in one request.
+    pub max_items: usize,
+    /// Largest amount of one item.
+    pub max_amount: u32,
+    /// Artificial processing time per order activity.
+    #[serde(with = "humantime_serde")]
+    pub order_delay: Duration,
+}
+
+/// Settings of the worker process.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Interface of the health endpoint.
+    pub health_host: IpAddr,
+    /// Port of the health endpoint; 0 picks a free port.
+    pub health_port: u16,
+    /// How long running activities may take to finish after SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// Activities run at once.
+    pub max_concurrent_activities: usize,
+    /// Workflow tasks run at once.
+    pub max_concurrent_workflow_tasks: usize,
+    /// Workflows kept in the sticky cache.
+    pub max_cached_workflows: usize,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// Output format.
+    pub format: LogFormat,
+    /// Filter used when `RUST_LOG` is unset, in `RUST_LOG` syntax.
+    pub level: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, coloured when writing to a terminal.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}

@@ -1,0 +1,124 @@
+//! Cross-field and range rules, checked right after loading.
+
+use std::time::Duration;
+
+use crate::{ConfigError, Settings};
+
+const MAX_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
+    let api = &s.api;
+    in_range(
+        "api.body_limit_bytes",
+        api.body_limit_bytes,
+        1,
+        MAX_BODY_LIMIT,
+    )?;
+    positive("api.result_wait", api.result_wait)?;
+    positive("api.shutdown_grace", api.shutdown_grace)?;
+
+    let t = &s.temporal;
+    if let Some(address) = &t.address {
+        valid_address("temporal.address", address)?;
+    }
+    non_empty_opt("temporal.namespace", t.namespace.as_deref())?;
+    non_empty_opt("temporal.profile", t.profile.as_deref())?;
+    if let Some(key) = &t.api_key {
+        non_empty("temporal.api_key", key.expose())?;
+    }
+    if t.tls.client_cert_path.is_some() != t.tls.client_key_path.is_some() {
+        return Err(ConfigError::invalid(
+            "temporal.tls",
+            "client_cert_path and client_key_path must be set together",
+        ));
+    }
+    positive("temporal.connect_timeout", t.connect_timeout)?;
+    positive("temporal.rpc_timeout", t.rpc_timeout)?;
+    positive("temporal.health_interval", t.health_interval)?;
+    positive("temporal.health_timeout", t.health_timeout)?;
+    positive("temporal.reconnect_min_backoff", t.reconnect_min_backoff)?;
+    if t.reconnect_max_backoff < t.reconnect_min_backoff {
+        return Err(ConfigError::invalid(
+            "temporal.reconnect_max_backoff",
+            "must not be smaller than temporal.reconnect_min_backoff",
+        ));
+    }
+
+    let shop = &s.shopping;
+    non_empty("shopping.task_queue", &shop.task_queue)?;
+    in_range("shopping.max_items", shop.max_items, 1, 10_000)?;
+    in_range("shopping.max_amount", shop.max_amount, 1, u32::MAX)?;
+
+    let w = &s.worker;
+    positive("worker.shutdown_grace", w.shutdown_grace)?;
+    in_range(
+        "worker.max_concurrent_activities",
+        w.max_concurrent_activities,
+        1,
+        100_000,
+    )?;
+    in_range(
+        "worker.max_concurrent_workflow_tasks",
+        w.max_concurrent_workflow_tasks,
+        2,
+        100_000,
+    )?;
+    in_range(
+        "worker.max_cached_workflows",
+        w.max_cached_workflows,
+        1,
+        1_000_000,
+    )?;
+
+    tracing_subscriber::EnvFilter::builder()
+        .parse(&s.log.level)
+        .map_err(|e| ConfigError::invalid("log.level", e.to_string()))?;
+    Ok(())
+}
+
+fn positive(key: &str, value: Duration) -> Result<(), ConfigError> {
+    if value.is_zero() {
+        return Err(ConfigError::invalid(key, "must be greater than 0"));
+    }
+    Ok(())
+}
+
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    key: &str,
+    v: T,
+    min: T,
+    max: T,
+) -> Result<(), ConfigError> {
+    if v < min || v > max {
+        return Err(ConfigError::invalid(
+            key,
+            format!("must be between {min} and {max}, got {v}"),
+        ));
+    }
+    Ok(())
+}
+
+fn non_empty(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.trim().is_empty() {
+        return Err(ConfigError::invalid(key, "must not be empty"));
+    }
+    Ok(())
+}
+
+fn non_empty_opt(key: &str, value: Option<&str>) -> Result<(), ConfigError> {
+    value.map_or(Ok(()), |v| non_empty(key, v))
+}
+
+/// `host:port` or a URL with a host and a port.
+fn valid_address(key: &str, address: &str) -> Result<(), ConfigError> {
+    let bad = || ConfigError::invalid(key, format!("{address:?} is not host:port or a URL"));
+    let authority = match address.split_once("://") {
+        Some((_, rest)) => rest.trim_end_matches('/'),
+        None => address,
+    };
+    let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
+    if host.is_empty() || host.contains('/') || port.parse::<u16>().is_err() {
+        return Err(bad());
+    }
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Loading and validating settings from defaults, files and the environment.
+
+use std::{collections::HashMap, io::Write, time::Duration};
+
+use flowgate_config::{LogFormat, load_from};
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn file(contents: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    f.write_all(contents.as_bytes()).unwrap();
+    f
+}
+
+#[test]
+fn defaults_match_the_guide() {
+    let s = load_from(None, &env(&[])).unwrap();
+    assert_eq!(s.api.port, 8000);
+    assert_eq!(s.api.body_limit_bytes, 1024 * 1024);
+    assert_eq!(s.shopping.task_queue, "shopping-tasks");
+    assert_eq!(
+        s.temporal.address, None,
+        "Temporal's own conventions decide by default"
+    );
+    assert_eq!(s.log.format, LogFormat::Pretty);
+}
+
+#[test]
+fn file_overrides_defaults_and_environment_overrides_file() {
+    let f =
+        file("[api]\nport = 9000\nresult_wait = \"7s\"\n[shopping]\ntask_queue = \"from-file\"\n");
+    let s = load_from(
+        Some(f.path()),
+        &env(&[("FLOWGATE_SHOPPING__TASK_QUEUE", "from-env")]),
+    )
+    .unwrap();
+    assert_eq!(s.api.port, 9000);
+    assert_eq!(s.api.result_wait, Duration::from_secs(7));
+    assert_eq!(s.shopping.task_queue, "from-env");
+}
+
+#[test]
+fn guide_variables_are_aliases() {
+    let s = load_from(
+        None,
+        &env(&[
+            ("API_PORT", "8001"),
+            ("TEMPORAL_HOST", "temporal:7233"),
+            ("TEMPORAL_NAMESPACE", "shop"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.api.port, 8001);
+    assert_eq!(s.temporal.address.as_deref(), Some("temporal:7233"));
+    assert_eq!(s.temporal.namespace.as_deref(), Some("shop"));
+}
+
+#[test]
+fn flowgate_variables_beat_guide_aliases() {
+    let s = load_from(
+        None,
+        &env(&[("API_PORT", "8001"), ("FLOWGATE_API__PORT", "8002")]),
+    )
+    .unwrap();
+    assert_eq!(s.api.port, 8002);
+}
+
+#[test]
+fn temporal_address_wins_over_the_temporal_host_alias() {
+    let s = load_from(
+        None,
+        &env(&[
+            ("TEMPORAL_HOST", "old:7233"),
+            ("TEMPORAL_ADDRESS", "new:7233"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.temporal.address, None,
+        "TEMPORAL_ADDRESS is applied by Temporal's envconfig"
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    let err = load_from(None, &env(&[("FLOWGATE_API__PORT", "eighty")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("api.port"), "{err}");
+    assert!(!err.contains('\n'), "one line: {err}");
+}
+
+#[test]
+fn an_out_of_range_value_names_the_key_and_the_problem() {
+    let err = load_from(None, &env(&[("FLOWGATE_SHOPPING__MAX_ITEMS", "0")]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "invalid configuration: shopping.max_items: must be between 1 and 10000, got 0"
+    );
+}
+
+#[test]
+fn a_bad_duration_names_the_key() {
+    let err = load_from(None, &env(&[("FLOWGATE_API__RESULT_WAIT", "soon")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("api.result_wait"), "{err}");
+}
+
+#[test]
+fn a_bad_temporal_address_is_rejected() {
+    let err = load_from(None, &env(&[("FLOWGATE_TEMPORAL__ADDRESS", "no-port")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("temporal.address"), "{err}");
+}
+
+#[test]
+fn a_mistyped_variable_is_rejected_instead_of_ignored() {
+    let err = load_from(None, &env(&[("FLOWGATE_API_PORT", "9000")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("FLOWGATE_API_PORT"), "{err}");
+}
+
+#[test]
+fn an_unknown_key_in_a_file_is_rejected() {
+    let f = file("[api]\nprot = 9000\n");
+    let err = load_from(Some(f.path()), &env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("prot"), "{err}");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error() {
+    let err = load_from(Some("/nonexistent/flowgate.toml".as_ref()), &env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/nonexistent/flowgate.toml"), "{err}");
+}
+
+#[test]
+fn a_bad_log_filter_is_rejected() {
+    let err = load_from(None, &env(&[("FLOWGATE_LOG__LEVEL", "info,[")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("log.level"), "{err}");
+}
+
+#[test]
+fn secrets_are_redacted_in_the_rendered_config() {
+    let s = load_from(None, &env(&[("FLOWGATE_TEMPORAL__API_KEY", "s3cr3t-key")])).unwrap();
+    assert_eq!(s.temporal.api_key.as_ref().unwrap().expose(), "s3cr3t-key");
+    let rendered = s.to_redacted_toml();
+    assert!(!rendered.contains("s3cr3t-key"), "{rendered}");
+    assert!(rendered.contains("[redacted]"), "{rendered}");
+}
