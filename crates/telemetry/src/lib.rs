@@ -1,1 +1,41 @@
-//! placeholder
+//! Logging for Flowgate's binaries: one [`init`] call, `RUST_LOG` honoured, pretty or JSON lines.
+//!
+//! Traces and metrics exporters plug in here too, so both binaries keep one start-up path.
+
+use std::io::IsTerminal;
+
+use flowgate_config::{LogFormat, LogSettings};
+use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// Keeps telemetry running; flushes on drop. Hold it until `main` returns.
+#[must_use = "telemetry stops when the guard is dropped"]
+#[derive(Debug)]
+pub struct TelemetryGuard {
+    _private: (),
+}
+
+/// Installs the global subscriber. `RUST_LOG` wins over `log.level`. Calling it twice (tests
+/// that start several components in one process) keeps the first subscriber.
+pub fn init(settings: &LogSettings) -> TelemetryGuard {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&settings.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = match settings.format {
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
+            .try_init(),
+        LogFormat::Pretty => registry
+            .with(fmt::layer().with_ansi(std::io::stdout().is_terminal()))
+            .try_init(),
+    };
+    // An already-installed subscriber is fine: it is the test harness or an embedding process.
+    drop(result);
+    TelemetryGuard { _private: () }
+}

@@ -1,1 +1,10 @@
-//! placeholder
+//! Flowgate's Temporal workflows.
+//!
+//! Everything a client of a workflow needs — its Temporal type name, task queue, and input and
+//! output types — is always compiled. The implementations (workflow code and activities) sit
+//! behind the `worker` feature, which only the worker enables.
+//!
+//! Workflow code is deterministic: timers, concurrency and selection go through the workflow
+//! context, never through tokio.
+
+pub mod shopping;

@@ -1,0 +1,246 @@
+//! A supervised connection to Temporal: connect with back-off, then check reachability on a
+//! fixed period and publish it, so callers fail fast while Temporal is away.
+
+use std::{
+    future::Future,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+use flowgate_config::TemporalSettings;
+use rand::Rng;
+use temporalio_client::{Client, grpc::WorkflowService, tonic};
+use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
+use tokio::{sync::watch, task::AbortHandle, time::MissedTickBehavior};
+
+use crate::Resolved;
+
+/// Where the link stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkState {
+    /// Not connected yet; the last attempt's error, if one failed.
+    Connecting {
+        /// Why the last attempt failed.
+        last_error: Option<String>,
+    },
+    /// Connected, and the last reachability check was answered in time.
+    Up,
+    /// Connected once, but the last reachability check failed.
+    Down {
+        /// Why the check failed.
+        error: String,
+    },
+}
+
+/// Temporal cannot be used right now. Answered as 503 by the API.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("Temporal is unavailable: {reason}")]
+pub struct Unavailable {
+    /// What went wrong, for logs and error details.
+    pub reason: String,
+}
+
+impl Unavailable {
+    fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A shared, supervised connection to Temporal. Cheap to clone; the background task stops when
+/// the last clone is dropped.
+#[derive(Clone)]
+pub struct TemporalLink {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: watch::Sender<LinkState>,
+    client: Arc<OnceLock<Client>>,
+    summary: crate::resolve::Summary,
+    task: AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TemporalLink {
+    /// Starts connecting in the background. Must be called inside a tokio runtime.
+    pub fn start(resolved: Resolved, settings: &TemporalSettings) -> Self {
+        let (state, _) = watch::channel(LinkState::Connecting { last_error: None });
+        let client = Arc::new(OnceLock::new());
+        let supervisor = Supervisor {
+            resolved: resolved.clone(),
+            settings: settings.clone(),
+            state: state.clone(),
+            client: client.clone(),
+        };
+        let task = tokio::spawn(supervisor.run()).abort_handle();
+        Self {
+            inner: Arc::new(Inner {
+                state,
+                client,
+                summary: resolved.summary,
+                task,
+            }),
+        }
+    }
+
+    /// Current state.
+    pub fn state(&self) -> LinkState {
+        self.inner.state.borrow().clone()
+    }
+
+    /// Whether Temporal answered the last check.
+    pub fn is_up(&self) -> bool {
+        matches!(*self.inner.state.borrow(), LinkState::Up)
+    }
+
+    /// Where and how the link connects (no secrets).
+    pub fn summary(&self) -> &crate::resolve::Summary {
+        &self.inner.summary
+    }
+
+    /// A subscription to state changes.
+    pub fn subscribe(&self) -> watch::Receiver<LinkState> {
+        self.inner.state.subscribe()
+    }
+
+    /// The client, if Temporal is reachable now.
+    pub fn client(&self) -> Result<Client, Unavailable> {
+        match self.state() {
+            LinkState::Up => Ok(self
+                .inner
+                .client
+                .get()
+                .cloned()
+                .ok_or_else(|| Unavailable::new("not connected yet"))?),
+            LinkState::Connecting { last_error } => Err(Unavailable::new(match last_error {
+                Some(e) => format!("not connected yet: {e}"),
+                None => "not connected yet".to_owned(),
+            })),
+            LinkState::Down { error } => Err(Unavailable::new(error)),
+        }
+    }
+
+    /// Waits for the first successful connection and returns the client.
+    pub async fn connected(&self) -> Client {
+        let mut rx = self.subscribe();
+        loop {
+            if let Some(client) = self.inner.client.get() {
+                return client.clone();
+            }
+            if rx.changed().await.is_err() {
+                // The supervisor never stops while a link exists; park instead of spinning.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Runs `call`, bounded by `timeout` and cut short as soon as a reachability check fails,
+    /// so no caller waits for the SDK's own, much longer, retries.
+    pub async fn bounded<T>(
+        &self,
+        timeout: Duration,
+        call: impl Future<Output = T>,
+    ) -> Result<T, Unavailable> {
+        let mut rx = self.subscribe();
+        tokio::select! {
+            biased;
+            result = tokio::time::timeout(timeout, call) => result
+                .map_err(|_| Unavailable::new(format!("no answer within {}", humanize(timeout)))),
+            _ = rx.wait_for(|s| *s != LinkState::Up) => {
+                Err(Unavailable::new(match self.state() {
+                    LinkState::Down { error } => error,
+                    _ => "connection lost".to_owned(),
+                }))
+            }
+        }
+    }
+}
+
+struct Supervisor {
+    resolved: Resolved,
+    settings: TemporalSettings,
+    state: watch::Sender<LinkState>,
+    client: Arc<OnceLock<Client>>,
+}
+
+impl Supervisor {
+    async fn run(self) {
+        let client = self.connect().await;
+        let _ = self.client.set(client.clone());
+        self.state.send_replace(LinkState::Up);
+        tracing::info!(address = %self.resolved.summary.address, namespace = %self.resolved.summary.namespace, "connected to Temporal");
+        self.watch_health(client).await;
+    }
+
+    async fn connect(&self) -> Client {
+        let s = &self.settings;
+        let mut backoff = s.reconnect_min_backoff;
+        loop {
+            let attempt = Client::connect(self.resolved.connection.clone(), self.resolved.client.clone());
+            let error = match tokio::time::timeout(s.connect_timeout, attempt).await {
+                Ok(Ok(client)) => return client,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {}", humanize(s.connect_timeout)),
+            };
+            let delay = jitter(backoff);
+            tracing::warn!(address = %self.resolved.summary.address, %error, retry_in_ms = delay.as_millis() as u64, "cannot connect to Temporal");
+            self.state.send_replace(LinkState::Connecting { last_error: Some(error) });
+            tokio::time::sleep(delay).await;
+            backoff = (backoff * 2).min(s.reconnect_max_backoff);
+        }
+    }
+
+    async fn watch_health(&self, client: Client) {
+        let s = &self.settings;
+        let mut ticker = tokio::time::interval(s.health_interval);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let next = match tokio::time::timeout(s.health_timeout, ping(&client, s.health_timeout)).await {
+                Ok(Ok(())) => LinkState::Up,
+                Ok(Err(status)) => LinkState::Down {
+                    error: format!("{:?}: {}", status.code(), status.message()),
+                },
+                Err(_) => LinkState::Down {
+                    error: format!("no answer within {}", humanize(s.health_timeout)),
+                },
+            };
+            self.state.send_if_modified(|current| {
+                if *current == next {
+                    return false;
+                }
+                match &next {
+                    LinkState::Up => tracing::info!("Temporal is reachable again"),
+                    LinkState::Down { error } => tracing::warn!(%error, "Temporal is unreachable"),
+                    LinkState::Connecting { .. } => {}
+                }
+                *current = next.clone();
+                true
+            });
+        }
+    }
+}
+
+async fn ping(client: &Client, timeout: Duration) -> Result<(), tonic::Status> {
+    let mut request = tonic::Request::new(GetSystemInfoRequest::default());
+    request.set_timeout(timeout);
+    WorkflowService::get_system_info(&mut client.clone(), request)
+        .await
+        .map(|_| ())
+}
+
+/// Up to 20 % random spread, so many processes do not reconnect in lock-step.
+fn jitter(base: Duration) -> Duration {
+    base.mul_f64(rand::rng().random_range(0.8..=1.2))
+}
+
+fn humanize(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
