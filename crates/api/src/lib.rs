@@ -1,1 +1,16 @@
-//! placeholder
+//! Flowgate's HTTP API.
+//!
+//! [`Application::build`] binds, starts the supervised Temporal connection and assembles the
+//! routes; [`Application::run_until`] serves until a shutdown signal and drains. `main` and the
+//! integration tests share this path.
+
+pub mod error;
+pub mod extract;
+pub mod gateway;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod trace;
+
+pub use routes::ApiDoc;
+pub use startup::Application;

