@@ -145,7 +145,11 @@ fn pointer_to_path(pointer: &str) -> String {
             path.push_str(&segment.replace("~1", "/").replace("~0", "~"));
         }
     }
-    if path.is_empty() { "body".to_owned() } else { path }
+    if path.is_empty() {
+        "body".to_owned()
+    } else {
+        path
+    }
 }
 
 impl ApiError {
@@ -158,18 +162,50 @@ impl ApiError {
         use StatusCode as S;
         match self {
             Self::MalformedJson(_) => (S::BAD_REQUEST, "malformed-json", "Malformed JSON"),
-            Self::UnsupportedMediaType(_) => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type"),
-            Self::PayloadTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large"),
-            Self::Validation(_) => (S::UNPROCESSABLE_ENTITY, "validation-failed", "Request validation failed"),
-            Self::InvalidQuery { .. } => (S::UNPROCESSABLE_ENTITY, "invalid-query", "Invalid query parameter"),
+            Self::UnsupportedMediaType(_) => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            Self::PayloadTooLarge { .. } => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            Self::Validation(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "validation-failed",
+                "Request validation failed",
+            ),
+            Self::InvalidQuery { .. } => (
+                S::UNPROCESSABLE_ENTITY,
+                "invalid-query",
+                "Invalid query parameter",
+            ),
             Self::InvalidPath(_) => (S::BAD_REQUEST, "invalid-path", "Invalid path"),
             Self::WorkflowNotFound(_) => (S::NOT_FOUND, "workflow-not-found", "Workflow not found"),
-            Self::WorkflowAlreadyExists(_) => (S::CONFLICT, "workflow-already-exists", "Workflow already exists"),
+            Self::WorkflowAlreadyExists(_) => (
+                S::CONFLICT,
+                "workflow-already-exists",
+                "Workflow already exists",
+            ),
             Self::RouteNotFound(_) => (S::NOT_FOUND, "route-not-found", "Not found"),
-            Self::MethodNotAllowed(_) => (S::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            Self::MethodNotAllowed(_) => (
+                S::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
             Self::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
-            Self::TemporalUnavailable(_) => (S::SERVICE_UNAVAILABLE, "temporal-unavailable", "Temporal is unavailable"),
-            Self::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal-error", "Internal server error"),
+            Self::TemporalUnavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "temporal-unavailable",
+                "Temporal is unavailable",
+            ),
+            Self::Internal(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "Internal server error",
+            ),
         }
     }
 
@@ -199,8 +235,12 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
-            Self::Internal(cause) => tracing::error!(error = ?cause, "request failed with an internal error"),
-            Self::TemporalUnavailable(e) => tracing::warn!(reason = %e.reason, "Temporal unavailable"),
+            Self::Internal(cause) => {
+                tracing::error!(error = ?cause, "request failed with an internal error")
+            }
+            Self::TemporalUnavailable(e) => {
+                tracing::warn!(reason = %e.reason, "Temporal unavailable")
+            }
             _ => {}
         }
         let problem = self.problem();
@@ -208,9 +248,10 @@ impl IntoResponse for ApiError {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response();
         if matches!(self, Self::TemporalUnavailable(_)) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECS));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
         }
         response.extensions_mut().insert(problem);
         response
@@ -250,7 +291,9 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     };
     let body = serde_json::to_vec(&problem).unwrap_or_default();
     let (mut parts, _) = response.into_parts();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, axum::body::Body::from(body))
 }
@@ -303,7 +346,10 @@ mod tests {
             FieldError::new("/items/1/fruit", "unknown fruit"),
         ])
         .problem();
-        assert_eq!(problem.detail, "items[0].amount: must be at least 1; items[1].fruit: unknown fruit");
+        assert_eq!(
+            problem.detail,
+            "items[0].amount: must be at least 1; items[1].fruit: unknown fruit"
+        );
         assert_eq!(problem.errors.len(), 2);
     }
 }

@@ -36,13 +36,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         if declared.is_some_and(|len| len > limit as u64) {
             return Err(ApiError::PayloadTooLarge { limit });
         }
-        let body = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit }
-            } else {
-                ApiError::MalformedJson(format!("could not read the request body: {rejection}"))
-            }
-        })?;
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit }
+                } else {
+                    ApiError::MalformedJson(format!("could not read the request body: {rejection}"))
+                }
+            })?;
         parse_json(&body).map(ApiJson)
     }
 }
@@ -52,7 +54,12 @@ fn check_content_type(value: Option<&http::HeaderValue>) -> Result<(), ApiError>
         return Err(ApiError::UnsupportedMediaType("no Content-Type".to_owned()));
     };
     let text = value.to_str().unwrap_or("");
-    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let is_json = essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"));
     if is_json {
@@ -136,12 +143,11 @@ impl FromRequestParts<AppState> for Wait {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let max = state.settings.api.result_wait;
-        let Query(params) = Query::<WaitParams>::try_from_uri(&parts.uri).map_err(|e| {
-            ApiError::InvalidQuery {
+        let Query(params) =
+            Query::<WaitParams>::try_from_uri(&parts.uri).map_err(|e| ApiError::InvalidQuery {
                 name: "wait",
                 problem: e.body_text(),
-            }
-        })?;
+            })?;
         let Some(raw) = params.wait else {
             return Ok(Self(max));
         };
@@ -156,7 +162,8 @@ impl FromRequestParts<AppState> for Wait {
 fn parse_wait(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     if let Ok(seconds) = raw.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
     }
     humantime::parse_duration(raw).ok()
 }
@@ -179,7 +186,9 @@ mod tests {
 
     fn pointer_of(body: &str) -> (String, String) {
         match parse_json::<Body>(body.as_bytes()) {
-            Err(ApiError::Validation(errors)) => (errors[0].pointer.clone(), errors[0].detail.clone()),
+            Err(ApiError::Validation(errors)) => {
+                (errors[0].pointer.clone(), errors[0].detail.clone())
+            }
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
@@ -199,23 +208,39 @@ mod tests {
     #[test]
     fn malformed_json_says_where() {
         match parse_json::<Body>(b"{\"items\": [") {
-            Err(ApiError::MalformedJson(message)) => assert!(message.contains("line 1 column"), "{message}"),
+            Err(ApiError::MalformedJson(message)) => {
+                assert!(message.contains("line 1 column"), "{message}")
+            }
             other => panic!("expected malformed JSON, got {other:?}"),
         }
     }
 
     #[test]
     fn trailing_garbage_is_malformed() {
-        assert!(matches!(parse_json::<Body>(b"{\"items\":[]} x"), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(
+            parse_json::<Body>(b"{\"items\":[]} x"),
+            Err(ApiError::MalformedJson(_))
+        ));
     }
 
     #[test]
     fn json_media_types_are_recognised() {
-        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"] {
-            assert!(check_content_type(Some(&http::HeaderValue::from_static(ok))).is_ok(), "{ok}");
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ] {
+            assert!(
+                check_content_type(Some(&http::HeaderValue::from_static(ok))).is_ok(),
+                "{ok}"
+            );
         }
         for bad in ["text/plain", "application/x-www-form-urlencoded", ""] {
-            assert!(check_content_type(Some(&http::HeaderValue::from_static(bad))).is_err(), "{bad}");
+            assert!(
+                check_content_type(Some(&http::HeaderValue::from_static(bad))).is_err(),
+                "{bad}"
+            );
         }
         assert!(check_content_type(None).is_err());
     }

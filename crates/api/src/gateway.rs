@@ -6,6 +6,7 @@
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
+use flowgate_temporal::{TemporalLink, Unavailable};
 use serde::Serialize;
 use temporalio_client::{
     RpcOptions, UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionStatus,
@@ -20,7 +21,6 @@ use temporalio_common::{
         failure::v1::{Failure, failure::FailureInfo},
     },
 };
-use flowgate_temporal::{TemporalLink, Unavailable};
 
 use crate::error::ApiError;
 
@@ -154,14 +154,18 @@ impl Gateway {
 
     /// Waits up to `wait` for the latest run of `workflow_id` to end. A zero wait peeks.
     pub async fn outcome(&self, workflow_id: &str, wait: Duration) -> Result<Outcome, ApiError> {
-        if wait.is_zero() && self.describe(workflow_id).await?.status == WorkflowExecutionStatus::Running {
+        if wait.is_zero()
+            && self.describe(workflow_id).await?.status == WorkflowExecutionStatus::Running
+        {
             return Ok(Outcome::Running);
         }
         let client = self.link.client()?;
         let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
         // A closed workflow answers at once; give a peek one RPC's worth of time.
         let wait = wait.max(self.rpc_timeout.min(Duration::from_secs(1)));
-        let call = self.link.unless_down(handle.get_result(WorkflowGetResultOptions::default()));
+        let call = self
+            .link
+            .unless_down(handle.get_result(WorkflowGetResultOptions::default()));
         let result = match tokio::time::timeout(wait, call).await {
             Err(_elapsed) => return Ok(Outcome::Running),
             Ok(result) => result?,
@@ -175,7 +179,9 @@ impl Gateway {
             },
         };
         match result {
-            Ok(raw) => Ok(Outcome::Completed(decode_result(raw).map_err(ApiError::internal)?)),
+            Ok(raw) => Ok(Outcome::Completed(
+                decode_result(raw).map_err(ApiError::internal)?,
+            )),
             Err(WorkflowGetResultError::Failed(error)) => Ok(Outcome::Unsuccessful {
                 status: S::Failed,
                 error: error_info(error.failure()),
@@ -217,11 +223,13 @@ fn interaction_error(error: WorkflowInteractionError, workflow_id: &str) -> ApiE
 /// misconfiguration worth a log line with its cause.
 fn rpc_error(status: Status) -> ApiError {
     match status.code() {
-        Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::ResourceExhausted | Code::Aborted => {
-            ApiError::TemporalUnavailable(Unavailable {
-                reason: format!("{:?}: {}", status.code(), status.message()),
-            })
-        }
+        Code::Unavailable
+        | Code::DeadlineExceeded
+        | Code::Cancelled
+        | Code::ResourceExhausted
+        | Code::Aborted => ApiError::TemporalUnavailable(Unavailable {
+            reason: format!("{:?}: {}", status.code(), status.message()),
+        }),
         _ => ApiError::internal(status),
     }
 }
@@ -292,26 +300,35 @@ fn utc(time: SystemTime) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use temporalio_common::protos::temporal::api::failure::v1::{ActivityFailureInfo, ApplicationFailureInfo};
+    use temporalio_common::protos::temporal::api::failure::v1::{
+        ActivityFailureInfo, ApplicationFailureInfo,
+    };
 
     #[test]
     fn failures_report_the_innermost_application_type_and_every_message() {
         let failure = Failure {
             message: "activity task failed".into(),
-            failure_info: Some(FailureInfo::ActivityFailureInfo(ActivityFailureInfo::default())),
+            failure_info: Some(FailureInfo::ActivityFailureInfo(
+                ActivityFailureInfo::default(),
+            )),
             cause: Some(Box::new(Failure {
                 message: "amount must be a positive integer, got 0".into(),
-                failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
-                    r#type: "InvalidShoppingList".into(),
-                    ..Default::default()
-                })),
+                failure_info: Some(FailureInfo::ApplicationFailureInfo(
+                    ApplicationFailureInfo {
+                        r#type: "InvalidShoppingList".into(),
+                        ..Default::default()
+                    },
+                )),
                 ..Default::default()
             })),
             ..Default::default()
         };
         let info = error_info(&failure);
         assert_eq!(info.error_type, "InvalidShoppingList");
-        assert_eq!(info.message, "activity task failed: amount must be a positive integer, got 0");
+        assert_eq!(
+            info.message,
+            "activity task failed: amount must be a positive integer, got 0"
+        );
     }
 
     #[test]

@@ -49,7 +49,11 @@ impl Application {
                 .layer(CatchPanicLayer::custom(crate::error::panic_response))
                 .layer(DefaultBodyLimit::max(body_limit)),
         );
-        Ok(Self { listener, router, state })
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
     }
 
     /// The address actually bound.
@@ -62,8 +66,15 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains: readiness turns false at once, the
     /// listener stays open for `api.shutdown_delay`, then closes, and in-flight requests get
     /// `api.shutdown_grace` to finish.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, router, state } = self;
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            router,
+            state,
+        } = self;
         let api = state.settings.api.clone();
         let (closing_tx, closing_rx) = tokio::sync::oneshot::channel::<()>();
         let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();
@@ -71,17 +82,23 @@ impl Application {
         tokio::spawn(async move {
             shutdown.await;
             drain_state.start_draining();
-            tracing::info!(delay_ms = api.shutdown_delay.as_millis() as u64, "draining: readiness is now false");
+            tracing::info!(
+                delay_ms = api.shutdown_delay.as_millis() as u64,
+                "draining: readiness is now false"
+            );
             let _ = drain_started_tx.send(());
             tokio::time::sleep(api.shutdown_delay).await;
             let _ = closing_tx.send(());
         });
         tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-        let server = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = closing_rx.await;
-                tracing::info!("listener closed; finishing in-flight requests");
-            });
+        let server = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            let _ = closing_rx.await;
+            tracing::info!("listener closed; finishing in-flight requests");
+        });
         let grace = api.shutdown_grace;
         let mut server = std::pin::pin!(server.into_future());
         tokio::select! {
@@ -91,7 +108,10 @@ impl Application {
         let deadline = api.shutdown_delay + grace;
         match tokio::time::timeout(deadline, server).await {
             Ok(result) => result.context("HTTP server failed")?,
-            Err(_) => tracing::warn!(grace_ms = grace.as_millis() as u64, "in-flight requests did not finish within the grace period; dropping them"),
+            Err(_) => tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "in-flight requests did not finish within the grace period; dropping them"
+            ),
         }
         tracing::info!("HTTP API stopped");
         Ok(())

@@ -14,17 +14,27 @@ pub use resolve::{ResolveError, Resolved, resolve, resolve_with_env};
 
 /// `check-config`: prints the effective settings (secrets redacted) and the Temporal
 /// connection they resolve to. Exit code 2 when the connection settings are unusable.
-#[expect(clippy::print_stdout, reason = "check-config prints to stdout by design")]
+#[expect(
+    clippy::print_stdout,
+    reason = "check-config prints to stdout by design"
+)]
 pub fn print_effective_config(settings: &flowgate_config::Settings) -> std::process::ExitCode {
     println!("# Effective Flowgate configuration (secrets redacted)\n");
     println!("{}", settings.to_redacted_toml());
     match resolve(&settings.temporal) {
         Ok(resolved) => {
             let s = &resolved.summary;
-            println!("# Temporal connection, after TEMPORAL_* variables and temporal.toml profiles");
+            println!(
+                "# Temporal connection, after TEMPORAL_* variables and temporal.toml profiles"
+            );
             println!("# address = {:?}", s.address);
             println!("# namespace = {:?}", s.namespace);
-            println!("# tls = {}, api_key = {}, client_certificate = {}", s.tls, if s.api_key { "set" } else { "unset" }, s.client_certificate);
+            println!(
+                "# tls = {}, api_key = {}, client_certificate = {}",
+                s.tls,
+                if s.api_key { "set" } else { "unset" },
+                s.client_certificate
+            );
             std::process::ExitCode::SUCCESS
         }
         Err(error) => {

@@ -150,7 +150,12 @@ impl TemporalLink {
     ) -> Result<T, Unavailable> {
         tokio::time::timeout(timeout, self.unless_down(call))
             .await
-            .unwrap_or_else(|_| Err(Unavailable::new(format!("no answer within {}", humanize(timeout)))))
+            .unwrap_or_else(|_| {
+                Err(Unavailable::new(format!(
+                    "no answer within {}",
+                    humanize(timeout)
+                )))
+            })
     }
 
     /// Runs `call` until it finishes or a reachability check fails, whichever comes first.
@@ -190,7 +195,10 @@ impl Supervisor {
         let s = &self.settings;
         let mut backoff = s.reconnect_min_backoff;
         loop {
-            let attempt = Client::connect(self.resolved.connection.clone(), self.resolved.client.clone());
+            let attempt = Client::connect(
+                self.resolved.connection.clone(),
+                self.resolved.client.clone(),
+            );
             let error = match tokio::time::timeout(s.connect_timeout, attempt).await {
                 Ok(Ok(client)) => return client,
                 Ok(Err(e)) => e.to_string(),
@@ -198,7 +206,9 @@ impl Supervisor {
             };
             let delay = jitter(backoff);
             tracing::warn!(address = %self.resolved.summary.address, %error, retry_in_ms = delay.as_millis() as u64, "cannot connect to Temporal");
-            self.state.send_replace(LinkState::Connecting { last_error: Some(error) });
+            self.state.send_replace(LinkState::Connecting {
+                last_error: Some(error),
+            });
             tokio::time::sleep(delay).await;
             backoff = (backoff * 2).min(s.reconnect_max_backoff);
         }
@@ -210,7 +220,9 @@ impl Supervisor {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let next = match tokio::time::timeout(s.health_timeout, ping(&client, s.health_timeout)).await {
+            let next = match tokio::time::timeout(s.health_timeout, ping(&client, s.health_timeout))
+                .await
+            {
                 Ok(Ok(())) => LinkState::Up,
                 Ok(Err(status)) => LinkState::Down {
                     error: format!("{:?}: {}", status.code(), status.message()),

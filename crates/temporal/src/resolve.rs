@@ -75,7 +75,10 @@ pub fn resolve_with_env(
         .get_or_insert_with(|| DEFAULT_ADDRESS.to_owned())
         .clone();
     let api_key = profile.api_key.is_some();
-    let client_certificate = profile.tls.as_ref().is_some_and(|t| t.client_cert.is_some());
+    let client_certificate = profile
+        .tls
+        .as_ref()
+        .is_some_and(|t| t.client_cert.is_some());
     let mut connection =
         ConnectionOptions::try_from(profile).map_err(|e| ResolveError(e.to_string()))?;
     connection.connect_timeout = Some(settings.connect_timeout);

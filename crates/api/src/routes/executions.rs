@@ -120,7 +120,12 @@ pub fn run_response(workflow_id: String, outcome: Outcome) -> Response {
     };
     let running = status == RunStatus::Running;
     let location = result_location(&workflow_id);
-    let body = Json(WorkflowRunOut { workflow_id, status, result, error });
+    let body = Json(WorkflowRunOut {
+        workflow_id,
+        status,
+        result,
+        error,
+    });
     if running {
         (StatusCode::ACCEPTED, [(header::LOCATION, location)], body).into_response()
     } else {
@@ -130,7 +135,10 @@ pub fn run_response(workflow_id: String, outcome: Outcome) -> Response {
 
 /// `/workflows/{id}/result` with the id percent-encoded.
 pub fn result_location(workflow_id: &str) -> HeaderValue {
-    let path = format!("/workflows/{}/result", utf8_percent_encode(workflow_id, NON_ALPHANUMERIC));
+    let path = format!(
+        "/workflows/{}/result",
+        utf8_percent_encode(workflow_id, NON_ALPHANUMERIC)
+    );
     HeaderValue::try_from(path).unwrap_or_else(|_| HeaderValue::from_static("/"))
 }
 

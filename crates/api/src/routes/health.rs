@@ -73,8 +73,12 @@ pub async fn get_readyz(State(state): State<AppState>) -> Result<Json<ProbeOut>,
         LinkState::Connecting { last_error } => Err(ApiError::NotReady(format!(
             "connecting to Temporal at {}{}",
             state.link.summary().address,
-            last_error.map(|e| format!(" (last error: {e})")).unwrap_or_default()
+            last_error
+                .map(|e| format!(" (last error: {e})"))
+                .unwrap_or_default()
         ))),
-        LinkState::Down { error } => Err(ApiError::NotReady(format!("Temporal is unreachable: {error}"))),
+        LinkState::Down { error } => Err(ApiError::NotReady(format!(
+            "Temporal is unreachable: {error}"
+        ))),
     }
 }

@@ -8,7 +8,9 @@ use axum::{
     routing::post,
 };
 use flowgate_config::ShoppingSettings;
-use flowgate_workflows::shopping::{Fruit, ShoppingItem, ShoppingList, WORKFLOW_ID_PREFIX, WORKFLOW_TYPE};
+use flowgate_workflows::shopping::{
+    Fruit, ShoppingItem, ShoppingList, WORKFLOW_ID_PREFIX, WORKFLOW_TYPE,
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -26,7 +28,10 @@ const MAX_WORKFLOW_ID_LEN: usize = 255;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/workflows/shopping", post(create_shopping_workflow))
-        .route("/workflows/shopping/async", post(create_shopping_workflow_async))
+        .route(
+            "/workflows/shopping/async",
+            post(create_shopping_workflow_async),
+        )
 }
 
 /// A shopping list, as in the guide.
@@ -59,17 +64,29 @@ impl ShoppingIn {
             errors.push(FieldError::new("/items", "must contain at least one item"));
         }
         if self.items.len() > limits.max_items {
-            errors.push(FieldError::new("/items", format!("must contain at most {} items", limits.max_items)));
+            errors.push(FieldError::new(
+                "/items",
+                format!("must contain at most {} items", limits.max_items),
+            ));
         }
         let mut items = Vec::with_capacity(self.items.len());
         for (i, item) in self.items.into_iter().enumerate() {
             let pointer = format!("/items/{i}/amount");
             if item.amount < 1 {
-                errors.push(FieldError::new(pointer, format!("must be at least 1, got {}", item.amount)));
+                errors.push(FieldError::new(
+                    pointer,
+                    format!("must be at least 1, got {}", item.amount),
+                ));
             } else if item.amount > i64::from(limits.max_amount) {
-                errors.push(FieldError::new(pointer, format!("must be at most {}, got {}", limits.max_amount, item.amount)));
+                errors.push(FieldError::new(
+                    pointer,
+                    format!("must be at most {}, got {}", limits.max_amount, item.amount),
+                ));
             } else if let Ok(amount) = u32::try_from(item.amount) {
-                items.push(ShoppingItem { fruit: item.fruit, amount });
+                items.push(ShoppingItem {
+                    fruit: item.fruit,
+                    amount,
+                });
             }
         }
         if let Some(id) = &self.workflow_id {
@@ -106,7 +123,13 @@ async fn start(state: &AppState, body: ShoppingIn) -> Result<String, ApiError> {
     tracing::info!(%workflow_id, items = list.items.len(), "starting shopping workflow");
     let started = state
         .gateway
-        .start(WORKFLOW_TYPE, &state.settings.shopping.task_queue, workflow_id, &list, chosen)
+        .start(
+            WORKFLOW_TYPE,
+            &state.settings.shopping.task_queue,
+            workflow_id,
+            &list,
+            chosen,
+        )
         .await?;
     Ok(started.workflow_id)
 }
@@ -132,7 +155,10 @@ pub async fn create_shopping_workflow(
     ApiJson(body): ApiJson<ShoppingIn>,
 ) -> Result<Response, ApiError> {
     let workflow_id = start(&state, body).await?;
-    let outcome = state.gateway.outcome(&workflow_id, state.settings.api.result_wait).await?;
+    let outcome = state
+        .gateway
+        .outcome(&workflow_id, state.settings.api.result_wait)
+        .await?;
     Ok(run_response(workflow_id, outcome))
 }
 
@@ -180,7 +206,13 @@ mod tests {
 
     fn body(items: &[(Fruit, i64)]) -> ShoppingIn {
         ShoppingIn {
-            items: items.iter().map(|(fruit, amount)| ItemIn { fruit: *fruit, amount: *amount }).collect(),
+            items: items
+                .iter()
+                .map(|(fruit, amount)| ItemIn {
+                    fruit: *fruit,
+                    amount: *amount,
+                })
+                .collect(),
             workflow_id: None,
         }
     }
@@ -196,7 +228,13 @@ mod tests {
     fn a_valid_list_gets_a_generated_shopping_workflow_id() {
         let (id, list) = body(&[(Fruit::Apple, 5)]).validate(&limits()).unwrap();
         assert!(id.starts_with("shopping-workflow-"), "{id}");
-        assert_eq!(list.items, vec![ShoppingItem { fruit: Fruit::Apple, amount: 5 }]);
+        assert_eq!(
+            list.items,
+            vec![ShoppingItem {
+                fruit: Fruit::Apple,
+                amount: 5
+            }]
+        );
     }
 
     #[test]

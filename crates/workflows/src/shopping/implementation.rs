@@ -1,5 +1,8 @@
 //! Workflow and activity code (feature `worker`).
-#![expect(missing_docs, reason = "the SDK macros generate undocumented marker constants for each method")]
+#![expect(
+    missing_docs,
+    reason = "the SDK macros generate undocumented marker constants for each method"
+)]
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -70,10 +73,21 @@ impl ShoppingWorkflow {
                 let amount = i64::from(item.amount);
                 let opts = options.clone();
                 match item.fruit {
-                    Fruit::Apple => Box::pin(ctx.execute_activity(OrderActivities::order_apples, amount, opts)) as OrderFuture<'_>,
-                    Fruit::Banana => Box::pin(ctx.execute_activity(OrderActivities::order_bananas, amount, opts)),
-                    Fruit::Cherry => Box::pin(ctx.execute_activity(OrderActivities::order_cherries, amount, opts)),
-                    Fruit::Orange => Box::pin(ctx.execute_activity(OrderActivities::order_oranges, amount, opts)),
+                    Fruit::Apple => {
+                        Box::pin(ctx.execute_activity(OrderActivities::order_apples, amount, opts))
+                            as OrderFuture<'_>
+                    }
+                    Fruit::Banana => {
+                        Box::pin(ctx.execute_activity(OrderActivities::order_bananas, amount, opts))
+                    }
+                    Fruit::Cherry => Box::pin(ctx.execute_activity(
+                        OrderActivities::order_cherries,
+                        amount,
+                        opts,
+                    )),
+                    Fruit::Orange => {
+                        Box::pin(ctx.execute_activity(OrderActivities::order_oranges, amount, opts))
+                    }
                 }
             })
             .collect();
@@ -93,11 +107,18 @@ pub struct OrderActivities {
 }
 
 impl OrderActivities {
-    async fn order(&self, ctx: &ActivityContext, fruit: Fruit, amount: i64) -> Result<String, ActivityError> {
+    async fn order(
+        &self,
+        ctx: &ActivityContext,
+        fruit: Fruit,
+        amount: i64,
+    ) -> Result<String, ActivityError> {
         let amount = u64::try_from(amount)
             .ok()
             .filter(|a| *a > 0)
-            .ok_or_else(|| invalid_list(format!("amount must be a positive integer, got {amount}")))?;
+            .ok_or_else(|| {
+                invalid_list(format!("amount must be a positive integer, got {amount}"))
+            })?;
         if !self.order_delay.is_zero() {
             tokio::select! {
                 () = tokio::time::sleep(self.order_delay) => {}
@@ -113,25 +134,41 @@ impl OrderActivities {
 impl OrderActivities {
     /// Orders apples.
     #[activity(name = "order_apples")]
-    pub async fn order_apples(self: Arc<Self>, ctx: ActivityContext, amount: i64) -> Result<String, ActivityError> {
+    pub async fn order_apples(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        amount: i64,
+    ) -> Result<String, ActivityError> {
         self.order(&ctx, Fruit::Apple, amount).await
     }
 
     /// Orders bananas.
     #[activity(name = "order_bananas")]
-    pub async fn order_bananas(self: Arc<Self>, ctx: ActivityContext, amount: i64) -> Result<String, ActivityError> {
+    pub async fn order_bananas(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        amount: i64,
+    ) -> Result<String, ActivityError> {
         self.order(&ctx, Fruit::Banana, amount).await
     }
 
     /// Orders cherries.
     #[activity(name = "order_cherries")]
-    pub async fn order_cherries(self: Arc<Self>, ctx: ActivityContext, amount: i64) -> Result<String, ActivityError> {
+    pub async fn order_cherries(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        amount: i64,
+    ) -> Result<String, ActivityError> {
         self.order(&ctx, Fruit::Cherry, amount).await
     }
 
     /// Orders oranges.
     #[activity(name = "order_oranges")]
-    pub async fn order_oranges(self: Arc<Self>, ctx: ActivityContext, amount: i64) -> Result<String, ActivityError> {
+    pub async fn order_oranges(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        amount: i64,
+    ) -> Result<String, ActivityError> {
         self.order(&ctx, Fruit::Orange, amount).await
     }
 }

