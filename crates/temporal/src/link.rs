@@ -9,7 +9,9 @@ use std::{
 
 use flowgate_config::TemporalSettings;
 use rand::Rng;
-use temporalio_client::{Client, grpc::WorkflowService, tonic};
+use temporalio_client::{
+    Client, grpc::WorkflowService, request_extensions::NoRetryOnMatching, tonic,
+};
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
 use tokio::{sync::watch, task::AbortHandle, time::MissedTickBehavior};
 
@@ -250,6 +252,10 @@ impl Supervisor {
 async fn ping(client: &Client, timeout: Duration) -> Result<(), tonic::Status> {
     let mut request = tonic::Request::new(GetSystemInfoRequest::default());
     request.set_timeout(timeout);
+    // A health check reports what it sees; the SDK's retries would only hide an outage.
+    request
+        .extensions_mut()
+        .insert(NoRetryOnMatching { predicate: |_| true });
     WorkflowService::get_system_info(&mut client.clone(), request)
         .await
         .map(|_| ())

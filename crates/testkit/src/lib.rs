@@ -1,1 +1,37 @@
-//! placeholder
+//! Test harness for Flowgate's integration tests.
+//!
+//! [`TestEnv`] starts, per test, an isolated real Temporal dev server (own ports, own SQLite file
+//! so it can be killed and restarted), the real worker and the real API on free ports, and
+//! talks to them over HTTP. [`process`] runs the real binaries for signal-handling tests.
+//! Nothing is faked: waits poll with a deadline ([`eventually`]), never sleep.
+
+mod env;
+pub mod process;
+pub mod temporal;
+mod wait;
+
+pub use env::{TestEnv, TestEnvBuilder};
+pub use wait::eventually;
+
+/// A shopping request body like the guide's.
+pub fn shopping_body(items: &[(&str, i64)]) -> serde_json::Value {
+    let items: Vec<_> = items
+        .iter()
+        .map(|(fruit, amount)| serde_json::json!({"fruit": fruit, "amount": amount}))
+        .collect();
+    serde_json::json!({ "items": items })
+}
+
+/// Installs a test log subscriber once (`RUST_LOG` decides; default: warnings).
+pub fn init_logging() {
+    use std::sync::Once;
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
+}

@@ -9,7 +9,7 @@ use axum::{
     routing::get,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use temporalio_client::WorkflowExecutionStatus;
 use utoipa::ToSchema;
@@ -133,11 +133,30 @@ pub fn run_response(workflow_id: String, outcome: Outcome) -> Response {
     }
 }
 
-/// `/workflows/{id}/result` with the id percent-encoded.
+/// Characters that cannot stand literally in one path segment (RFC 3986 `pchar`).
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// `/workflows/{id}/result` with the id percent-encoded as one path segment.
 pub fn result_location(workflow_id: &str) -> HeaderValue {
     let path = format!(
         "/workflows/{}/result",
-        utf8_percent_encode(workflow_id, NON_ALPHANUMERIC)
+        utf8_percent_encode(workflow_id, PATH_SEGMENT)
     );
     HeaderValue::try_from(path).unwrap_or_else(|_| HeaderValue::from_static("/"))
 }

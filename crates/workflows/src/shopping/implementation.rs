@@ -9,7 +9,7 @@ use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 use temporalio_common::{RetryPolicy, error::ApplicationFailure};
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::{
-    ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowResult,
+    ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowResult, WorkflowTermination,
     activities::{ActivityContext, ActivityError},
     workflows::join_all,
 };
@@ -93,7 +93,12 @@ impl ShoppingWorkflow {
             .collect();
         let mut result = String::new();
         for line in join_all(orders).await {
-            result.push_str(&line?);
+            match line {
+                Ok(line) => result.push_str(&line),
+                // A cancel request reaches the activities first; end as CANCELED, not FAILED.
+                Err(ActivityExecutionError::Cancelled(_)) => return Err(WorkflowTermination::cancelled()),
+                Err(error) => return Err(error.into()),
+            }
         }
         Ok(result)
     }

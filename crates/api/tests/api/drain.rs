@@ -1,0 +1,110 @@
+//! The real `flowgate-api` binary: start-up errors, `check-config`, and draining on SIGTERM.
+
+use std::{path::Path, time::Duration};
+
+use flowgate_testkit::{
+    TestEnv, eventually,
+    process::{Proc, Signal, free_port},
+    shopping_body,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flowgate-api");
+
+async fn run_to_end(args: &[&str], envs: &[(&str, String)], dir: &Path) -> (i32, String) {
+    let mut proc = Proc::spawn(Path::new(BIN), args, envs, dir.join("api.log"));
+    let status = proc.wait_exit(Duration::from_secs(20)).await;
+    (status.code().unwrap_or(-1), proc.log_text())
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("API_PORT", "eighty", "api.port"),
+        ("FLOWGATE_API__BODY_LIMIT_BYTES", "0", "api.body_limit_bytes"),
+        ("FLOWGATE_TEMPORAL__ADDRESS", "nowhere", "temporal.address"),
+        ("FLOWGATE_LOG__FORMAT", "xml", "log.format"),
+    ];
+    for (var, value, key) in cases {
+        let (code, output) = run_to_end(&[], &[(var, value.to_owned())], dir.path()).await;
+        assert_eq!(code, 2, "{var}={value}: {output}");
+        assert_eq!(output.trim().lines().count(), 1, "one line: {output}");
+        assert!(output.contains(key), "{var}={value} should name {key}: {output}");
+    }
+}
+
+#[tokio::test]
+async fn check_config_prints_the_effective_configuration_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flowgate.toml");
+    std::fs::write(&file, "[shopping]\ntask_queue = \"from-file\"\n").unwrap();
+    let envs = [
+        ("FLOWGATE_CONFIG", file.display().to_string()),
+        ("API_PORT", "8123".to_owned()),
+        ("TEMPORAL_ADDRESS", "temporal.example:7233".to_owned()),
+        ("FLOWGATE_TEMPORAL__API_KEY", "top-secret-key".to_owned()),
+    ];
+    let (code, output) = run_to_end(&["check-config"], &envs, dir.path()).await;
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("port = 8123"), "{output}");
+    assert!(output.contains("task_queue = \"from-file\""), "{output}");
+    assert!(output.contains("temporal.example:7233"), "{output}");
+    assert!(output.contains("[redacted]") && !output.contains("top-secret-key"), "{output}");
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining() {
+    let env = TestEnv::builder()
+        .without_api()
+        .settings(|s| s.shopping.order_delay = Duration::from_secs(3))
+        .start()
+        .await;
+    let port = free_port();
+    let envs = [
+        ("TEMPORAL_ADDRESS", env.temporal.address()),
+        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+        ("FLOWGATE_API__PORT", port.to_string()),
+        ("FLOWGATE_API__SHUTDOWN_DELAY", "1s".to_owned()),
+    ];
+    let mut api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(20), "the API binary to become ready", || async {
+        let response = http.get(format!("{base}/readyz")).send().await.ok()?;
+        (response.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+
+    // A synchronous start that takes ~3 s (the order delay) is in flight when SIGTERM arrives.
+    let mut body = shopping_body(&[("APPLE", 5)]);
+    body["workflow_id"] = json!("in-flight-during-sigterm");
+    let in_flight = tokio::spawn({
+        let http = http.clone();
+        let url = format!("{base}/workflows/shopping");
+        async move { http.post(url).json(&body).send().await }
+    });
+    eventually(Duration::from_secs(10), "the workflow to be running", || async {
+        let response = http.get(format!("{base}/workflows/in-flight-during-sigterm/status")).send().await.ok()?;
+        (response.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    api.signal(Signal::SIGTERM);
+
+    // During the drain delay the listener still answers, and readiness says "not ready".
+    let readiness = http.get(format!("{base}/readyz")).send().await.expect("still listening while draining");
+    assert_eq!(readiness.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let detail: serde_json::Value = readiness.json().await.unwrap();
+    assert_eq!(detail["detail"], "not ready: shutting down");
+
+    let response = in_flight.await.unwrap().expect("the in-flight request is answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let out: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(out["status"], "completed");
+    assert_eq!(out["result"], "Ordered 5 Apples...");
+
+    let status = api.wait_exit(Duration::from_secs(15)).await;
+    assert!(status.success(), "clean exit: {status:?}\n{}", api.log_text());
+    assert!(api.log_text().contains("HTTP API stopped"), "{}", api.log_text());
+}

@@ -1,0 +1,42 @@
+//! Integration tests of the HTTP API against a real Temporal dev server and the real worker.
+
+mod contract;
+mod drain;
+mod errors;
+mod outage;
+mod outcomes;
+mod shopping;
+
+use reqwest::{Response, StatusCode};
+use serde_json::Value;
+
+/// Asserts the status, that the body is a problem document of that status, and returns it.
+pub async fn problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Value = response.json().await.expect("JSON problem body");
+    assert_eq!(content_type, "application/problem+json", "{body}");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert!(body["type"].as_str().unwrap().starts_with("urn:flowgate:problem:"), "{body}");
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert_eq!(body["request_id"].as_str(), request_id.as_deref(), "{body}");
+    body
+}
+
+/// The JSON body of a successful response.
+pub async fn json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let body: Value = response.json().await.expect("JSON body");
+    assert_eq!(actual, status, "{body}");
+    body
+}

@@ -1,0 +1,102 @@
+//! Temporal away: fast 503s with Retry-After, readiness false, and recovery without a restart.
+
+use std::time::{Duration, Instant};
+
+use flowgate_testkit::{TestEnv, eventually, shopping_body};
+use reqwest::StatusCode;
+
+use crate::{json, problem};
+
+/// "Within about a second": the bound the API promises, with slack for a loaded machine.
+const FAST: Duration = Duration::from_millis(1500);
+
+#[tokio::test]
+async fn while_temporal_is_down_requests_get_fast_503s_and_it_recovers_when_temporal_returns() {
+    let mut env = TestEnv::start().await;
+    let body = shopping_body(&[("APPLE", 1)]);
+    let before = json(env.post_json("/workflows/shopping/async", &body).await, StatusCode::OK).await;
+    let earlier_id = before["workflow_id"].as_str().unwrap().to_owned();
+
+    env.temporal.kill().await.unwrap();
+
+    // The first request after the outage began: answered within about a second.
+    let begun = Instant::now();
+    let response = env.post_json("/workflows/shopping/async", &body).await;
+    let took = begun.elapsed();
+    assert_eq!(response.headers()["retry-after"], "1");
+    let problem_body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(problem_body["code"], "temporal-unavailable");
+    assert!(took < FAST, "answered in {took:?}");
+
+    eventually(Duration::from_secs(3), "readiness to turn false", || async {
+        (env.get("/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+    })
+    .await;
+    let root = json(env.get("/").await, StatusCode::OK).await;
+    assert_eq!(root["temporal_connected"], false);
+    for path in [format!("/workflows/{earlier_id}/status"), format!("/workflows/{earlier_id}/result")] {
+        let begun = Instant::now();
+        problem(env.get(&path).await, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(begun.elapsed() < FAST, "{path} answered in {:?}", begun.elapsed());
+    }
+    let begun = Instant::now();
+    problem(env.post_json("/workflows/shopping", &body).await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(begun.elapsed() < FAST, "sync start answered in {:?}", begun.elapsed());
+
+    // Temporal comes back (same database): Flowgate recovers without a restart.
+    env.temporal.restart().await.unwrap();
+    eventually(Duration::from_secs(15), "readiness to return", || async {
+        (env.get("/readyz").await.status() == StatusCode::OK).then_some(())
+    })
+    .await;
+    assert_eq!(json(env.get("/").await, StatusCode::OK).await["temporal_connected"], true);
+    let after = json(env.post_json("/workflows/shopping", &shopping_body(&[("CHERRY", 4)])).await, StatusCode::OK).await;
+    assert_eq!(after["result"], "Ordered 4 Cherries...");
+    // The workflow accepted before the outage was not lost.
+    let earlier = json(env.get(&format!("/workflows/{earlier_id}/result")).await, StatusCode::OK).await;
+    assert_eq!(earlier["result"], "Ordered 1 Apples...");
+}
+
+#[tokio::test]
+async fn a_temporal_that_accepts_connections_but_never_answers_gets_bounded_503s() {
+    // A black hole: the TCP handshake succeeds, no byte ever comes back.
+    let hole = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = hole.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hole.accept().await {
+            open.push(socket);
+        }
+    });
+    let mut env = TestEnv::builder().without_worker().without_api().start().await;
+    env.settings.temporal.address = Some(address.to_string());
+    env.start_api().await;
+
+    for _ in 0..3 {
+        let begun = Instant::now();
+        let response = env.post_json("/workflows/shopping/async", &shopping_body(&[("APPLE", 1)])).await;
+        assert_eq!(response.headers()["retry-after"], "1");
+        problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert!(begun.elapsed() < FAST, "answered in {:?}", begun.elapsed());
+    }
+    problem(env.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(json(env.get("/").await, StatusCode::OK).await["temporal_connected"], false);
+    held.abort();
+}
+
+#[tokio::test]
+async fn the_api_serves_before_temporal_exists_and_becomes_ready_when_it_appears() {
+    let mut env = TestEnv::builder().without_api().start().await;
+    let real_address = env.temporal.address();
+    env.temporal.kill().await.unwrap();
+    env.start_api().await;
+
+    let readiness = problem(env.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(readiness["detail"].as_str().unwrap().contains(&real_address), "{readiness}");
+    problem(env.post_json("/workflows/shopping", &shopping_body(&[("APPLE", 1)])).await, StatusCode::SERVICE_UNAVAILABLE).await;
+
+    env.temporal.restart().await.unwrap();
+    env.wait_ready().await;
+    let out = json(env.post_json("/workflows/shopping", &shopping_body(&[("ORANGE", 2)])).await, StatusCode::OK).await;
+    assert_eq!(out["result"], "Ordered 2 Oranges...");
+}

@@ -1,0 +1,74 @@
+//! The real binaries as child processes, for start-up, signal and drain tests.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{ExitStatus, Stdio},
+    time::Duration,
+};
+
+use nix::{sys::signal::kill, unistd::Pid};
+
+pub use nix::sys::signal::Signal;
+
+/// A free TCP port on 127.0.0.1 (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A running Flowgate binary; killed when dropped.
+pub struct Proc {
+    child: tokio::process::Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    /// Starts `bin` with `envs` on top of a cleaned environment (no inherited `FLOWGATE_*` or
+    /// `TEMPORAL_*` variables), writing stdout and stderr to `log`.
+    pub fn spawn(bin: &Path, args: &[&str], envs: &[(&str, String)], log: PathBuf) -> Self {
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let mut command = tokio::process::Command::new(bin);
+        for (name, _) in std::env::vars() {
+            if name.starts_with("FLOWGATE_") || name.starts_with("TEMPORAL_") || name == "API_PORT" {
+                command.env_remove(name);
+            }
+        }
+        command
+            .args(args)
+            .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+            .env("FLOWGATE_LOG__LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true);
+        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        Self { child, log }
+    }
+
+    /// Sends `signal`.
+    pub fn signal(&self, signal: Signal) {
+        let pid = self.child.id().expect("process still running");
+        kill(Pid::from_raw(pid as i32), signal).expect("signal delivered");
+    }
+
+    /// Waits for the exit, at most `timeout`.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(status) => status.expect("wait for child"),
+            Err(_) => panic!("process did not exit within {timeout:?}; log:\n{}", self.log_text()),
+        }
+    }
+
+    /// Whether the process has exited.
+    pub fn has_exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Everything the process printed so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
