@@ -69,8 +69,17 @@ fn check_content_type(value: Option<&http::HeaderValue>) -> Result<(), ApiError>
     }
 }
 
-/// Parses `body` as `T`, classifying errors as syntax (400) or shape (422).
+/// Parses `body` as the object `T`, classifying errors as syntax (400) or shape (422).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // serde would read a JSON array as a struct's fields in order; request bodies are objects.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .map_err(|e| ApiError::MalformedJson(format!("malformed JSON: {e}")))?;
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "",
+            "invalid type: the body must be a JSON object",
+        )]));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let mut pointer = to_pointer(error.path());

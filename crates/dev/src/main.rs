@@ -75,6 +75,12 @@ async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Res
         ui_port: Some(cli.ui_port),
         db_file: Some(db_file.clone()),
         log_file: Some(cli.state_dir.join("temporal.log")),
+        // WAL keeps every committed write across a crash of the server process, without an
+        // fsync per write.
+        extra_args: ["journal_mode=WAL", "synchronous=NORMAL"]
+            .iter()
+            .flat_map(|p| ["--sqlite-pragma".to_owned(), (*p).to_owned()])
+            .collect(),
         ..DevServerOptions::new(cli_path)
     };
     let mut temporal = DevServer::start(options).await.context(

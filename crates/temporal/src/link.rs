@@ -253,9 +253,9 @@ async fn ping(client: &Client, timeout: Duration) -> Result<(), tonic::Status> {
     let mut request = tonic::Request::new(GetSystemInfoRequest::default());
     request.set_timeout(timeout);
     // A health check reports what it sees; the SDK's retries would only hide an outage.
-    request
-        .extensions_mut()
-        .insert(NoRetryOnMatching { predicate: |_| true });
+    request.extensions_mut().insert(NoRetryOnMatching {
+        predicate: |_| true,
+    });
     WorkflowService::get_system_info(&mut client.clone(), request)
         .await
         .map(|_| ())

@@ -84,6 +84,12 @@ impl TestEnvBuilder {
         let temporal = DevServer::start(DevServerOptions {
             db_file: Some(dir.path().join("temporal.db")),
             log_file: Some(dir.path().join("temporal.log")),
+            // Durable across a killed server process (what outage tests need), without an fsync
+            // per write, which would make the server, not Flowgate, the bottleneck under load.
+            extra_args: ["journal_mode=WAL", "synchronous=OFF"]
+                .iter()
+                .flat_map(|p| ["--sqlite-pragma".to_owned(), (*p).to_owned()])
+                .collect(),
             ..DevServerOptions::new(cli)
         })
         .await
@@ -145,7 +151,11 @@ impl TestEnv {
 
     /// `GET path`.
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http.get(self.url(path)).send().await.expect("GET reaches the API")
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET reaches the API")
     }
 
     /// `POST path` with a JSON body.
@@ -212,10 +222,14 @@ impl TestEnv {
 
     /// Waits until `/readyz` answers 200.
     pub async fn wait_ready(&self) {
-        crate::eventually(Duration::from_secs(30), "the API to become ready", || async {
-            let response = self.http.get(self.url("/readyz")).send().await.ok()?;
-            response.status().is_success().then_some(())
-        })
+        crate::eventually(
+            Duration::from_secs(30),
+            "the API to become ready",
+            || async {
+                let response = self.http.get(self.url("/readyz")).send().await.ok()?;
+                response.status().is_success().then_some(())
+            },
+        )
         .await;
     }
 
@@ -227,9 +241,12 @@ impl TestEnv {
             temporalio_client::Url::parse(&url).expect("valid URL"),
         )
         .build();
-        temporalio_client::Client::connect(connection, temporalio_client::ClientOptions::new("default").build())
-            .await
-            .expect("Temporal client connects")
+        temporalio_client::Client::connect(
+            connection,
+            temporalio_client::ClientOptions::new("default").build(),
+        )
+        .await
+        .expect("Temporal client connects")
     }
 }
 

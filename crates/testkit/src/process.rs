@@ -32,7 +32,8 @@ impl Proc {
         let err = out.try_clone().expect("log file");
         let mut command = tokio::process::Command::new(bin);
         for (name, _) in std::env::vars() {
-            if name.starts_with("FLOWGATE_") || name.starts_with("TEMPORAL_") || name == "API_PORT" {
+            if name.starts_with("FLOWGATE_") || name.starts_with("TEMPORAL_") || name == "API_PORT"
+            {
                 command.env_remove(name);
             }
         }
@@ -44,7 +45,9 @@ impl Proc {
             .stdout(out)
             .stderr(err)
             .kill_on_drop(true);
-        let child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         Self { child, log }
     }
 
@@ -58,7 +61,10 @@ impl Proc {
     pub async fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         match tokio::time::timeout(timeout, self.child.wait()).await {
             Ok(status) => status.expect("wait for child"),
-            Err(_) => panic!("process did not exit within {timeout:?}; log:\n{}", self.log_text()),
+            Err(_) => panic!(
+                "process did not exit within {timeout:?}; log:\n{}",
+                self.log_text()
+            ),
         }
     }
 

@@ -6,7 +6,13 @@ use temporalio_client::{
 use temporalio_common::{data_converters::RawValue, protos::temporal::api::common::v1::Payload};
 
 /// Starts `workflow_type` with a raw JSON argument, bypassing the API's validation.
-pub async fn start_raw(client: &Client, workflow_type: &str, task_queue: &str, workflow_id: &str, input: &serde_json::Value) {
+pub async fn start_raw(
+    client: &Client,
+    workflow_type: &str,
+    task_queue: &str,
+    workflow_id: &str,
+    input: &serde_json::Value,
+) {
     let payload = Payload {
         metadata: [("encoding".to_owned(), b"json/plain".to_vec())].into(),
         data: serde_json::to_vec(input).expect("JSON"),
@@ -26,7 +32,11 @@ pub async fn start_raw(client: &Client, workflow_type: &str, task_queue: &str, w
 pub async fn terminate(client: &Client, workflow_id: &str, reason: &str) {
     client
         .get_workflow_handle::<UntypedWorkflow>(workflow_id)
-        .terminate(WorkflowTerminateOptions::builder().reason(reason.to_owned()).build())
+        .terminate(
+            WorkflowTerminateOptions::builder()
+                .reason(reason.to_owned())
+                .build(),
+        )
         .await
         .expect("workflow terminates");
 }
@@ -35,7 +45,11 @@ pub async fn terminate(client: &Client, workflow_id: &str, reason: &str) {
 pub async fn cancel(client: &Client, workflow_id: &str) {
     client
         .get_workflow_handle::<UntypedWorkflow>(workflow_id)
-        .cancel(WorkflowCancelOptions::builder().reason("test".to_owned()).build())
+        .cancel(
+            WorkflowCancelOptions::builder()
+                .reason("test".to_owned())
+                .build(),
+        )
         .await
         .expect("cancel request accepted");
 }

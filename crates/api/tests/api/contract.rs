@@ -19,15 +19,24 @@ async fn root_reports_the_service_and_its_temporal_connection() {
 #[tokio::test]
 async fn probes_answer_when_temporal_is_reachable() {
     let env = TestEnv::start().await;
-    assert_eq!(json(env.get("/livez").await, StatusCode::OK).await, json!({"status": "ok"}));
-    assert_eq!(json(env.get("/readyz").await, StatusCode::OK).await, json!({"status": "ready"}));
+    assert_eq!(
+        json(env.get("/livez").await, StatusCode::OK).await,
+        json!({"status": "ok"})
+    );
+    assert_eq!(
+        json(env.get("/readyz").await, StatusCode::OK).await,
+        json!({"status": "ready"})
+    );
 }
 
 #[tokio::test]
 async fn every_response_carries_a_request_id_and_keeps_the_clients() {
     let env = TestEnv::start().await;
     let generated = env.get("/").await;
-    let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(id.len(), 36, "a UUID: {id}");
 
     let kept = env
@@ -57,9 +66,16 @@ async fn the_openapi_document_covers_every_route() {
         ("/workflows/{workflow_id}/result", "get"),
     ];
     for (path, method) in expected {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing from the document");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from the document"
+        );
     }
-    assert_eq!(doc["paths"].as_object().unwrap().len(), expected.len(), "undocumented extras or missing routes");
+    assert_eq!(
+        doc["paths"].as_object().unwrap().len(),
+        expected.len(),
+        "undocumented extras or missing routes"
+    );
     let fruits = &doc["components"]["schemas"]["Fruit"]["enum"];
     assert_eq!(fruits, &json!(["APPLE", "BANANA", "CHERRY", "ORANGE"]));
 }
@@ -71,17 +87,31 @@ async fn the_docs_ui_is_served_by_the_binary_without_a_cdn() {
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("swagger-ui"), "{html}");
-    assert!(!html.contains("http://") && !html.contains("https://"), "the page loads nothing remote:\n{html}");
-    for asset in ["/docs/swagger-ui.css", "/docs/swagger-ui-bundle.js", "/docs/swagger-initializer.js"] {
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "the page loads nothing remote:\n{html}"
+    );
+    for asset in [
+        "/docs/swagger-ui.css",
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+    ] {
         let response = env.get(asset).await;
         assert_eq!(response.status(), StatusCode::OK, "{asset}");
         let text = response.text().await.unwrap();
         assert!(text.len() > 100, "{asset} has content");
         if asset.ends_with("initializer.js") {
-            assert!(text.contains("/openapi.json"), "the UI reads our document: {text}");
+            assert!(
+                text.contains("/openapi.json"),
+                "the UI reads our document: {text}"
+            );
         }
     }
     // `/docs` without the slash leads to the UI too.
     let bare = env.get("/docs").await;
-    assert_eq!(bare.status(), StatusCode::OK, "redirects are followed to the UI");
+    assert_eq!(
+        bare.status(),
+        StatusCode::OK,
+        "redirects are followed to the UI"
+    );
 }

@@ -23,7 +23,11 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cases = [
         ("API_PORT", "eighty", "api.port"),
-        ("FLOWGATE_API__BODY_LIMIT_BYTES", "0", "api.body_limit_bytes"),
+        (
+            "FLOWGATE_API__BODY_LIMIT_BYTES",
+            "0",
+            "api.body_limit_bytes",
+        ),
         ("FLOWGATE_TEMPORAL__ADDRESS", "nowhere", "temporal.address"),
         ("FLOWGATE_LOG__FORMAT", "xml", "log.format"),
     ];
@@ -31,7 +35,10 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_the_key() {
         let (code, output) = run_to_end(&[], &[(var, value.to_owned())], dir.path()).await;
         assert_eq!(code, 2, "{var}={value}: {output}");
         assert_eq!(output.trim().lines().count(), 1, "one line: {output}");
-        assert!(output.contains(key), "{var}={value} should name {key}: {output}");
+        assert!(
+            output.contains(key),
+            "{var}={value} should name {key}: {output}"
+        );
     }
 }
 
@@ -51,7 +58,10 @@ async fn check_config_prints_the_effective_configuration_without_secrets() {
     assert!(output.contains("port = 8123"), "{output}");
     assert!(output.contains("task_queue = \"from-file\""), "{output}");
     assert!(output.contains("temporal.example:7233"), "{output}");
-    assert!(output.contains("[redacted]") && !output.contains("top-secret-key"), "{output}");
+    assert!(
+        output.contains("[redacted]") && !output.contains("top-secret-key"),
+        "{output}"
+    );
 }
 
 #[tokio::test]
@@ -71,10 +81,14 @@ async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining
     let mut api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    eventually(Duration::from_secs(20), "the API binary to become ready", || async {
-        let response = http.get(format!("{base}/readyz")).send().await.ok()?;
-        (response.status() == StatusCode::OK).then_some(())
-    })
+    eventually(
+        Duration::from_secs(20),
+        "the API binary to become ready",
+        || async {
+            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
     .await;
 
     // A synchronous start that takes ~3 s (the order delay) is in flight when SIGTERM arrives.
@@ -85,26 +99,56 @@ async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining
         let url = format!("{base}/workflows/shopping");
         async move { http.post(url).json(&body).send().await }
     });
-    eventually(Duration::from_secs(10), "the workflow to be running", || async {
-        let response = http.get(format!("{base}/workflows/in-flight-during-sigterm/status")).send().await.ok()?;
-        (response.status() == StatusCode::OK).then_some(())
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the workflow to be running",
+        || async {
+            let response = http
+                .get(format!("{base}/workflows/in-flight-during-sigterm/status"))
+                .send()
+                .await
+                .ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
     .await;
     api.signal(Signal::SIGTERM);
 
     // During the drain delay the listener still answers, and readiness says "not ready".
-    let readiness = http.get(format!("{base}/readyz")).send().await.expect("still listening while draining");
-    assert_eq!(readiness.status(), StatusCode::SERVICE_UNAVAILABLE);
-    let detail: serde_json::Value = readiness.json().await.unwrap();
+    let detail = eventually(
+        Duration::from_millis(900),
+        "readiness to report draining",
+        || async {
+            let readiness = http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .expect("still listening while draining");
+            (readiness.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(readiness)
+        },
+    )
+    .await;
+    let detail: serde_json::Value = detail.json().await.unwrap();
     assert_eq!(detail["detail"], "not ready: shutting down");
 
-    let response = in_flight.await.unwrap().expect("the in-flight request is answered");
+    let response = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request is answered");
     assert_eq!(response.status(), StatusCode::OK);
     let out: serde_json::Value = response.json().await.unwrap();
     assert_eq!(out["status"], "completed");
     assert_eq!(out["result"], "Ordered 5 Apples...");
 
     let status = api.wait_exit(Duration::from_secs(15)).await;
-    assert!(status.success(), "clean exit: {status:?}\n{}", api.log_text());
-    assert!(api.log_text().contains("HTTP API stopped"), "{}", api.log_text());
+    assert!(
+        status.success(),
+        "clean exit: {status:?}\n{}",
+        api.log_text()
+    );
+    assert!(
+        api.log_text().contains("HTTP API stopped"),
+        "{}",
+        api.log_text()
+    );
 }

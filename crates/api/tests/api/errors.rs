@@ -9,7 +9,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::problem;
 
-async fn post_raw(env: &TestEnv, path: &str, content_type: Option<&str>, body: &str) -> reqwest::Response {
+async fn post_raw(
+    env: &TestEnv,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> reqwest::Response {
     let mut request = env.http.post(env.url(path)).body(body.to_owned());
     if let Some(content_type) = content_type {
         request = request.header("content-type", content_type);
@@ -20,17 +25,41 @@ async fn post_raw(env: &TestEnv, path: &str, content_type: Option<&str>, body: &
 #[tokio::test]
 async fn malformed_json_is_a_400_that_says_where() {
     let env = TestEnv::start().await;
-    let body = problem(post_raw(&env, "/workflows/shopping", Some("application/json"), "{\"items\": [}").await, StatusCode::BAD_REQUEST).await;
+    let body = problem(
+        post_raw(
+            &env,
+            "/workflows/shopping",
+            Some("application/json"),
+            "{\"items\": [}",
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
     assert_eq!(body["code"], "malformed-json");
-    assert!(body["detail"].as_str().unwrap().contains("line 1 column 12"), "{body}");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("line 1 column 12"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn a_body_that_is_not_declared_as_json_is_a_415() {
     let env = TestEnv::start().await;
     let valid = r#"{"items":[{"fruit":"APPLE","amount":1}]}"#;
-    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
-        let body = problem(post_raw(&env, "/workflows/shopping/async", content_type, valid).await, StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let body = problem(
+            post_raw(&env, "/workflows/shopping/async", content_type, valid).await,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        )
+        .await;
         assert_eq!(body["code"], "unsupported-media-type", "{content_type:?}");
     }
 }
@@ -39,19 +68,59 @@ async fn a_body_that_is_not_declared_as_json_is_a_415() {
 fn invalid_bodies() -> Vec<(Value, &'static str, &'static str)> {
     vec![
         (json!({"items": []}), "/items", "at least one"),
-        (json!({"items": vec![json!({"fruit": "APPLE", "amount": 1}); 101]}), "/items", "at most 100"),
-        (json!({"items": [{"fruit": "GRAPE", "amount": 1}]}), "/items/0/fruit", "GRAPE"),
-        (json!({"items": [{"fruit": "apple", "amount": 1}]}), "/items/0/fruit", "apple"),
-        (json!({"items": [{"fruit": "APPLE", "amount": 0}]}), "/items/0/amount", "at least 1"),
-        (json!({"items": [{"fruit": "APPLE", "amount": 1}, {"fruit": "APPLE", "amount": -5}]}), "/items/1/amount", "at least 1"),
-        (json!({"items": [{"fruit": "APPLE", "amount": 10001}]}), "/items/0/amount", "at most 10000"),
-        (json!({"items": [{"fruit": "APPLE", "amount": "five"}]}), "/items/0/amount", "invalid type"),
-        (json!({"items": [{"fruit": "APPLE", "amount": 1.5}]}), "/items/0/amount", "invalid type"),
-        (json!({"items": [{"fruit": "APPLE"}]}), "/items/0/amount", "missing field"),
+        (
+            json!({"items": vec![json!({"fruit": "APPLE", "amount": 1}); 101]}),
+            "/items",
+            "at most 100",
+        ),
+        (
+            json!({"items": [{"fruit": "GRAPE", "amount": 1}]}),
+            "/items/0/fruit",
+            "GRAPE",
+        ),
+        (
+            json!({"items": [{"fruit": "apple", "amount": 1}]}),
+            "/items/0/fruit",
+            "apple",
+        ),
+        (
+            json!({"items": [{"fruit": "APPLE", "amount": 0}]}),
+            "/items/0/amount",
+            "at least 1",
+        ),
+        (
+            json!({"items": [{"fruit": "APPLE", "amount": 1}, {"fruit": "APPLE", "amount": -5}]}),
+            "/items/1/amount",
+            "at least 1",
+        ),
+        (
+            json!({"items": [{"fruit": "APPLE", "amount": 10001}]}),
+            "/items/0/amount",
+            "at most 10000",
+        ),
+        (
+            json!({"items": [{"fruit": "APPLE", "amount": "five"}]}),
+            "/items/0/amount",
+            "invalid type",
+        ),
+        (
+            json!({"items": [{"fruit": "APPLE", "amount": 1.5}]}),
+            "/items/0/amount",
+            "invalid type",
+        ),
+        (
+            json!({"items": [{"fruit": "APPLE"}]}),
+            "/items/0/amount",
+            "missing field",
+        ),
         (json!({"items": "APPLE"}), "/items", "invalid type"),
         (json!({}), "/items", "missing field"),
         (json!([1, 2]), "", "invalid type"),
-        (json!({"items": [{"fruit": "APPLE", "amount": 1}], "workflow_id": ""}), "/workflow_id", "empty"),
+        (
+            json!({"items": [{"fruit": "APPLE", "amount": 1}], "workflow_id": ""}),
+            "/workflow_id",
+            "empty",
+        ),
     ]
 }
 
@@ -60,11 +129,21 @@ async fn invalid_shopping_lists_are_422s_that_name_the_field() {
     let env = TestEnv::start().await;
     for path in ["/workflows/shopping", "/workflows/shopping/async"] {
         for (body, pointer, words) in invalid_bodies() {
-            let problem = problem(env.post_json(path, &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+            let problem = problem(
+                env.post_json(path, &body).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
             assert_eq!(problem["code"], "validation-failed");
-            assert_eq!(problem["errors"][0]["pointer"], pointer, "{body} → {problem}");
+            assert_eq!(
+                problem["errors"][0]["pointer"], pointer,
+                "{body} → {problem}"
+            );
             let detail = problem["detail"].as_str().unwrap();
-            assert!(detail.contains(words), "{body}: {detail:?} should mention {words:?}");
+            assert!(
+                detail.contains(words),
+                "{body}: {detail:?} should mention {words:?}"
+            );
         }
     }
 }
@@ -79,17 +158,34 @@ async fn limits_follow_the_configuration() {
         .start()
         .await;
     let too_many = shopping_body(&[("APPLE", 1), ("APPLE", 1), ("APPLE", 1)]);
-    let body = problem(env.post_json("/workflows/shopping", &too_many).await, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(body["detail"].as_str().unwrap().contains("at most 2 items"), "{body}");
+    let body = problem(
+        env.post_json("/workflows/shopping", &too_many).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("at most 2 items"),
+        "{body}"
+    );
     let too_much = shopping_body(&[("APPLE", 8)]);
-    let body = problem(env.post_json("/workflows/shopping", &too_much).await, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(body["detail"].as_str().unwrap().contains("at most 7"), "{body}");
+    let body = problem(
+        env.post_json("/workflows/shopping", &too_much).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("at most 7"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
 async fn unknown_workflow_ids_are_404s() {
     let env = TestEnv::start().await;
-    for path in ["/workflows/no-such-workflow/status", "/workflows/no-such-workflow/result"] {
+    for path in [
+        "/workflows/no-such-workflow/status",
+        "/workflows/no-such-workflow/result",
+    ] {
         let body = problem(env.get(path).await, StatusCode::NOT_FOUND).await;
         assert_eq!(body["code"], "workflow-not-found", "{path}");
         assert_eq!(body["instance"], path);
@@ -101,31 +197,59 @@ async fn unknown_paths_are_404s_and_wrong_methods_405s() {
     let env = TestEnv::start().await;
     let body = problem(env.get("/workflows").await, StatusCode::NOT_FOUND).await;
     assert_eq!(body["code"], "route-not-found");
-    let response = env.http.delete(env.url("/workflows/shopping")).send().await.unwrap();
+    let response = env
+        .http
+        .delete(env.url("/workflows/shopping"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.headers()["allow"], "POST");
     let body = problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
     assert_eq!(body["code"], "method-not-allowed");
-    let body = problem(env.http.post(env.url("/workflows/x/status")).send().await.unwrap(), StatusCode::METHOD_NOT_ALLOWED).await;
+    let body = problem(
+        env.http
+            .post(env.url("/workflows/x/status"))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::METHOD_NOT_ALLOWED,
+    )
+    .await;
     assert_eq!(body["code"], "method-not-allowed");
 }
 
 #[tokio::test]
 async fn an_invalid_wait_is_a_422() {
     let env = TestEnv::start().await;
-    let body = problem(env.get("/workflows/any/result?wait=soon").await, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let body = problem(
+        env.get("/workflows/any/result?wait=soon").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     assert_eq!(body["code"], "invalid-query");
 }
 
 #[tokio::test]
 async fn a_body_over_the_limit_is_a_413() {
-    let env = TestEnv::builder().settings(|s| s.api.body_limit_bytes = 1024).start().await;
+    let env = TestEnv::builder()
+        .settings(|s| s.api.body_limit_bytes = 1024)
+        .start()
+        .await;
     let big = shopping_body(&vec![("APPLE", 1); 100]);
     assert!(serde_json::to_vec(&big).unwrap().len() > 1024);
-    let body = problem(env.post_json("/workflows/shopping", &big).await, StatusCode::PAYLOAD_TOO_LARGE).await;
+    let body = problem(
+        env.post_json("/workflows/shopping", &big).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+    )
+    .await;
     assert_eq!(body["code"], "payload-too-large");
 
     // Without Content-Length (chunked), the limit applies while reading.
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"{\"items\":[".to_vec()), Ok(vec![b' '; 4096]), Ok(b"]}".to_vec())];
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+        Ok(b"{\"items\":[".to_vec()),
+        Ok(vec![b' '; 4096]),
+        Ok(b"]}".to_vec()),
+    ];
     let response = env
         .http
         .post(env.url("/workflows/shopping"))

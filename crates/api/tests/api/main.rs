@@ -27,8 +27,17 @@ pub async fn problem(response: Response, status: StatusCode) -> Value {
     let body: Value = response.json().await.expect("JSON problem body");
     assert_eq!(content_type, "application/problem+json", "{body}");
     assert_eq!(body["status"], status.as_u16(), "{body}");
-    assert!(body["type"].as_str().unwrap().starts_with("urn:flowgate:problem:"), "{body}");
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:flowgate:problem:"),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
     assert_eq!(body["request_id"].as_str(), request_id.as_deref(), "{body}");
     body
 }

@@ -14,7 +14,11 @@ const FAST: Duration = Duration::from_millis(1500);
 async fn while_temporal_is_down_requests_get_fast_503s_and_it_recovers_when_temporal_returns() {
     let mut env = TestEnv::start().await;
     let body = shopping_body(&[("APPLE", 1)]);
-    let before = json(env.post_json("/workflows/shopping/async", &body).await, StatusCode::OK).await;
+    let before = json(
+        env.post_json("/workflows/shopping/async", &body).await,
+        StatusCode::OK,
+    )
+    .await;
     let earlier_id = before["workflow_id"].as_str().unwrap().to_owned();
 
     env.temporal.kill().await.unwrap();
@@ -28,20 +32,39 @@ async fn while_temporal_is_down_requests_get_fast_503s_and_it_recovers_when_temp
     assert_eq!(problem_body["code"], "temporal-unavailable");
     assert!(took < FAST, "answered in {took:?}");
 
-    eventually(Duration::from_secs(3), "readiness to turn false", || async {
-        (env.get("/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
-    })
+    eventually(
+        Duration::from_secs(3),
+        "readiness to turn false",
+        || async {
+            (env.get("/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+        },
+    )
     .await;
     let root = json(env.get("/").await, StatusCode::OK).await;
     assert_eq!(root["temporal_connected"], false);
-    for path in [format!("/workflows/{earlier_id}/status"), format!("/workflows/{earlier_id}/result")] {
+    for path in [
+        format!("/workflows/{earlier_id}/status"),
+        format!("/workflows/{earlier_id}/result"),
+    ] {
         let begun = Instant::now();
         problem(env.get(&path).await, StatusCode::SERVICE_UNAVAILABLE).await;
-        assert!(begun.elapsed() < FAST, "{path} answered in {:?}", begun.elapsed());
+        assert!(
+            begun.elapsed() < FAST,
+            "{path} answered in {:?}",
+            begun.elapsed()
+        );
     }
     let begun = Instant::now();
-    problem(env.post_json("/workflows/shopping", &body).await, StatusCode::SERVICE_UNAVAILABLE).await;
-    assert!(begun.elapsed() < FAST, "sync start answered in {:?}", begun.elapsed());
+    problem(
+        env.post_json("/workflows/shopping", &body).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert!(
+        begun.elapsed() < FAST,
+        "sync start answered in {:?}",
+        begun.elapsed()
+    );
 
     // Temporal comes back (same database): Flowgate recovers without a restart.
     env.temporal.restart().await.unwrap();
@@ -49,11 +72,23 @@ async fn while_temporal_is_down_requests_get_fast_503s_and_it_recovers_when_temp
         (env.get("/readyz").await.status() == StatusCode::OK).then_some(())
     })
     .await;
-    assert_eq!(json(env.get("/").await, StatusCode::OK).await["temporal_connected"], true);
-    let after = json(env.post_json("/workflows/shopping", &shopping_body(&[("CHERRY", 4)])).await, StatusCode::OK).await;
+    assert_eq!(
+        json(env.get("/").await, StatusCode::OK).await["temporal_connected"],
+        true
+    );
+    let after = json(
+        env.post_json("/workflows/shopping", &shopping_body(&[("CHERRY", 4)]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(after["result"], "Ordered 4 Cherries...");
     // The workflow accepted before the outage was not lost.
-    let earlier = json(env.get(&format!("/workflows/{earlier_id}/result")).await, StatusCode::OK).await;
+    let earlier = json(
+        env.get(&format!("/workflows/{earlier_id}/result")).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(earlier["result"], "Ordered 1 Apples...");
 }
 
@@ -68,19 +103,28 @@ async fn a_temporal_that_accepts_connections_but_never_answers_gets_bounded_503s
             open.push(socket);
         }
     });
-    let mut env = TestEnv::builder().without_worker().without_api().start().await;
+    let mut env = TestEnv::builder()
+        .without_worker()
+        .without_api()
+        .start()
+        .await;
     env.settings.temporal.address = Some(address.to_string());
     env.start_api().await;
 
     for _ in 0..3 {
         let begun = Instant::now();
-        let response = env.post_json("/workflows/shopping/async", &shopping_body(&[("APPLE", 1)])).await;
+        let response = env
+            .post_json("/workflows/shopping/async", &shopping_body(&[("APPLE", 1)]))
+            .await;
         assert_eq!(response.headers()["retry-after"], "1");
         problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
         assert!(begun.elapsed() < FAST, "answered in {:?}", begun.elapsed());
     }
     problem(env.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
-    assert_eq!(json(env.get("/").await, StatusCode::OK).await["temporal_connected"], false);
+    assert_eq!(
+        json(env.get("/").await, StatusCode::OK).await["temporal_connected"],
+        false
+    );
     held.abort();
 }
 
@@ -92,11 +136,27 @@ async fn the_api_serves_before_temporal_exists_and_becomes_ready_when_it_appears
     env.start_api().await;
 
     let readiness = problem(env.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
-    assert!(readiness["detail"].as_str().unwrap().contains(&real_address), "{readiness}");
-    problem(env.post_json("/workflows/shopping", &shopping_body(&[("APPLE", 1)])).await, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert!(
+        readiness["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&real_address),
+        "{readiness}"
+    );
+    problem(
+        env.post_json("/workflows/shopping", &shopping_body(&[("APPLE", 1)]))
+            .await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
 
     env.temporal.restart().await.unwrap();
     env.wait_ready().await;
-    let out = json(env.post_json("/workflows/shopping", &shopping_body(&[("ORANGE", 2)])).await, StatusCode::OK).await;
+    let out = json(
+        env.post_json("/workflows/shopping", &shopping_body(&[("ORANGE", 2)]))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(out["result"], "Ordered 2 Oranges...");
 }

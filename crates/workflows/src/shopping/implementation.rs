@@ -96,7 +96,9 @@ impl ShoppingWorkflow {
             match line {
                 Ok(line) => result.push_str(&line),
                 // A cancel request reaches the activities first; end as CANCELED, not FAILED.
-                Err(ActivityExecutionError::Cancelled(_)) => return Err(WorkflowTermination::cancelled()),
+                Err(ActivityExecutionError::Cancelled(_)) => {
+                    return Err(WorkflowTermination::cancelled());
+                }
                 Err(error) => return Err(error.into()),
             }
         }
