@@ -69,3 +69,15 @@ pub async fn started_activities(client: &Client, workflow_id: &str) -> usize {
         .filter(|a| a.state() == PendingActivityState::Started)
         .count()
 }
+
+/// Number of activities of a workflow that have not completed (scheduled, started or retrying).
+pub async fn pending_activities(client: &Client, workflow_id: &str) -> usize {
+    client
+        .get_workflow_handle::<UntypedWorkflow>(workflow_id)
+        .describe(Default::default())
+        .await
+        .expect("describe")
+        .raw()
+        .pending_activities
+        .len()
+}
