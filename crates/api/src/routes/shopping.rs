@@ -89,10 +89,8 @@ impl ShoppingIn {
                 });
             }
         }
-        if let Some(id) = &self.workflow_id {
-            if let Err(problem) = check_workflow_id(id) {
-                errors.push(FieldError::new("/workflow_id", problem));
-            }
+        if let Some(Err(problem)) = self.workflow_id.as_deref().map(check_workflow_id) {
+            errors.push(FieldError::new("/workflow_id", problem));
         }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
