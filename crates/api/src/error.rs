@@ -340,6 +340,22 @@ mod tests {
     }
 
     #[test]
+    fn a_panic_becomes_an_opaque_500_problem() {
+        let response = panic_response(Box::new("index out of bounds: secret detail".to_owned()));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let problem = response
+            .extensions()
+            .get::<Problem>()
+            .expect("rendered as a problem");
+        assert_eq!(problem.code, "internal-error");
+        assert!(
+            !problem.detail.contains("secret detail"),
+            "{}",
+            problem.detail
+        );
+    }
+
+    #[test]
     fn validation_problems_name_every_field() {
         let problem = ApiError::Validation(vec![
             FieldError::new("/items/0/amount", "must be at least 1"),

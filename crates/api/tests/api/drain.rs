@@ -152,3 +152,73 @@ async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining
         api.log_text()
     );
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_rust_log_is_honoured() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let nowhere = format!("127.0.0.1:{}", free_port());
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let request = |id: &'static str| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            http.get(format!("{base}/livez"))
+                .header("x-request-id", id)
+                .send()
+                .await
+                .ok()?
+                .status()
+                .is_success()
+                .then_some(())
+        }
+    };
+
+    let envs = [
+        ("TEMPORAL_ADDRESS", nowhere.clone()),
+        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+        ("FLOWGATE_API__PORT", port.to_string()),
+        ("FLOWGATE_LOG__FORMAT", "json".to_owned()),
+    ];
+    let mut api = Proc::spawn(Path::new(BIN), &[], &envs, dir.path().join("json.log"));
+    eventually(Duration::from_secs(20), "the API to answer", || {
+        request("find-me-in-the-logs")
+    })
+    .await;
+    let line = eventually(Duration::from_secs(5), "the request's log line", || async {
+        api.log_text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["span"]["request_id"] == "find-me-in-the-logs")
+    })
+    .await;
+    assert_eq!(line["span"]["route"], "/livez", "{line}");
+    assert_eq!(line["level"], "INFO", "{line}");
+    for text in api.log_text().lines() {
+        serde_json::from_str::<serde_json::Value>(text)
+            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {text}"));
+    }
+    api.signal(Signal::SIGTERM);
+    assert!(api.wait_exit(Duration::from_secs(15)).await.success());
+
+    // RUST_LOG wins over log.level: at `warn`, the per-request info line is gone.
+    let mut quiet_envs = envs.to_vec();
+    quiet_envs.push(("RUST_LOG", "warn".to_owned()));
+    let mut quiet = Proc::spawn(
+        Path::new(BIN),
+        &[],
+        &quiet_envs,
+        dir.path().join("quiet.log"),
+    );
+    eventually(Duration::from_secs(20), "the API to answer", || {
+        request("quiet-request")
+    })
+    .await;
+    quiet.signal(Signal::SIGTERM);
+    assert!(quiet.wait_exit(Duration::from_secs(15)).await.success());
+    assert!(
+        !quiet.log_text().contains("quiet-request"),
+        "{}",
+        quiet.log_text()
+    );
+}
