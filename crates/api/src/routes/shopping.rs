@@ -17,6 +17,7 @@ use utoipa::ToSchema;
 use crate::{
     error::{ApiError, FieldError, Problem},
     extract::ApiJson,
+    gateway::Outcome,
     routes::executions::{RunStatus, WorkflowRunOut, result_location, run_response},
     state::AppState,
 };
@@ -153,10 +154,20 @@ pub async fn create_shopping_workflow(
     ApiJson(body): ApiJson<ShoppingIn>,
 ) -> Result<Response, ApiError> {
     let workflow_id = start(&state, body).await?;
-    let outcome = state
+    let outcome = match state
         .gateway
         .outcome(&workflow_id, state.settings.api.result_wait)
-        .await?;
+        .await
+    {
+        Ok(outcome) => outcome,
+        // The workflow was accepted; losing sight of it now must not read as "not started",
+        // or a retrying client would start it twice. Point at its result instead.
+        Err(ApiError::TemporalUnavailable(error)) => {
+            tracing::warn!(%workflow_id, reason = %error.reason, "started, but cannot wait for the result");
+            Outcome::Running
+        }
+        Err(other) => return Err(other),
+    };
     Ok(run_response(workflow_id, outcome))
 }
 

@@ -160,3 +160,58 @@ async fn the_api_serves_before_temporal_exists_and_becomes_ready_when_it_appears
     .await;
     assert_eq!(out["result"], "Ordered 2 Oranges...");
 }
+
+#[tokio::test]
+async fn a_synchronous_start_that_loses_temporal_while_waiting_points_at_the_result_instead_of_failing()
+ {
+    let mut env = TestEnv::builder().without_worker().start().await;
+    let mut body = shopping_body(&[("APPLE", 2)]);
+    body["workflow_id"] = serde_json::json!("accepted-before-the-outage");
+    let waiting = env.post_json("/workflows/shopping", &body);
+    let outage = async {
+        eventually(
+            Duration::from_secs(10),
+            "the workflow to be started",
+            || async {
+                let status = env
+                    .get("/workflows/accepted-before-the-outage/status")
+                    .await
+                    .status();
+                (status == StatusCode::OK).then_some(())
+            },
+        )
+        .await;
+        // The request is now waiting for the result: Temporal dies.
+        kill_hard(env.temporal.pid().expect("the dev server runs"));
+    };
+    let (response, ()) = tokio::join!(waiting, outage);
+    assert_eq!(
+        response.headers()["location"],
+        "/workflows/accepted-before-the-outage/result"
+    );
+    let out = json(response, StatusCode::ACCEPTED).await;
+    assert_eq!(
+        out["status"], "running",
+        "the workflow was accepted; it is not reported as failed: {out}"
+    );
+
+    // Nothing was lost: once Temporal and a worker are back, the workflow completes.
+    env.temporal.restart().await.unwrap();
+    env.start_worker().await;
+    env.wait_ready().await;
+    let done = json(
+        env.get("/workflows/accepted-before-the-outage/result")
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(done["result"], "Ordered 2 Apples...");
+}
+
+fn kill_hard(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
