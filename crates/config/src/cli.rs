@@ -1,6 +1,6 @@
 //! Command-line arguments every Flowgate binary shares.
 
-use std::path::PathBuf;
+use std::{path::PathBuf, process::ExitCode};
 
 use crate::{ConfigError, Settings};
 
@@ -23,4 +23,23 @@ impl ConfigArgs {
     pub fn load(&self) -> Result<Settings, ConfigError> {
         crate::load(self.config.as_deref())
     }
+
+    /// Like [`ConfigArgs::load`], but reports a failure as the one line `<program>: <error>` on
+    /// stderr and gives the exit code (2) to stop with.
+    pub fn load_or_report(&self, program: &str) -> Result<Settings, ExitCode> {
+        self.load().map_err(|error| {
+            eprintln!("{program}: {error}");
+            ExitCode::from(2)
+        })
+    }
+}
+
+/// Subcommands every Flowgate service binary has.
+#[derive(Debug, Clone, Copy, Default, clap::Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    #[default]
+    Run,
+    /// Print the effective configuration, secrets redacted, and exit.
+    CheckConfig,
 }

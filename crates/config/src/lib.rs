@@ -14,7 +14,7 @@ mod secret;
 mod settings;
 mod validate;
 
-pub use cli::ConfigArgs;
+pub use cli::{Command, ConfigArgs};
 pub use load::{ConfigError, DEFAULT_CONFIG, ENV_PREFIX, NON_SETTING_VARS, load, load_from};
 pub use secret::{REDACTED, Secret};
 pub use settings::{

@@ -41,12 +41,9 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let mut settings = match cli.config.load() {
+    let mut settings = match cli.config.load_or_report("flowgate-dev") {
         Ok(settings) => settings,
-        Err(error) => {
-            eprintln!("flowgate-dev: {error}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let _telemetry = flowgate_telemetry::init(&settings.log);
     match run(&cli, &mut settings).await {

@@ -52,3 +52,30 @@ pub async fn shutdown_signal() -> &'static str {
     tracing::info!(signal = name, "shutdown requested");
     name
 }
+
+/// The body of a service's `main`: starts a multi-threaded runtime, initialises logging, runs
+/// `serve` on this thread (so it need not be `Send`), and turns its outcome into an exit code,
+/// logging a failure with its whole cause chain.
+pub fn run_service<F, Fut>(program: &str, log: &LogSettings, serve: F) -> std::process::ExitCode
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{program}: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let _telemetry = init(log);
+        match serve().await {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "{program} failed");
+                std::process::ExitCode::FAILURE
+            }
+        }
+    })
+}
