@@ -122,7 +122,8 @@ fn print_banner(temporal: &DevServer, api_port: u16, worker_port: u16, db: &std:
     println!("  API:          http://localhost:{api_port}");
     println!("  API docs:     http://localhost:{api_port}/docs");
     if let Some(ui) = temporal.ui_url() {
-        println!("  Temporal UI:  {ui}");
+        // The guide's address for the UI; on loopback it is the same server.
+        println!("  Temporal UI:  {}", ui.replace("127.0.0.1", "localhost"));
     }
     println!(
         "  Temporal:     {} (namespace {})",

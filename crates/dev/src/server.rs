@@ -60,7 +60,8 @@ impl DevServer {
                 Err(err)
                     if auto_ports
                         && attempt < 2
-                        && format!("{err:#}").contains("address already in use") =>
+                        && format!("{err:#}").contains("address already in use")
+                        && !blames_fixed_port(&format!("{err:#}"), &opts) =>
                 {
                     let error = format!("{err:#}");
                     tracing::warn!(%error, "dev server port taken; retrying with new ports");
@@ -177,4 +178,14 @@ impl Drop for DevServer {
             process::kill_blocking(&mut child);
         }
     }
+}
+
+/// Whether a bind error names a port the caller chose: picking other free ports cannot help.
+fn blames_fixed_port(error: &str, opts: &DevServerOptions) -> bool {
+    [opts.port, opts.http_port, opts.ui_port, opts.metrics_port]
+        .into_iter()
+        .flatten()
+        .any(|port| {
+            error.contains(&format!(":{port}:")) || error.contains(&format!("port {port}:"))
+        })
 }

@@ -29,7 +29,7 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 const API: &str = "http://localhost:8000";
-const UI: &str = "http://127.0.0.1:8080";
+const UI: &str = "http://localhost:8080";
 /// The ports the local run takes by default.
 const PORTS: [(u16, &str); 5] = [
     (8000, "API"),
@@ -56,7 +56,7 @@ async fn the_local_run_serves_the_guide_examples_stops_cleanly_and_keeps_its_sta
     let started = Instant::now();
     match tokio::time::timeout(TEST_TIMEOUT, local_run_end_to_end()).await {
         Ok(Ok(())) => eprintln!("local run test passed in {:.1?}", started.elapsed()),
-        Ok(Err(error)) => panic!("{error:?}"),
+        Ok(Err(error)) => panic!("{error:#}"),
         Err(_) => panic!("the local run test did not finish within {TEST_TIMEOUT:?}"),
     }
 }
@@ -101,21 +101,13 @@ async fn local_run_end_to_end() -> anyhow::Result<()> {
             "the banner should show `{label} {url}`; it printed:\n{banner}"
         );
     }
+    // The UI may come up a moment after the Temporal frontend.
     for url in [
         UI.to_owned(),
         "http://localhost:8080".to_owned(),
         format!("{API}/docs"),
     ] {
-        let status = http
-            .get(&url)
-            .send()
-            .await
-            .with_context(|| format!("GET {url}"))?;
-        ensure!(
-            status.status() == 200,
-            "GET {url} answered {}",
-            status.status()
-        );
+        wait_for_200(&http, &url, Duration::from_secs(30)).await?;
     }
     let root: Value = http.get(format!("{API}/")).send().await?.json().await?;
     ensure!(
@@ -143,7 +135,11 @@ async fn local_run_end_to_end() -> anyhow::Result<()> {
     );
     let mut remembered = vec![(str_field(&mine, "workflow_id")?, APPLES_AND_BANANAS)];
 
-    let go_env = go_env(tmp.path()).await;
+    let go_env = if runnable.iter().any(|e| e.tool() == Tool::Go) {
+        go_env(tmp.path()).await
+    } else {
+        Vec::new()
+    };
     for example in runnable {
         let t = Instant::now();
         let output = example.run(&guide, &go_env).await?;
@@ -422,6 +418,23 @@ fn die_with_this_thread(command: &mut Command) {
     // SAFETY: the hook allocates nothing and only calls async-signal-safe syscalls.
     unsafe {
         command.pre_exec(hook);
+    }
+}
+
+/// Polls `GET url` (redirects followed) until it answers 200.
+async fn wait_for_200(http: &reqwest::Client, url: &str, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match http.get(url).timeout(Duration::from_secs(5)).send().await {
+            Ok(answer) if answer.status() == 200 => return Ok(()),
+            Ok(answer) => answer.status().to_string(),
+            Err(error) => format!("{error:#}"),
+        };
+        ensure!(
+            Instant::now() < deadline,
+            "GET {url} did not answer 200 within {timeout:?} (last: {last})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

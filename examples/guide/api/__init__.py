@@ -1,0 +1,1 @@
+"""Client for the Flowgate HTTP API (see examples/guide/README.md)."""

@@ -1,0 +1,3 @@
+module guideexample
+
+go 1.19
