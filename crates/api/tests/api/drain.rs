@@ -62,6 +62,12 @@ async fn check_config_prints_the_effective_configuration_without_secrets() {
         output.contains("[redacted]") && !output.contains("top-secret-key"),
         "{output}"
     );
+
+    // `--config PATH` works like FLOWGATE_CONFIG.
+    let path = file.display().to_string();
+    let (code, output) = run_to_end(&["--config", &path, "check-config"], &[], dir.path()).await;
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("task_queue = \"from-file\""), "{output}");
 }
 
 #[tokio::test]
