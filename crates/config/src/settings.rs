@@ -22,6 +22,11 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Prometheus metrics.
+    pub metrics: MetricsSettings,
+    /// OpenTelemetry traces.
+    #[serde(default)]
+    pub otel: OtelSettings,
 }
 
 /// Settings of the HTTP API process.
@@ -152,4 +157,35 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line.
     Json,
+}
+
+/// Where metrics are served.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Interface of the API's admin listener.
+    pub api_admin_host: IpAddr,
+    /// Port of the API's admin listener (`/metrics`); 0 picks a free port.
+    pub api_admin_port: u16,
+}
+
+/// OpenTelemetry trace export. Every field is optional; the standard `OTEL_*` environment
+/// variables win over them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtelSettings {
+    /// OTLP endpoint; traces are exported only when this (or the standard variable) is set.
+    pub endpoint: Option<String>,
+    /// `grpc` or `http/protobuf`.
+    pub protocol: Option<String>,
+    /// Extra export headers, `key=value,key2=value2` (URL-encoded values).
+    pub headers: Option<Secret>,
+    /// `service.name` of the exported spans.
+    pub service_name: Option<String>,
+    /// Extra resource attributes, `key=value,...`.
+    pub resource_attributes: Option<String>,
+    /// Sampler name, as `OTEL_TRACES_SAMPLER`.
+    pub traces_sampler: Option<String>,
+    /// Sampler argument, as `OTEL_TRACES_SAMPLER_ARG`.
+    pub traces_sampler_arg: Option<String>,
 }

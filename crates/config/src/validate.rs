@@ -70,6 +70,15 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
         1_000_000,
     )?;
 
+    if let Some(protocol) = &s.otel.protocol
+        && !matches!(protocol.as_str(), "grpc" | "http/protobuf")
+    {
+        return Err(ConfigError::invalid(
+            "otel.protocol",
+            format!("must be \"grpc\" or \"http/protobuf\", got {protocol:?}"),
+        ));
+    }
+
     tracing_subscriber::EnvFilter::builder()
         .parse(&s.log.level)
         .map_err(|e| ConfigError::invalid("log.level", e.to_string()))?;

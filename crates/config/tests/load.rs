@@ -163,3 +163,11 @@ fn secrets_are_redacted_in_the_rendered_config() {
     assert!(!rendered.contains("s3cr3t-key"), "{rendered}");
     assert!(rendered.contains("[redacted]"), "{rendered}");
 }
+
+#[test]
+fn an_unknown_otlp_protocol_is_rejected() {
+    let err = load_from(None, &env(&[("FLOWGATE_OTEL__PROTOCOL", "carrier-pigeon")]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("otel.protocol"), "{err}");
+}

@@ -51,6 +51,8 @@ fn test_settings() -> Settings {
     settings.api.port = 0;
     settings.api.result_wait = Duration::from_secs(20);
     settings.api.shutdown_grace = Duration::from_secs(10);
+    settings.metrics.api_admin_host = [127, 0, 0, 1].into();
+    settings.metrics.api_admin_port = 0;
     settings.worker.health_host = [127, 0, 0, 1].into();
     settings.worker.health_port = 0;
     settings.worker.shutdown_grace = Duration::from_secs(10);
