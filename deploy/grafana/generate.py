@@ -1,0 +1,157 @@
+#!/usr/bin/env python3
+"""Generates Flowgate's Grafana dashboards (deploy/grafana/dashboards/*.json).
+
+The JSON files are checked in (the compose stack and the Helm chart mount them as they are); a
+test fails when they drift from this script. Edit here, then run: python3 deploy/grafana/generate.py [OUTPUT_DIR]
+"""
+import json
+import pathlib
+import sys
+
+OUT = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "dashboards"
+DS = {"type": "prometheus", "uid": "${datasource}"}
+
+
+def panel(title, exprs, unit="short", kind="timeseries", description="", legend=None):
+    """One panel; exprs is a list of (PromQL, legend) pairs."""
+    targets = [
+        {"datasource": DS, "expr": expr, "legendFormat": leg, "refId": chr(65 + i)}
+        for i, (expr, leg) in enumerate(exprs)
+    ]
+    p = {
+        "type": kind,
+        "title": title,
+        "description": description,
+        "datasource": DS,
+        "targets": targets,
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "options": {},
+    }
+    if kind == "timeseries":
+        p["options"] = {"legend": {"displayMode": "table", "placement": "bottom", "calcs": legend or ["mean", "max"]}}
+    return p
+
+
+def dashboard(uid, title, description, rows):
+    panels, y, pid = [], 0, 1
+    for row_title, row_panels in rows:
+        panels.append({"type": "row", "title": row_title, "id": pid, "collapsed": False,
+                       "gridPos": {"h": 1, "w": 24, "x": 0, "y": y}, "panels": []})
+        pid += 1
+        y += 1
+        width = 24 // max(1, min(len(row_panels), 3))
+        for i, p in enumerate(row_panels):
+            p["id"] = pid
+            pid += 1
+            p["gridPos"] = {"h": 8, "w": width, "x": (i % 3) * width, "y": y + (i // 3) * 8}
+            panels.append(p)
+        y += 8 * ((len(row_panels) + 2) // 3)
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["flowgate"],
+        "timezone": "browser",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": True,
+        "refresh": "30s",
+        "time": {"from": "now-1h", "to": "now"},
+        "templating": {"list": [{
+            "name": "datasource", "label": "Prometheus", "type": "datasource",
+            "query": "prometheus", "current": {}, "hide": 0, "refresh": 1,
+        }]},
+        "annotations": {"list": []},
+        "links": [{"title": "Flowgate", "type": "dashboards", "tags": ["flowgate"], "asDropdown": True}],
+        "panels": panels,
+    }
+
+
+HTTP = "http_server_request_duration_seconds"
+
+
+def quantiles(metric, by, extra=""):
+    return [
+        (f"histogram_quantile({q}, sum by (le, {by}) (rate({metric}_bucket{extra}[$__rate_interval])))", f"p{int(q*100)} {{{{{by}}}}}")
+        for q in (0.5, 0.95, 0.99)
+    ]
+
+
+api = dashboard("flowgate-api", "Flowgate / API", "HTTP traffic of flowgate-api and its calls to Temporal.", [
+    ("Traffic", [
+        panel("Request rate by route", [(f"sum by (http_route) (rate({HTTP}_count[$__rate_interval]))", "{{http_route}}")], "reqps"),
+        panel("Responses by status code", [(f"sum by (http_response_status_code) (rate({HTTP}_count[$__rate_interval]))", "{{http_response_status_code}}")], "reqps"),
+        panel("5xx ratio", [(f"sum(rate({HTTP}_count{{http_response_status_code=~\"5..\"}}[$__rate_interval])) / clamp_min(sum(rate({HTTP}_count[$__rate_interval])), 1e-9)", "5xx")], "percentunit",
+              description="Share of requests answered with a 5xx (503 = Temporal unavailable)."),
+    ]),
+    ("Latency", [
+        panel("p50 latency by route", quantiles(HTTP, "http_route")[:1], "s"),
+        panel("p95 latency by route", quantiles(HTTP, "http_route")[1:2], "s"),
+        panel("p99 latency by route", quantiles(HTTP, "http_route")[2:], "s"),
+        panel("Requests in flight", [("sum by (http_route) (http_server_active_requests)", "{{http_route}}")]),
+    ]),
+    ("Temporal", [
+        panel("Temporal reachable", [("min(flowgate_temporal_up)", "up")], "bool", kind="stat"),
+        panel("Temporal call latency p95", [(
+            "histogram_quantile(0.95, sum by (le, operation) (rate(flowgate_temporal_request_duration_seconds_bucket[$__rate_interval])))", "{{operation}}")], "s"),
+        panel("Temporal call failures", [("sum by (operation, reason) (rate(flowgate_temporal_request_failures_total[$__rate_interval]))", "{{operation}} {{reason}}")], "ops"),
+    ]),
+])
+
+workflows = dashboard("flowgate-workflows", "Flowgate / Workflows", "Workflow starts through the API and workflow outcomes on the worker.", [
+    ("Starts", [
+        panel("Starts by type and outcome", [("sum by (workflow_type, outcome) (rate(flowgate_workflow_starts_total[$__rate_interval]))", "{{workflow_type}} {{outcome}}")], "ops"),
+        panel("Items ordered by fruit", [("sum by (fruit) (rate(flowgate_items_ordered_total[$__rate_interval]))", "{{fruit}}")], "ops"),
+    ]),
+    ("Outcomes", [
+        panel("Completions by type", [("sum by (workflow_type) (rate(temporal_workflow_completed_total[$__rate_interval]))", "{{workflow_type}}")], "ops"),
+        panel("Failures by type", [("sum by (workflow_type) (rate(temporal_workflow_failed_total[$__rate_interval]))", "{{workflow_type}}")], "ops"),
+        panel("End-to-end latency", quantiles("temporal_workflow_endtoend_latency_seconds", "workflow_type"), "s",
+              description="From workflow start to completion, as seen by the worker."),
+    ]),
+])
+
+worker = dashboard("flowgate-worker", "Flowgate / Worker", "Temporal worker health: slots, polling, latency, cache.", [
+    ("Capacity", [
+        panel("Task slots available", [("sum by (worker_type) (temporal_worker_task_slots_available)", "{{worker_type}}")]),
+        panel("Task slots used", [("sum by (worker_type) (temporal_worker_task_slots_used)", "{{worker_type}}")]),
+        panel("Pollers", [("sum by (poller_type) (temporal_num_pollers)", "{{poller_type}}")]),
+    ]),
+    ("Polling and queueing", [
+        panel("Workflow task schedule-to-start p95", [(
+            "histogram_quantile(0.95, sum by (le, task_queue) (rate(temporal_workflow_task_schedule_to_start_latency_seconds_bucket[$__rate_interval])))", "{{task_queue}}")], "s",
+            description="Time tasks wait in the queue; rising means the worker is starved."),
+        panel("Activity schedule-to-start p95", [(
+            "histogram_quantile(0.95, sum by (le, task_queue) (rate(temporal_activity_schedule_to_start_latency_seconds_bucket[$__rate_interval])))", "{{task_queue}}")], "s"),
+        panel("Polls: with a task vs empty", [
+            ("sum(rate(temporal_workflow_task_queue_poll_succeed_total[$__rate_interval]))", "workflow succeeded"),
+            ("sum(rate(temporal_workflow_task_queue_poll_empty_total[$__rate_interval]))", "workflow empty"),
+            ("sum(rate(temporal_activity_poll_no_task_total[$__rate_interval]))", "activity empty"),
+        ], "ops"),
+    ]),
+    ("Activities", [
+        panel("Activity execution latency p95", [(
+            "histogram_quantile(0.95, sum by (le, activity_type) (rate(temporal_activity_execution_latency_seconds_bucket[$__rate_interval])))", "{{activity_type}}")], "s"),
+        panel("Activity failures", [("sum by (activity_type) (rate(temporal_activity_execution_failed_total[$__rate_interval]))", "{{activity_type}}")], "ops"),
+        panel("Sticky cache", [
+            ("sum(temporal_sticky_cache_size)", "size"),
+            ("sum(rate(temporal_sticky_cache_hit_total[$__rate_interval]))", "hits/s"),
+            ("sum(rate(temporal_sticky_cache_miss_total[$__rate_interval]))", "misses/s"),
+        ]),
+    ]),
+])
+
+process = dashboard("flowgate-process", "Flowgate / Processes", "Resources of flowgate-api and flowgate-worker.", [
+    ("Resources", [
+        panel("Resident memory", [("sum by (job, instance) (process_resident_memory_bytes)", "{{job}} {{instance}}")], "bytes"),
+        panel("CPU", [("sum by (job, instance) (rate(process_cpu_seconds_total[$__rate_interval]))", "{{job}} {{instance}}")], "percentunit"),
+        panel("Open file descriptors", [("sum by (job, instance) (process_open_fds)", "{{job}} {{instance}}")]),
+    ]),
+    ("Build", [
+        panel("Versions running", [("count by (service, version, git_commit) (flowgate_build_info)", "{{service}} {{version}} {{git_commit}}")], kind="table"),
+        panel("Targets up", [("up", "{{job}} {{instance}}")], "bool"),
+    ]),
+])
+
+for name, board in [("api", api), ("workflows", workflows), ("worker", worker), ("process", process)]:
+    (OUT / f"flowgate-{name}.json").write_text(json.dumps(board, indent=2, sort_keys=True) + "\n")
