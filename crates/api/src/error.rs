@@ -1,9 +1,9 @@
 //! Every error the API answers with, as RFC 9457 `application/problem+json`.
 //!
 //! Handlers return [`ApiError`]; its response carries a [`Problem`] in the response extensions,
-//! and [`render_problems`] (the outermost middleware that knows the request) fills in `instance`
-//! and `request_id` and writes the body. Any other 4xx/5xx that reaches it without a problem
-//! (from a layer or a library) is turned into one, so clients see one error format.
+//! and [`render_problems`] (the outermost middleware that knows the request) fills in `instance`,
+//! `request_id` and `trace_id` and writes the body. Any other 4xx/5xx that reaches it without a
+//! problem (from a layer or a library) is turned into one, so clients see one error format.
 
 use axum::{
     extract::Request,
@@ -46,6 +46,11 @@ pub struct Problem {
     /// The request's `x-request-id`, to find it in the logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The request's OpenTelemetry trace id, to find its trace (and its log lines); present
+    /// when traces are exported.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "4bf92f3577b34da6a3ce929d0e0e4736")]
+    pub trace_id: Option<String>,
     /// Offending fields (validation errors only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
@@ -224,6 +229,7 @@ impl ApiError {
             instance: None,
             code: code.to_owned(),
             request_id: None,
+            trace_id: None,
             errors: match self {
                 Self::Validation(errors) => errors.clone(),
                 _ => Vec::new(),
@@ -268,10 +274,12 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
     ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
-/// Writes problem bodies: fills `instance` and `request_id` into problems raised by handlers,
-/// and turns any other error response into a problem of the same status.
+/// Writes problem bodies: fills `instance`, `request_id` and `trace_id` into problems raised by
+/// handlers, and turns any other error response into a problem of the same status. Runs inside
+/// the request span, whose trace id it reports.
 pub async fn render_problems(request: Request, next: Next) -> Response {
     let instance = request.uri().path().to_owned();
+    let trace_id = crate::trace::current_trace_id();
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -287,6 +295,7 @@ pub async fn render_problems(request: Request, next: Next) -> Response {
     let problem = Problem {
         instance: Some(instance),
         request_id,
+        trace_id,
         ..problem
     };
     let body = serde_json::to_vec(&problem).unwrap_or_default();
@@ -317,6 +326,7 @@ fn generic_problem(status: StatusCode) -> Problem {
         instance: None,
         code,
         request_id: None,
+        trace_id: None,
         errors: Vec::new(),
     }
 }

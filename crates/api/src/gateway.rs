@@ -3,10 +3,11 @@
 //! Workflows are started untyped (type name + JSON payload), the way any Temporal SDK would see
 //! them, so the API needs the workflows' names and types but never their code.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use flowgate_temporal::{TemporalLink, Unavailable};
+use opentelemetry::trace::FutureExt as _;
 use serde::Serialize;
 use temporalio_client::{
     RpcOptions, UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionStatus,
@@ -21,8 +22,12 @@ use temporalio_common::{
         failure::v1::{Failure, failure::FailureInfo},
     },
 };
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::error::ApiError;
+use crate::{
+    error::ApiError,
+    metrics::{ApiMetrics, FailureReason, StartOutcome, TemporalOperation},
+};
 
 const ENCODING_KEY: &str = "encoding";
 const JSON_ENCODING: &[u8] = b"json/plain";
@@ -33,6 +38,7 @@ const NULL_ENCODING: &[u8] = b"binary/null";
 pub struct Gateway {
     link: TemporalLink,
     rpc_timeout: Duration,
+    metrics: ApiMetrics,
 }
 
 /// A started workflow.
@@ -85,18 +91,64 @@ pub struct Description {
 }
 
 impl Gateway {
-    /// Operations over `link`, each single call bounded by `rpc_timeout`.
-    pub fn new(link: TemporalLink, rpc_timeout: Duration) -> Self {
-        Self { link, rpc_timeout }
+    /// Operations over `link`, each single call bounded by `rpc_timeout` and recorded in
+    /// `metrics`.
+    pub fn new(link: TemporalLink, rpc_timeout: Duration, metrics: ApiMetrics) -> Self {
+        Self {
+            link,
+            rpc_timeout,
+            metrics,
+        }
     }
 
     fn rpc_options(&self) -> RpcOptions {
         RpcOptions::builder().timeout(self.rpc_timeout).build()
     }
 
+    /// Runs one Temporal call and records its duration and, if it failed, why.
+    async fn observed<T>(
+        &self,
+        operation: TemporalOperation,
+        call: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        let started = Instant::now();
+        let result = call.await;
+        let elapsed = started.elapsed();
+        // Start and describe are bounded by `rpc_timeout`. A result long-poll is bounded by the
+        // request's wait, and its end is an answer ("running"), not a failure.
+        let hit_bound = operation != TemporalOperation::GetResult && elapsed >= self.rpc_timeout;
+        let failure = result
+            .as_ref()
+            .err()
+            .and_then(|error| FailureReason::of(error, hit_bound));
+        self.metrics.temporal_call(operation, elapsed, failure);
+        result
+    }
+
     /// Starts `workflow_type` with `input` as its JSON argument. With `reject_duplicate`, an id
     /// that was ever used before is a 409; otherwise only a running one is.
     pub async fn start(
+        &self,
+        workflow_type: &str,
+        task_queue: &str,
+        workflow_id: String,
+        input: &impl Serialize,
+        reject_duplicate: bool,
+    ) -> Result<Started, ApiError> {
+        let call = self.start_unobserved(
+            workflow_type,
+            task_queue,
+            workflow_id,
+            input,
+            reject_duplicate,
+        );
+        let result = self.observed(TemporalOperation::Start, call).await;
+        self.metrics
+            .workflow_start(workflow_type, StartOutcome::of(&result));
+        result
+    }
+
+    async fn start_unobserved(
         &self,
         workflow_type: &str,
         task_queue: &str,
@@ -115,11 +167,15 @@ impl Gateway {
             .id_reuse_policy(policy)
             .rpc_options(self.rpc_options())
             .build();
-        let call = client.start_workflow(
-            UntypedWorkflow::new(workflow_type),
-            RawValue::new(vec![payload]),
-            options,
-        );
+        // In the request span's OpenTelemetry context, so the client interceptor makes the
+        // start its child and hands the context to the workflow.
+        let call = client
+            .start_workflow(
+                UntypedWorkflow::new(workflow_type),
+                RawValue::new(vec![payload]),
+                options,
+            )
+            .with_context(tracing::Span::current().context());
         match self.link.bounded(self.rpc_timeout, call).await? {
             Ok(handle) => Ok(Started {
                 workflow_id: handle.info().workflow_id.clone(),
@@ -135,6 +191,14 @@ impl Gateway {
 
     /// Status and times of the latest run of `workflow_id`.
     pub async fn describe(&self, workflow_id: &str) -> Result<Description, ApiError> {
+        self.observed(
+            TemporalOperation::Describe,
+            self.describe_unobserved(workflow_id),
+        )
+        .await
+    }
+
+    async fn describe_unobserved(&self, workflow_id: &str) -> Result<Description, ApiError> {
         let client = self.link.client()?;
         let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
         let call = handle.describe(
@@ -159,6 +223,15 @@ impl Gateway {
         {
             return Ok(Outcome::Running);
         }
+        self.observed(
+            TemporalOperation::GetResult,
+            self.get_result(workflow_id, wait),
+        )
+        .await
+    }
+
+    /// Waits up to `wait` (at least a peek's worth) for the latest run of `workflow_id` to end.
+    async fn get_result(&self, workflow_id: &str, wait: Duration) -> Result<Outcome, ApiError> {
         let client = self.link.client()?;
         let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
         // A closed workflow answers at once; give a peek one RPC's worth of time.

@@ -7,6 +7,7 @@
 pub mod error;
 pub mod extract;
 pub mod gateway;
+pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use flowgate_api::Application;
 use flowgate_config::{Command, ConfigArgs};
+use flowgate_telemetry::TelemetryOptions;
 
 /// Flowgate HTTP API: start, watch and read Temporal workflows over REST.
 #[derive(Debug, Parser)]
@@ -25,7 +26,8 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or_default() {
         Command::CheckConfig => flowgate_temporal::print_effective_config(&settings),
         Command::Run => {
-            flowgate_telemetry::run_service("flowgate-api", &settings.log.clone(), || async {
+            let telemetry = TelemetryOptions::new("flowgate-api", &settings);
+            flowgate_telemetry::run_service(telemetry, || async {
                 Application::build(settings)
                     .await?
                     .run_until(async {

@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use axum::{Router, extract::DefaultBodyLimit, middleware};
 use flowgate_config::Settings;
-use flowgate_temporal::TemporalLink;
+use flowgate_temporal::{TemporalLink, TraceContextInterceptor};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
@@ -13,11 +13,12 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
 };
 
-use crate::{error::render_problems, routes, state::AppState, trace};
+use crate::{error::render_problems, metrics::ApiMetrics, routes, state::AppState, trace};
 
 /// A bound, ready-to-run API.
 pub struct Application {
     listener: TcpListener,
+    admin: TcpListener,
     router: Router,
     state: AppState,
 }
@@ -32,25 +33,38 @@ impl Application {
         Self::with_listener(settings, listener)
     }
 
-    /// Uses an already bound listener (tests bind port 0).
+    /// Uses an already bound listener (tests bind port 0); binds the admin listener
+    /// (`metrics.api_admin_host:metrics.api_admin_port`) itself.
     pub fn with_listener(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
-        let resolved = flowgate_temporal::resolve(&settings.temporal)?;
+        let admin = crate::metrics::bind_admin_listener(&settings.metrics)?;
+        // Workflows started by a request join its trace (a no-op while tracing is off).
+        let resolved = flowgate_temporal::resolve(&settings.temporal)?
+            .with_interceptor(Arc::new(TraceContextInterceptor::new()));
         let link = TemporalLink::start(resolved, &settings.temporal);
-        let state = AppState::new(Arc::new(settings), link);
+        let metrics = ApiMetrics::new(link.clone()).context("cannot register the metrics")?;
+        let state = AppState::new(Arc::new(settings), link, metrics);
         let body_limit = state.settings.api.body_limit_bytes;
         // Outermost first: the request id exists before the span opens and is echoed back on
-        // every response; problems are rendered with it; panics become problems too.
+        // every response; problems are rendered with it (and the trace id); panics become
+        // problems too.
         let router = routes::router(state.clone()).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(trace::layer())
+                .layer(middleware::from_fn(trace::response_traceparent))
                 .layer(PropagateRequestIdLayer::x_request_id())
                 .layer(middleware::from_fn(render_problems))
                 .layer(CatchPanicLayer::custom(crate::error::panic_response))
                 .layer(DefaultBodyLimit::max(body_limit)),
         );
+        // Outside all of it: HTTP metrics see every request's whole time and final status.
+        let router = router.layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::metrics::track_http,
+        ));
         Ok(Self {
             listener,
+            admin,
             router,
             state,
         })
@@ -59,6 +73,13 @@ impl Application {
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// The admin listener's address (`/metrics`).
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin
             .local_addr()
             .expect("a bound listener has an address")
     }
@@ -72,9 +93,20 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Self {
             listener,
+            admin,
             router,
             state,
         } = self;
+        // The admin listener serves scrapes through the drain too; it stops when this returns
+        // (the sender is dropped on every path out).
+        let (_stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(crate::metrics::serve_admin(
+            admin,
+            state.metrics.clone(),
+            async move {
+                let _ = admin_stopped.await;
+            },
+        ));
         let api = state.settings.api.clone();
         let (closing_tx, closing_rx) = tokio::sync::oneshot::channel::<()>();
         let (drain_started_tx, drain_started_rx) = tokio::sync::oneshot::channel::<()>();

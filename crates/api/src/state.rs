@@ -8,7 +8,7 @@ use std::sync::{
 use flowgate_config::Settings;
 use flowgate_temporal::TemporalLink;
 
-use crate::gateway::Gateway;
+use crate::{gateway::Gateway, metrics::ApiMetrics};
 
 /// Shared, cheap to clone.
 #[derive(Clone)]
@@ -19,17 +19,20 @@ pub struct AppState {
     pub link: TemporalLink,
     /// Temporal operations.
     pub gateway: Gateway,
+    /// Prometheus metrics (served on the admin listener).
+    pub metrics: ApiMetrics,
     draining: Arc<AtomicBool>,
 }
 
 impl AppState {
-    /// State over a started link.
-    pub fn new(settings: Arc<Settings>, link: TemporalLink) -> Self {
-        let gateway = Gateway::new(link.clone(), settings.temporal.rpc_timeout);
+    /// State over a started link, recording into `metrics`.
+    pub fn new(settings: Arc<Settings>, link: TemporalLink, metrics: ApiMetrics) -> Self {
+        let gateway = Gateway::new(link.clone(), settings.temporal.rpc_timeout, metrics.clone());
         Self {
             settings,
             link,
             gateway,
+            metrics,
             draining: Arc::new(AtomicBool::new(false)),
         }
     }

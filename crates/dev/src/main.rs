@@ -9,6 +9,7 @@ use clap::Parser;
 use flowgate_api::Application;
 use flowgate_config::ConfigArgs;
 use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+use flowgate_telemetry::TelemetryOptions;
 use flowgate_worker::WorkerApp;
 use tokio::sync::watch;
 
@@ -45,14 +46,25 @@ async fn main() -> ExitCode {
         Ok(settings) => settings,
         Err(code) => return code,
     };
-    let _telemetry = flowgate_telemetry::init(&settings.log);
-    match run(&cli, &mut settings).await {
+    // One process runs the API and the worker: one `service.name`, and the workflow-safe ids.
+    let telemetry = TelemetryOptions::new("flowgate-dev", &settings)
+        .id_generator(flowgate_worker::WorkflowIdGenerator::default());
+    let telemetry = match flowgate_telemetry::init(telemetry) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("flowgate-dev: invalid configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let code = match run(&cli, &mut settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "flowgate-dev failed");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Result<()> {

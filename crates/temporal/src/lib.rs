@@ -5,12 +5,15 @@
 //! `TEMPORAL_PROFILE`, `temporal.toml`), into connection options. [`TemporalLink`] connects in
 //! the background with back-off, keeps checking that Temporal answers, and tells callers at once
 //! when it does not — so a process keeps running (and says it is not ready) while Temporal is away.
+//! [`TraceContextInterceptor`] carries the caller's trace into the workflows it starts.
 
 mod link;
 mod resolve;
+mod trace_context;
 
 pub use link::{LinkState, TemporalLink, Unavailable};
 pub use resolve::{ResolveError, Resolved, resolve, resolve_with_env};
+pub use trace_context::{TRACE_HEADER_KEY, TraceContextInterceptor};
 
 /// `check-config`: prints the effective settings (secrets redacted) and the Temporal
 /// connection they resolve to. Exit code 2 when the connection settings are unusable.

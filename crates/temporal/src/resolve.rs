@@ -1,10 +1,10 @@
 //! Flowgate settings over Temporal's envconfig.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use flowgate_config::TemporalSettings;
 use serde::Serialize;
-use temporalio_client::{ClientOptions, ConnectionOptions};
+use temporalio_client::{ClientInterceptor, ClientOptions, ConnectionOptions, ErasedClientPlugin};
 use temporalio_common::envconfig::{
     ClientConfigProfile, DataSource, LoadClientConfigProfileOptions, load_client_config_profile,
 };
@@ -21,6 +21,29 @@ pub struct Resolved {
     pub client: ClientOptions,
     /// What was resolved, safe to print.
     pub summary: Summary,
+}
+
+impl Resolved {
+    /// Adds `interceptor` to the client, innermost (after the ones already there).
+    pub fn with_interceptor(mut self, interceptor: Arc<dyn ClientInterceptor>) -> Self {
+        self.client.client_interceptors.push(interceptor);
+        self
+    }
+
+    /// Registers a client plugin (such as the SDK's OpenTelemetry plugin): it configures the
+    /// client when it connects, and workers created from that client get its worker half.
+    pub fn with_plugin(mut self, plugin: impl Into<ErasedClientPlugin>) -> Self {
+        // Plugins can only be registered through the builder: rebuild, keeping every option
+        // the builder can set (all there are in the pinned SDK).
+        let current = self.client;
+        self.client = ClientOptions::new(current.namespace.clone())
+            .data_converter(current.data_converter.clone())
+            .client_interceptors(current.client_interceptors.clone())
+            .plugins(current.plugins().iter().cloned())
+            .plugin(plugin)
+            .build();
+        self
+    }
 }
 
 /// The resolved connection, without secrets.

@@ -107,3 +107,24 @@ fn mtls_files_are_read_and_a_missing_one_is_an_error() {
     s.tls.client_key_path = Some(dir.path().join("missing.key"));
     assert!(resolve_with_env(&s, Some(&env(&[]))).is_err());
 }
+
+#[test]
+fn plugins_and_interceptors_are_added_without_losing_the_namespace() {
+    struct Named;
+    impl temporalio_client::ClientPlugin for Named {
+        fn name(&self) -> &str {
+            "named"
+        }
+    }
+    let vars = env(&[("TEMPORAL_NAMESPACE", "orders")]);
+    let resolved = resolve_with_env(&settings(), Some(&vars))
+        .unwrap()
+        .with_interceptor(std::sync::Arc::new(
+            flowgate_temporal::TraceContextInterceptor::new(),
+        ))
+        .with_plugin(temporalio_client::ErasedClientPlugin::new(Named));
+    assert_eq!(resolved.client.namespace, "orders");
+    assert_eq!(resolved.client.client_interceptors.len(), 1);
+    let names: Vec<&str> = resolved.client.plugins().iter().map(|p| p.name()).collect();
+    assert_eq!(names, ["named"]);
+}

@@ -33,6 +33,7 @@ pub struct TestEnv {
 
 struct RunningApi {
     addr: SocketAddr,
+    admin: SocketAddr,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
@@ -146,7 +147,17 @@ impl TestEnv {
         format!("http://{}{path}", api.addr)
     }
 
-    /// The worker's probe address.
+    /// The API's admin listener address (`/metrics`).
+    pub fn api_admin_addr(&self) -> SocketAddr {
+        self.api.as_ref().expect("the API is running").admin
+    }
+
+    /// `http://127.0.0.1:<port><path>` of the API's admin listener (`/metrics`).
+    pub fn api_admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api_admin_addr())
+    }
+
+    /// The worker's probe address (`/livez`, `/readyz`, `/metrics`).
     pub fn worker_health(&self) -> SocketAddr {
         self.worker.as_ref().expect("the worker is running").health
     }
@@ -175,11 +186,17 @@ impl TestEnv {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("free port");
         let app = Application::with_listener(self.settings.clone(), listener).expect("API builds");
         let addr = app.local_addr();
+        let admin = app.admin_addr();
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(app.run_until(async move {
             let _ = stopped.wait_for(|s| *s).await;
         }));
-        self.api = Some(RunningApi { addr, stop, task });
+        self.api = Some(RunningApi {
+            addr,
+            admin,
+            stop,
+            task,
+        });
     }
 
     /// Shuts the API down gracefully and returns how it ended.

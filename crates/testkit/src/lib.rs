@@ -3,10 +3,15 @@
 //! [`TestEnv`] starts, per test, an isolated real Temporal dev server (own ports, own SQLite file
 //! so it can be killed and restarted), the real worker and the real API on free ports, and
 //! talks to them over HTTP. [`process`] runs the real binaries for signal-handling tests.
+//! [`otlp::TraceReceiver`] receives the spans the binaries export.
+//! [`metrics`] reads `/metrics` as a scraper does; [`prometheus`] runs a real Prometheus server.
 //! Nothing is faked: waits poll with a deadline ([`eventually`]), never sleep.
 
 mod env;
+pub mod metrics;
+pub mod otlp;
 pub mod process;
+pub mod prometheus;
 pub mod temporal;
 mod wait;
 

@@ -18,6 +18,19 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The workspace binary `name`, built next to `sibling` (a `CARGO_BIN_EXE_*` path of the calling
+/// crate). Cargo only names the binaries of a test's own package; `cargo test --workspace` (what
+/// CI and the README run) builds every binary of the workspace into that same directory, fresh.
+pub fn workspace_binary(sibling: &str, name: &str) -> PathBuf {
+    let path = Path::new(sibling).with_file_name(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first (`cargo build -p {name}`, or run `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
+
 /// A running Flowgate binary; killed when dropped.
 pub struct Proc {
     child: tokio::process::Child,
@@ -25,19 +38,26 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// Starts `bin` with `envs` on top of a cleaned environment (no inherited `FLOWGATE_*` or
-    /// `TEMPORAL_*` variables), writing stdout and stderr to `log`.
+    /// Starts `bin` with `envs` on top of a cleaned environment (no inherited `FLOWGATE_*`,
+    /// `TEMPORAL_*` or `OTEL_*` variables), writing stdout and stderr to `log`.
     pub fn spawn(bin: &Path, args: &[&str], envs: &[(&str, String)], log: PathBuf) -> Self {
         let out = std::fs::File::create(&log).expect("log file");
         let err = out.try_clone().expect("log file");
         let mut command = tokio::process::Command::new(bin);
         for (name, _) in std::env::vars() {
-            if name.starts_with("FLOWGATE_") || name.starts_with("TEMPORAL_") || name == "API_PORT"
+            if name.starts_with("FLOWGATE_")
+                || name.starts_with("TEMPORAL_")
+                || name.starts_with("OTEL_")
+                || name == "API_PORT"
             {
                 command.env_remove(name);
             }
         }
+        // Any free admin port (`/metrics` of the API), so binaries run side by side; `envs` may
+        // still choose one.
         command
+            .env("FLOWGATE_METRICS__API_ADMIN_HOST", "127.0.0.1")
+            .env("FLOWGATE_METRICS__API_ADMIN_PORT", "0")
             .args(args)
             .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
             .env("FLOWGATE_LOG__LEVEL", "info")
@@ -49,6 +69,11 @@ impl Proc {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         Self { child, log }
+    }
+
+    /// Its process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// Sends `signal`.

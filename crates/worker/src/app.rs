@@ -8,11 +8,18 @@ use flowgate_temporal::TemporalLink;
 use flowgate_workflows::shopping::{OrderActivities, ShoppingWorkflow};
 use temporalio_sdk::{
     Runtime, Worker, WorkerOptions,
-    runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
+    opentelemetry::OpenTelemetryPlugin,
+    runtime::{
+        RuntimeOptions,
+        worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
+    },
 };
 use tokio::{net::TcpListener, sync::watch};
 
-use crate::health::{self, Phase};
+use crate::{
+    health::{self, Phase},
+    metrics::WorkerMetrics,
+};
 
 /// A worker with its probe endpoint bound, ready to run.
 pub struct WorkerApp {
@@ -48,10 +55,22 @@ impl WorkerApp {
     /// The SDK's worker is not `Send`: await this on the main task or inside a `LocalSet`.
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Self { settings, health } = self;
-        let resolved = flowgate_temporal::resolve(&settings.temporal)?;
+        let metrics = WorkerMetrics::start()?;
+        // The SDK's OpenTelemetry plugin: workflow and activity spans continue the trace in each
+        // workflow's `_tracer-data` header (no-ops while tracing is off). Workers created from
+        // this client get its interceptors.
+        let mut resolved = flowgate_temporal::resolve(&settings.temporal)?
+            .with_plugin(OpenTelemetryPlugin::builder().build());
+        // The client's RPC metrics are exported with the SDK's own.
+        resolved.connection.metrics_meter = Some(metrics.client_meter()?);
         let link = TemporalLink::start(resolved, &settings.temporal);
         let (phase_tx, phase_rx) = watch::channel(Phase::Connecting);
-        let probes = tokio::spawn(health::serve(health, phase_rx, link.clone()));
+        let probes = tokio::spawn(health::serve(
+            health,
+            phase_rx,
+            link.clone(),
+            metrics.clone(),
+        ));
         let _stop_probes = AbortOnDrop(probes);
         let mut shutdown = std::pin::pin!(shutdown);
 
@@ -62,9 +81,13 @@ impl WorkerApp {
                 return Ok(());
             }
         };
-        let runtime = Runtime::from_current_tokio(Default::default())
+        let runtime_options = RuntimeOptions::builder()
+            .telemetry_options(metrics.telemetry_options())
+            .build()
+            .map_err(anyhow::Error::msg)?;
+        let runtime = Runtime::from_current_tokio(runtime_options)
             .context("cannot start the Temporal SDK runtime")?;
-        let mut worker = Worker::new(&runtime, client, worker_options(&settings)?)
+        let mut worker = Worker::new(&runtime, client, worker_options(&settings, &metrics)?)
             .context("cannot create the Temporal worker")?;
         let stop_polling = worker.shutdown_handle();
         let task_queue = settings.shopping.task_queue.clone();
@@ -90,7 +113,7 @@ impl WorkerApp {
     }
 }
 
-fn worker_options(settings: &Settings) -> anyhow::Result<WorkerOptions> {
+fn worker_options(settings: &Settings, metrics: &WorkerMetrics) -> anyhow::Result<WorkerOptions> {
     let w = &settings.worker;
     let tuner = TunerHolder::builder()
         .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_workflow_tasks))
@@ -106,6 +129,7 @@ fn worker_options(settings: &Settings) -> anyhow::Result<WorkerOptions> {
         .context("cannot register ShoppingWorkflow")?
         .register_activities(OrderActivities {
             order_delay: settings.shopping.order_delay,
+            metrics: metrics.orders(),
         })
         .build())
 }

@@ -1,5 +1,5 @@
-//! The worker's probe endpoint: `GET /livez` and `GET /readyz` on a small HTTP/1 server, so the
-//! worker never compiles a web framework.
+//! The worker's probe endpoint: `GET /livez`, `GET /readyz` and `GET /metrics` (Prometheus text,
+//! see [`crate::metrics`]) on a small HTTP/1 server, so the worker never compiles a web framework.
 
 use std::{convert::Infallible, sync::Arc};
 
@@ -10,6 +10,8 @@ use http_body_util::Full;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::TokioIo;
 use tokio::{net::TcpListener, sync::watch};
+
+use crate::metrics::WorkerMetrics;
 
 /// Where the worker stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +27,21 @@ pub enum Phase {
 struct Probe {
     phase: watch::Receiver<Phase>,
     link: TemporalLink,
+    metrics: WorkerMetrics,
 }
 
-/// Serves probes on `listener` until the task is aborted.
-pub async fn serve(listener: TcpListener, phase: watch::Receiver<Phase>, link: TemporalLink) {
-    let probe = Arc::new(Probe { phase, link });
+/// Serves probes and metrics on `listener` until the task is aborted.
+pub async fn serve(
+    listener: TcpListener,
+    phase: watch::Receiver<Phase>,
+    link: TemporalLink,
+    metrics: WorkerMetrics,
+) {
+    let probe = Arc::new(Probe {
+        phase,
+        link,
+        metrics,
+    });
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -38,7 +50,14 @@ pub async fn serve(listener: TcpListener, phase: watch::Receiver<Phase>, link: T
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let probe = probe.clone();
-                async move { Ok::<_, Infallible>(answer(&probe, &request)) }
+                async move {
+                    let is_read =
+                        request.method() == Method::GET || request.method() == Method::HEAD;
+                    if is_read && request.uri().path() == "/metrics" {
+                        return Ok::<_, Infallible>(metrics_response(&probe.metrics).await);
+                    }
+                    Ok(answer(&probe, &request))
+                }
             });
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -78,8 +97,29 @@ fn answer(probe: &Probe, request: &Request<Incoming>) -> Response<Full<Bytes>> {
         _ => problem(
             StatusCode::NOT_FOUND,
             "route-not-found",
-            "the worker serves /livez and /readyz",
+            "the worker serves /livez, /readyz and /metrics",
         ),
+    }
+}
+
+async fn metrics_response(metrics: &WorkerMetrics) -> Response<Full<Bytes>> {
+    match metrics.render().await {
+        Ok(text) => {
+            let mut response = Response::new(Full::new(Bytes::from(text)));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                http::HeaderValue::from_static(flowgate_telemetry::metrics::CONTENT_TYPE),
+            );
+            response
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot encode the metrics");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal-error",
+                "the metrics cannot be encoded",
+            )
+        }
     }
 }
 

@@ -5,5 +5,9 @@
 
 mod app;
 pub mod health;
+pub mod metrics;
 
 pub use app::WorkerApp;
+/// The trace and span id generator a process running workflows must give its tracer provider:
+/// workflow spans get the same ids on replay.
+pub use temporalio_sdk::opentelemetry::WorkflowIdGenerator;

@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use flowgate_config::{Command, ConfigArgs};
-use flowgate_worker::WorkerApp;
+use flowgate_telemetry::TelemetryOptions;
+use flowgate_worker::{WorkerApp, WorkflowIdGenerator};
 
 /// Flowgate worker: runs Flowgate's Temporal workflows and activities.
 #[derive(Debug, Parser)]
@@ -26,7 +27,9 @@ fn main() -> ExitCode {
         Command::CheckConfig => flowgate_temporal::print_effective_config(&settings),
         // `run_service` runs this on the main thread, so the SDK's non-`Send` worker is fine.
         Command::Run => {
-            flowgate_telemetry::run_service("flowgate-worker", &settings.log.clone(), || async {
+            let telemetry = TelemetryOptions::new("flowgate-worker", &settings)
+                .id_generator(WorkflowIdGenerator::default());
+            flowgate_telemetry::run_service(telemetry, || async {
                 let app = WorkerApp::build(settings).await?;
                 tracing::info!(health = %app.health_addr(), "worker probes listening");
                 app.run_until(async {

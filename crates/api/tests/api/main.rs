@@ -3,9 +3,12 @@
 mod contract;
 mod drain;
 mod errors;
+mod metrics;
+mod metrics_prometheus;
 mod outage;
 mod outcomes;
 mod shopping;
+mod traces;
 
 use reqwest::{Response, StatusCode};
 use serde_json::Value;

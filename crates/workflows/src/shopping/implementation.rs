@@ -14,7 +14,7 @@ use temporalio_sdk::{
     workflows::join_all,
 };
 
-use super::{Fruit, INVALID_SHOPPING_LIST, ShoppingList, order_line};
+use super::{Fruit, INVALID_SHOPPING_LIST, OrderMetrics, ShoppingList, order_line};
 
 /// An order activity does no I/O of its own; [`ORDER_START_TO_CLOSE`] covers an `order_delay` of a
 /// few seconds and a loaded machine. Retries cover a worker that dies mid-activity: the same
@@ -111,6 +111,8 @@ impl ShoppingWorkflow {
 pub struct OrderActivities {
     /// Artificial processing time of each order.
     pub order_delay: Duration,
+    /// Where the items ordered are counted.
+    pub metrics: OrderMetrics,
 }
 
 impl OrderActivities {
@@ -133,6 +135,7 @@ impl OrderActivities {
             }
         }
         tracing::debug!(fruit = fruit.as_str(), amount, "order placed");
+        self.metrics.ordered(fruit, amount);
         Ok(order_line(fruit, amount))
     }
 }

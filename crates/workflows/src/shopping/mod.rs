@@ -6,9 +6,13 @@
 
 #[cfg(feature = "worker")]
 mod implementation;
+#[cfg(feature = "worker")]
+mod metrics;
 
 #[cfg(feature = "worker")]
 pub use implementation::{OrderActivities, ShoppingWorkflow};
+#[cfg(feature = "worker")]
+pub use metrics::OrderMetrics;
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,181 @@
+//! Reads Flowgate's deployment files — Grafana dashboards and Prometheus alert rules under
+//! `deploy/` — so tests can check them with the real tools (promtool, a real Prometheus) and
+//! against what the binaries really export.
+
+use std::{
+    collections::BTreeSet,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+
+/// The repository's `deploy/` directory.
+pub fn deploy_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+/// A PromQL expression and where it comes from.
+#[derive(Debug, Clone)]
+pub struct Expr {
+    /// `file: panel or alert name`.
+    pub origin: String,
+    /// The expression, with Grafana's `$__rate_interval` replaced by `1m`.
+    pub promql: String,
+}
+
+/// Every expression of every dashboard panel.
+pub fn dashboard_exprs() -> anyhow::Result<Vec<Expr>> {
+    let dir = deploy_dir().join("grafana/dashboards");
+    let mut exprs = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let board: serde_json::Value = serde_json::from_slice(&std::fs::read(&path)?)?;
+        let file = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        for panel in board["panels"].as_array().into_iter().flatten() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                let promql = target["expr"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace("$__rate_interval", "1m");
+                exprs.push(Expr {
+                    origin: format!("{file}: {}", panel["title"].as_str().unwrap_or("?")),
+                    promql,
+                });
+            }
+        }
+    }
+    Ok(exprs)
+}
+
+/// Every alert rule's expression in `deploy/prometheus/alerts.yml`.
+pub fn alert_exprs() -> anyhow::Result<Vec<Expr>> {
+    let path = deploy_dir().join("prometheus/alerts.yml");
+    let rules: serde_norway::Value = serde_norway::from_slice(&std::fs::read(&path)?)?;
+    let mut exprs = Vec::new();
+    for group in rules["groups"].as_sequence().into_iter().flatten() {
+        for rule in group["rules"].as_sequence().into_iter().flatten() {
+            exprs.push(Expr {
+                origin: format!("alerts.yml: {}", rule["alert"].as_str().unwrap_or("?")),
+                promql: rule["expr"].as_str().unwrap_or_default().to_owned(),
+            });
+        }
+    }
+    Ok(exprs)
+}
+
+const KEYWORDS: &[&str] = &[
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "offset",
+    "inf",
+    "nan",
+    // Aggregations, which may stand before `by (...)` instead of their argument list.
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "count",
+    "group",
+    "stddev",
+    "stdvar",
+    "topk",
+    "bottomk",
+    "quantile",
+    "count_values",
+];
+
+/// Metric names an expression reads: identifiers that are neither functions nor keywords, with
+/// label matchers, grouping clauses, ranges and strings stripped first.
+pub fn metric_names(promql: &str) -> BTreeSet<String> {
+    let mut cleaned = String::new();
+    let mut depth_brace = 0;
+    let mut in_string = None;
+    let mut in_range = false;
+    for c in promql.chars() {
+        match (in_string, c) {
+            (Some(q), c) if c == q => in_string = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'' | '`') => in_string = Some(c),
+            (None, '{') => depth_brace += 1,
+            (None, '}') => depth_brace -= 1,
+            (None, '[') => in_range = true,
+            (None, ']') => in_range = false,
+            (None, c) if depth_brace == 0 && !in_range => cleaned.push(c),
+            _ => {}
+        }
+    }
+    let mut names = BTreeSet::new();
+    let mut skip_group = false;
+    let chars: Vec<char> = cleaned.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c.is_ascii_alphabetic() || c == '_' || c == ':' {
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == ':')
+            {
+                i += 1;
+            }
+            let word: String = chars[start..i].iter().collect();
+            let next = chars[i..].iter().find(|c| !c.is_whitespace()).copied();
+            let lower = word.to_ascii_lowercase();
+            if matches!(
+                lower.as_str(),
+                "by" | "without" | "on" | "ignoring" | "group_left" | "group_right"
+            ) {
+                skip_group = true;
+            } else if next != Some('(') && !KEYWORDS.contains(&lower.as_str()) && !skip_group {
+                names.insert(word);
+            }
+        } else {
+            if c == ')' {
+                skip_group = false;
+            }
+            i += 1;
+        }
+    }
+    names
+}
+
+/// Every metric name any dashboard panel or alert rule uses.
+pub fn deploy_metric_names() -> anyhow::Result<BTreeSet<String>> {
+    let mut names = BTreeSet::new();
+    for expr in dashboard_exprs()?.into_iter().chain(alert_exprs()?) {
+        names.extend(metric_names(&expr.promql));
+    }
+    names.remove("up");
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names_skip_functions_labels_and_groupings() {
+        let names = metric_names(
+            r#"histogram_quantile(0.95, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket{http_route!~"/a|/b"}[5m]))) > 0.5 or (sum(temporal_num_pollers{poller_type="workflow_task"}) or vector(0)) == 0"#,
+        );
+        let names: Vec<_> = names.into_iter().collect();
+        assert_eq!(
+            names,
+            [
+                "http_server_request_duration_seconds_bucket",
+                "temporal_num_pollers"
+            ]
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! A real Prometheus server for tests: the `prometheus` binary (Debian's `prometheus` package),
+//! started by the test itself — never as a system service — with a generated configuration that
+//! scrapes the given targets every second, and asked over its HTTP API.
+//!
+//! Where the binary is missing, tests skip with `skipping: prometheus not found`, unless
+//! `FLOWGATE_REQUIRE_PROMETHEUS=1` (CI), which makes that a failure.
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use serde_json::Value;
+
+/// Set to `1` to make a missing `prometheus` binary a test failure instead of a skip.
+pub const REQUIRE_ENV: &str = "FLOWGATE_REQUIRE_PROMETHEUS";
+
+/// Overrides where the `prometheus` binary is (default: `prometheus` on `PATH`).
+pub const BINARY_ENV: &str = "FLOWGATE_PROMETHEUS_BIN";
+
+/// The `prometheus` binary; `None` (after saying so) when it is missing and not required.
+pub fn binary_or_skip() -> Option<PathBuf> {
+    let found = match std::env::var_os(BINARY_ENV) {
+        Some(path) => Some(PathBuf::from(path)).filter(|p| p.is_file()),
+        None => std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("prometheus"))
+                .find(|p| p.is_file())
+        }),
+    };
+    if found.is_none() {
+        assert!(
+            std::env::var(REQUIRE_ENV).as_deref() != Ok("1"),
+            "prometheus not found ({REQUIRE_ENV}=1): install Debian's `prometheus` package"
+        );
+        eprintln!("skipping: prometheus not found");
+    }
+    found
+}
+
+/// One series of an instant query's answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Its labels, `__name__` included when the expression keeps it.
+    pub labels: BTreeMap<String, String>,
+    /// Its value.
+    pub value: f64,
+}
+
+/// A running Prometheus server; killed when dropped.
+pub struct Prometheus {
+    child: tokio::process::Child,
+    base: String,
+    http: reqwest::Client,
+    log: PathBuf,
+}
+
+impl Prometheus {
+    /// Starts `bin` with its configuration and database under `dir`, scraping each
+    /// `(job, address)` at `/metrics` every second, and waits until it is ready.
+    pub async fn start(bin: &Path, dir: &Path, targets: &[(&str, SocketAddr)]) -> Self {
+        let mut config = String::from(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n",
+        );
+        for (job, address) in targets {
+            config.push_str(&format!(
+                "  - job_name: {job}\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['{address}']\n"
+            ));
+        }
+        let config_file = dir.join("prometheus.yml");
+        std::fs::write(&config_file, config).expect("write prometheus.yml");
+        let port = crate::process::free_port();
+        let log = dir.join("prometheus.log");
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = tokio::process::Command::new(bin)
+            .arg(format!("--config.file={}", config_file.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("prometheus-data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("HTTP client"),
+            log,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("prometheus exited ({status}):\n{}", server.log_text());
+            }
+            let ready = server.http.get(server.url("/-/ready")).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "prometheus did not become ready:\n{}",
+                server.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The answer to an instant query of `promql`, evaluated now.
+    pub async fn query(&self, promql: &str) -> Vec<Series> {
+        let body: Value = self
+            .http
+            .get(self.url("/api/v1/query"))
+            .query(&[("query", promql)])
+            .send()
+            .await
+            .expect("prometheus answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        assert_eq!(body["status"], "success", "{promql}: {body}");
+        let result = &body["data"]["result"];
+        match body["data"]["resultType"].as_str() {
+            Some("vector") => result
+                .as_array()
+                .expect("a vector")
+                .iter()
+                .map(|s| Series {
+                    labels: serde_json::from_value(s["metric"].clone()).expect("labels"),
+                    value: number(&s["value"][1]),
+                })
+                .collect(),
+            Some("scalar") => vec![Series {
+                labels: BTreeMap::new(),
+                value: number(&result[1]),
+            }],
+            other => panic!("{promql}: unexpected result type {other:?}: {body}"),
+        }
+    }
+
+    /// Polls `promql` until `accept` takes its answer, or panics after `timeout` with the last
+    /// answer, the scrape targets' health and the server's log.
+    pub async fn wait_for(
+        &self,
+        promql: &str,
+        timeout: Duration,
+        accept: impl Fn(&[Series]) -> bool,
+    ) -> Vec<Series> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let answer = self.query(promql).await;
+            if accept(&answer) {
+                return answer;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "timed out after {timeout:?} waiting for `{promql}`; last answer: {answer:?}\n\
+                     targets: {}\n--- prometheus log ---\n{}",
+                    self.targets().await,
+                    self.log_text()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// `/api/v1/targets`: each target's health and last scrape error.
+    pub async fn targets(&self) -> Value {
+        match self.http.get(self.url("/api/v1/targets")).send().await {
+            Ok(response) => response.json().await.unwrap_or(Value::Null),
+            Err(error) => Value::String(error.to_string()),
+        }
+    }
+
+    /// Everything the server logged.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// Prometheus sends sample values as strings (`"1"`, `"NaN"`, `"+Inf"`).
+fn number(value: &Value) -> f64 {
+    let text = value.as_str().expect("a sample value");
+    match text {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        other => other.parse().expect("a number"),
+    }
+}
