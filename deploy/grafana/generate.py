@@ -134,10 +134,9 @@ worker = dashboard("flowgate-worker", "Flowgate / Worker", "Temporal worker heal
             "histogram_quantile(0.95, sum by (le, activity_type) (rate(temporal_activity_execution_latency_seconds_bucket[$__rate_interval])))", "{{activity_type}}")], "s"),
         panel("Activity failures", [("sum by (activity_type) (rate(temporal_activity_execution_failed_total[$__rate_interval]))", "{{activity_type}}")], "ops"),
         panel("Sticky cache", [
-            ("sum(temporal_sticky_cache_size)", "size"),
+            ("sum(temporal_sticky_cache_size)", "cached workflows"),
             ("sum(rate(temporal_sticky_cache_hit_total[$__rate_interval]))", "hits/s"),
-            ("sum(rate(temporal_sticky_cache_miss_total[$__rate_interval]))", "misses/s"),
-        ]),
+        ], description="Workflows kept in the worker's cache, and how often a task found its workflow there."),
     ]),
 ])
 

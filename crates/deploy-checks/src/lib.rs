@@ -140,6 +140,11 @@ pub fn metric_names(promql: &str) -> BTreeSet<String> {
             } else if next != Some('(') && !KEYWORDS.contains(&lower.as_str()) && !skip_group {
                 names.insert(word);
             }
+        } else if c.is_ascii_digit() || c == '.' {
+            // A number such as `0.95` or `1e-9`: its letters are not names.
+            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '.') {
+                i += 1;
+            }
         } else {
             if c == ')' {
                 skip_group = false;
@@ -167,14 +172,15 @@ mod tests {
     #[test]
     fn metric_names_skip_functions_labels_and_groupings() {
         let names = metric_names(
-            r#"histogram_quantile(0.95, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket{http_route!~"/a|/b"}[5m]))) > 0.5 or (sum(temporal_num_pollers{poller_type="workflow_task"}) or vector(0)) == 0"#,
+            r#"histogram_quantile(0.95, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket{http_route!~"/a|/b"}[5m]))) > 0.5 or (sum(temporal_num_pollers{poller_type="workflow_task"}) or vector(0)) == 0 / clamp_min(x_total, 1e-9)"#,
         );
         let names: Vec<_> = names.into_iter().collect();
         assert_eq!(
             names,
             [
                 "http_server_request_duration_seconds_bucket",
-                "temporal_num_pollers"
+                "temporal_num_pollers",
+                "x_total"
             ]
         );
     }

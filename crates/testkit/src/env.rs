@@ -16,6 +16,7 @@ pub struct TestEnvBuilder {
     settings: Settings,
     worker: bool,
     api: bool,
+    dynamic_config: Vec<(String, String)>,
 }
 
 /// A real Temporal dev server with the real worker and API, on free ports.
@@ -73,6 +74,12 @@ impl TestEnvBuilder {
         self
     }
 
+    /// Sets a Temporal dynamic-config value on the dev server (`value` in YAML, e.g. `"5s"`).
+    pub fn temporal_dynamic_config(mut self, key: &str, value: &str) -> Self {
+        self.dynamic_config.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
     /// Starts no in-process API (tests that run the API binary instead).
     pub fn without_api(mut self) -> Self {
         self.api = false;
@@ -92,6 +99,9 @@ impl TestEnvBuilder {
             extra_args: ["journal_mode=WAL", "synchronous=OFF"]
                 .iter()
                 .flat_map(|p| ["--sqlite-pragma".to_owned(), (*p).to_owned()])
+                .chain(self.dynamic_config.iter().flat_map(|(key, value)| {
+                    ["--dynamic-config-value".to_owned(), format!("{key}={value}")]
+                }))
                 .collect(),
             ..DevServerOptions::new(cli)
         })
@@ -128,6 +138,7 @@ impl TestEnv {
             settings: test_settings(),
             worker: true,
             api: true,
+            dynamic_config: Vec::new(),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use flowgate_testkit::{
     TestEnv,
     prometheus::{Prometheus, Series, binary_or_skip},
-    shopping_body,
+    shopping_body, temporal,
 };
 use reqwest::StatusCode;
 
@@ -68,7 +68,12 @@ async fn a_real_prometheus_scrapes_the_api_and_the_worker_while_workflows_run() 
     let Some(bin) = binary_or_skip() else {
         return;
     };
-    let env = TestEnv::start().await;
+    // Long polls that find nothing end after 2 s instead of a minute, so "empty poll" series
+    // have data within the test.
+    let env = TestEnv::builder()
+        .temporal_dynamic_config("matching.longPollExpirationInterval", "\"2s\"")
+        .start()
+        .await;
     let prometheus = Prometheus::start(
         &bin,
         env.dir(),
@@ -100,6 +105,23 @@ async fn a_real_prometheus_scrapes_the_api_and_the_worker_while_workflows_run() 
     prometheus.wait_for("up", QUERY_TIMEOUT, up).await;
     workflows.await.unwrap();
     prometheus.wait_for("up", QUERY_TIMEOUT, up).await;
+
+    // A workflow that fails (another client bypassing the API's validation), so failure series
+    // exist too.
+    let client = env.temporal_client().await;
+    let bad = serde_json::json!({"items": [{"fruit": "APPLE", "amount": 0}]});
+    temporal::start_raw(&client, "ShoppingWorkflow", "shopping-tasks", "fails-for-metrics", &bad).await;
+    let failed: serde_json::Value = env.get("/workflows/fails-for-metrics/result").await.json().await.unwrap();
+    assert_eq!(failed["status"], "failed", "{failed}");
+
+    // Every metric a dashboard panel or an alert rule reads has data.
+    let names = flowgate_deploy_checks::deploy_metric_names().unwrap();
+    assert!(names.len() > 20, "{names:?}");
+    for name in &names {
+        prometheus
+            .wait_for(name, QUERY_TIMEOUT, |series| !series.is_empty())
+            .await;
+    }
 
     for (promql, least, count) in KEY_SERIES {
         let series = prometheus

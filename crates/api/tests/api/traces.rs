@@ -3,6 +3,7 @@
 //!
 //! Both run as child processes because telemetry is process-global (one subscriber, one tracer
 //! provider): an in-process API or worker would export on behalf of every test of this binary.
+//! The worker binary is the one `cargo test --workspace` builds next to the API's.
 //! The batch processor's schedule is set to ten minutes, so spans only arrive through the flush
 //! at shutdown, which is what these tests wait for.
 
@@ -280,6 +281,7 @@ async fn a_client_traceparent_is_continued_not_replaced() {
         span_id, client_span,
         "the response names the server's own span"
     );
+    let started: Value = response.json().await.unwrap();
     api.stop().await;
 
     let spans = receiver.spans();
@@ -289,6 +291,38 @@ async fn a_client_traceparent_is_continued_not_replaced() {
     assert_eq!(server.span_id, span_id);
     let start = only(&spans, "flowgate-api", "StartWorkflow:ShoppingWorkflow");
     assert_child(start, server);
+
+    // What any Temporal SDK's worker reads: the start span's context and the client's baggage
+    // in the workflow's `_tracer-data` header, as a JSON string map.
+    let workflow_id = started["workflow_id"].as_str().unwrap();
+    let carrier = tracer_data(&env, workflow_id).await;
+    assert_eq!(
+        carrier["traceparent"],
+        format!("00-{client_trace}-{}-01", start.span_id)
+    );
+    assert_eq!(carrier["baggage"], "tenant=acme");
+}
+
+/// The `_tracer-data` header of `workflow_id`'s start event.
+async fn tracer_data(env: &TestEnv, workflow_id: &str) -> BTreeMap<String, String> {
+    use futures::TryStreamExt as _;
+    use temporalio_client::{UntypedWorkflow, WorkflowFetchHistoryOptions};
+    use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+
+    let client = env.temporal_client().await;
+    let events: Vec<_> = client
+        .get_workflow_handle::<UntypedWorkflow>(workflow_id)
+        .fetch_history(WorkflowFetchHistoryOptions::default())
+        .try_collect()
+        .await
+        .expect("the workflow's history");
+    let Some(Attributes::WorkflowExecutionStartedEventAttributes(started)) =
+        events.first().and_then(|e| e.attributes.clone())
+    else {
+        panic!("the history starts with the start event: {events:?}");
+    };
+    let payload = &started.header.expect("a header").fields["_tracer-data"];
+    serde_json::from_slice(&payload.data).expect("a JSON string map")
 }
 
 #[tokio::test]
