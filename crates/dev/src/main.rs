@@ -107,11 +107,12 @@ async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Res
     };
     let api = Application::build(settings.clone()).await?;
     let api_addr = api.local_addr();
+    let admin_port = api.admin_addr().port();
     let api_task = tokio::spawn(api.run_until(stopped()));
     let worker = WorkerApp::build(settings.clone()).await?;
     let worker_health = worker.health_addr();
 
-    print_banner(&temporal, api_addr.port(), worker_health.port(), &db_file);
+    print_banner(&temporal, api_addr.port(), admin_port, worker_health.port(), &db_file);
     tokio::spawn(async move {
         flowgate_telemetry::shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -128,7 +129,13 @@ async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Res
 }
 
 #[expect(clippy::print_stdout, reason = "the banner is the program's output")]
-fn print_banner(temporal: &DevServer, api_port: u16, worker_port: u16, db: &std::path::Path) {
+fn print_banner(
+    temporal: &DevServer,
+    api_port: u16,
+    admin_port: u16,
+    worker_port: u16,
+    db: &std::path::Path,
+) {
     println!();
     println!("  Flowgate is running");
     println!("  API:          http://localhost:{api_port}");
@@ -143,6 +150,7 @@ fn print_banner(temporal: &DevServer, api_port: u16, worker_port: u16, db: &std:
         temporal.namespace()
     );
     println!("  Worker probe: http://localhost:{worker_port}/readyz");
+    println!("  Metrics:      http://localhost:{admin_port}/metrics (API), http://localhost:{worker_port}/metrics (worker)");
     println!("  State:        {}", db.display());
     println!();
     println!(

@@ -36,8 +36,9 @@ use crate::{
 const API: &str = "http://localhost:8000";
 const UI: &str = "http://localhost:8080";
 /// The ports the local run takes by default.
-const PORTS: [(u16, &str); 5] = [
+const PORTS: [(u16, &str); 6] = [
     (8000, "API"),
+    (9464, "API metrics"),
     (7233, "Temporal gRPC"),
     (7243, "Temporal HTTP API"),
     (8080, "Temporal UI"),
@@ -107,7 +108,11 @@ async fn local_run_end_to_end() -> anyhow::Result<()> {
         );
     }
     // The UI may come up a moment after the Temporal frontend.
-    for url in [UI.to_owned(), format!("{API}/docs")] {
+    let metrics = [
+        "http://localhost:9464/metrics".to_owned(),
+        "http://localhost:8081/metrics".to_owned(),
+    ];
+    for url in [UI.to_owned(), format!("{API}/docs")].into_iter().chain(metrics) {
         wait_for_200(&http, &url, Duration::from_secs(30)).await?;
     }
     let root: Value = http.get(format!("{API}/")).send().await?.json().await?;
