@@ -42,4 +42,9 @@ pub enum Command {
     Run,
     /// Print the effective configuration, secrets redacted, and exit.
     CheckConfig,
+    /// Check this service's own `/readyz`: exit 0 when it answers 200, else 1.
+    ///
+    /// For container health checks (the images have no shell or curl): probes the configured
+    /// port (`api.port` or `worker.health_port`) over loopback, with a 3 s timeout.
+    Healthcheck,
 }

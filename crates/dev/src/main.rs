@@ -112,7 +112,13 @@ async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Res
     let worker = WorkerApp::build(settings.clone()).await?;
     let worker_health = worker.health_addr();
 
-    print_banner(&temporal, api_addr.port(), admin_port, worker_health.port(), &db_file);
+    print_banner(
+        &temporal,
+        api_addr.port(),
+        admin_port,
+        worker_health.port(),
+        &db_file,
+    );
     tokio::spawn(async move {
         flowgate_telemetry::shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -150,7 +156,9 @@ fn print_banner(
         temporal.namespace()
     );
     println!("  Worker probe: http://localhost:{worker_port}/readyz");
-    println!("  Metrics:      http://localhost:{admin_port}/metrics (API), http://localhost:{worker_port}/metrics (worker)");
+    println!(
+        "  Metrics:      http://localhost:{admin_port}/metrics (API), http://localhost:{worker_port}/metrics (worker)"
+    );
     println!("  State:        {}", db.display());
     println!();
     println!(

@@ -4,6 +4,7 @@
 //!
 //! Traces and metrics exporters plug in here too, so both binaries keep one start-up path.
 
+pub mod healthcheck;
 pub mod metrics;
 mod otel;
 

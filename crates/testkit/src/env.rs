@@ -100,7 +100,10 @@ impl TestEnvBuilder {
                 .iter()
                 .flat_map(|p| ["--sqlite-pragma".to_owned(), (*p).to_owned()])
                 .chain(self.dynamic_config.iter().flat_map(|(key, value)| {
-                    ["--dynamic-config-value".to_owned(), format!("{key}={value}")]
+                    [
+                        "--dynamic-config-value".to_owned(),
+                        format!("{key}={value}"),
+                    ]
                 }))
                 .collect(),
             ..DevServerOptions::new(cli)

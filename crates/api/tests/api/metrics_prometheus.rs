@@ -110,8 +110,20 @@ async fn a_real_prometheus_scrapes_the_api_and_the_worker_while_workflows_run() 
     // exist too.
     let client = env.temporal_client().await;
     let bad = serde_json::json!({"items": [{"fruit": "APPLE", "amount": 0}]});
-    temporal::start_raw(&client, "ShoppingWorkflow", "shopping-tasks", "fails-for-metrics", &bad).await;
-    let failed: serde_json::Value = env.get("/workflows/fails-for-metrics/result").await.json().await.unwrap();
+    temporal::start_raw(
+        &client,
+        "ShoppingWorkflow",
+        "shopping-tasks",
+        "fails-for-metrics",
+        &bad,
+    )
+    .await;
+    let failed: serde_json::Value = env
+        .get("/workflows/fails-for-metrics/result")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(failed["status"], "failed", "{failed}");
 
     // Every metric a dashboard panel or an alert rule reads has data.

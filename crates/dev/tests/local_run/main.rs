@@ -112,7 +112,10 @@ async fn local_run_end_to_end() -> anyhow::Result<()> {
         "http://localhost:9464/metrics".to_owned(),
         "http://localhost:8081/metrics".to_owned(),
     ];
-    for url in [UI.to_owned(), format!("{API}/docs")].into_iter().chain(metrics) {
+    for url in [UI.to_owned(), format!("{API}/docs")]
+        .into_iter()
+        .chain(metrics)
+    {
         wait_for_200(&http, &url, Duration::from_secs(30)).await?;
     }
     let root: Value = http.get(format!("{API}/")).send().await?.json().await?;
