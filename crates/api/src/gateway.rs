@@ -3,35 +3,27 @@
 //! Workflows are started untyped (type name + JSON payload), the way any Temporal SDK would see
 //! them, so the API needs the workflows' names and types but never their code.
 
+mod failure;
+mod payload;
+
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
-use flowgate_temporal::{TemporalLink, Unavailable};
+use flowgate_temporal::TemporalLink;
 use opentelemetry::trace::FutureExt as _;
 use serde::Serialize;
 use temporalio_client::{
     RpcOptions, UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionStatus,
     WorkflowGetResultOptions, WorkflowIdReusePolicy, WorkflowStartOptions,
-    errors::{WorkflowGetResultError, WorkflowInteractionError, WorkflowStartError},
-    tonic::{Code, Status},
+    errors::WorkflowStartError,
 };
-use temporalio_common::{
-    data_converters::RawValue,
-    protos::temporal::api::{
-        common::v1::Payload,
-        failure::v1::{Failure, failure::FailureInfo},
-    },
-};
+use temporalio_common::data_converters::RawValue;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::{
     error::ApiError,
     metrics::{ApiMetrics, FailureReason, StartOutcome, TemporalOperation},
 };
-
-const ENCODING_KEY: &str = "encoding";
-const JSON_ENCODING: &[u8] = b"json/plain";
-const NULL_ENCODING: &[u8] = b"binary/null";
 
 /// Starts, describes and waits for workflows.
 #[derive(Clone)]
@@ -157,7 +149,7 @@ impl Gateway {
         reject_duplicate: bool,
     ) -> Result<Started, ApiError> {
         let client = self.link.client()?;
-        let payload = json_payload(input).map_err(ApiError::internal)?;
+        let payload = payload::json_payload(input).map_err(ApiError::internal)?;
         let policy = if reject_duplicate {
             WorkflowIdReusePolicy::RejectDuplicate
         } else {
@@ -184,7 +176,7 @@ impl Gateway {
             Err(WorkflowStartError::AlreadyStarted { .. }) => {
                 Err(ApiError::WorkflowAlreadyExists(workflow_id))
             }
-            Err(WorkflowStartError::Rpc(status)) => Err(rpc_error(status)),
+            Err(WorkflowStartError::Rpc(status)) => Err(failure::rpc_error(status)),
             Err(other) => Err(ApiError::internal(other)),
         }
     }
@@ -212,7 +204,7 @@ impl Gateway {
                 start_time: d.start_time().map(utc),
                 close_time: d.close_time().map(utc),
             }),
-            Err(e) => Err(interaction_error(e, workflow_id)),
+            Err(e) => Err(failure::interaction_error(e, workflow_id)),
         }
     }
 
@@ -243,181 +235,15 @@ impl Gateway {
             Err(_elapsed) => return Ok(Outcome::Running),
             Ok(result) => result?,
         };
-        use WorkflowExecutionStatus as S;
-        let unsuccessful = |status, error_type: &str, message: String| Outcome::Unsuccessful {
-            status,
-            error: ErrorInfo {
-                error_type: error_type.to_owned(),
-                message,
-            },
-        };
         match result {
             Ok(raw) => Ok(Outcome::Completed(
-                decode_result(raw).map_err(ApiError::internal)?,
+                payload::decode_result(raw).map_err(ApiError::internal)?,
             )),
-            Err(WorkflowGetResultError::Failed(error)) => Ok(Outcome::Unsuccessful {
-                status: S::Failed,
-                error: error_info(error.failure()),
-            }),
-            Err(WorkflowGetResultError::Cancelled { .. }) => Ok(unsuccessful(
-                S::Canceled,
-                "CanceledFailure",
-                "the workflow was canceled".to_owned(),
-            )),
-            Err(WorkflowGetResultError::Terminated { .. }) => Ok(unsuccessful(
-                S::Terminated,
-                "TerminatedFailure",
-                "the workflow was terminated".to_owned(),
-            )),
-            Err(WorkflowGetResultError::TimedOut) => Ok(unsuccessful(
-                S::TimedOut,
-                "TimeoutFailure",
-                "the workflow exceeded its execution or run timeout".to_owned(),
-            )),
-            Err(WorkflowGetResultError::ContinuedAsNew) => Ok(Outcome::Running),
-            Err(WorkflowGetResultError::NotFound(_)) => {
-                Err(ApiError::WorkflowNotFound(workflow_id.to_owned()))
-            }
-            Err(WorkflowGetResultError::Rpc(status)) => Err(rpc_error(status)),
-            Err(other) => Err(ApiError::internal(other)),
+            Err(error) => failure::unfinished(error, workflow_id),
         }
-    }
-}
-
-fn interaction_error(error: WorkflowInteractionError, workflow_id: &str) -> ApiError {
-    match error {
-        WorkflowInteractionError::NotFound(_) => ApiError::WorkflowNotFound(workflow_id.to_owned()),
-        WorkflowInteractionError::Rpc(status) => rpc_error(status),
-        other => ApiError::internal(other),
-    }
-}
-
-/// Transient server-side conditions are "unavailable" (503, retry); anything else is a bug or a
-/// misconfiguration worth a log line with its cause.
-fn rpc_error(status: Status) -> ApiError {
-    match status.code() {
-        Code::Unavailable
-        | Code::DeadlineExceeded
-        | Code::Cancelled
-        | Code::ResourceExhausted
-        | Code::Aborted => ApiError::TemporalUnavailable(Unavailable {
-            reason: format!("{:?}: {}", status.code(), status.message()),
-        }),
-        _ => ApiError::internal(status),
-    }
-}
-
-/// The outermost failure's type and the whole cause chain's messages.
-fn error_info(failure: &Failure) -> ErrorInfo {
-    let mut messages = Vec::new();
-    let mut error_type = None;
-    let mut current = Some(failure);
-    while let Some(f) = current {
-        if !f.message.is_empty() {
-            messages.push(f.message.clone());
-        }
-        if let Some(FailureInfo::ApplicationFailureInfo(info)) = &f.failure_info
-            && !info.r#type.is_empty()
-        {
-            // The innermost application type is the most specific one.
-            error_type = Some(info.r#type.clone());
-        }
-        current = f.cause.as_deref();
-    }
-    ErrorInfo {
-        error_type: error_type.unwrap_or_else(|| failure_kind(failure).to_owned()),
-        message: messages.join(": "),
-    }
-}
-
-fn failure_kind(failure: &Failure) -> &'static str {
-    match &failure.failure_info {
-        Some(FailureInfo::ApplicationFailureInfo(_)) | None => "ApplicationFailure",
-        Some(FailureInfo::TimeoutFailureInfo(_)) => "TimeoutFailure",
-        Some(FailureInfo::CanceledFailureInfo(_)) => "CanceledFailure",
-        Some(FailureInfo::TerminatedFailureInfo(_)) => "TerminatedFailure",
-        Some(FailureInfo::ServerFailureInfo(_)) => "ServerFailure",
-        Some(FailureInfo::ActivityFailureInfo(_)) => "ActivityFailure",
-        Some(FailureInfo::ChildWorkflowExecutionFailureInfo(_)) => "ChildWorkflowFailure",
-        Some(_) => "Failure",
-    }
-}
-
-/// A value as a standard `json/plain` payload, readable by every Temporal SDK.
-fn json_payload(value: &impl Serialize) -> Result<Payload, serde_json::Error> {
-    Ok(Payload {
-        metadata: [(ENCODING_KEY.to_owned(), JSON_ENCODING.to_vec())].into(),
-        data: serde_json::to_vec(value)?,
-        ..Default::default()
-    })
-}
-
-fn decode_result(raw: RawValue) -> anyhow::Result<serde_json::Value> {
-    let Some(payload) = raw.payloads.into_iter().next() else {
-        return Ok(serde_json::Value::Null);
-    };
-    match payload.metadata.get(ENCODING_KEY).map(Vec::as_slice) {
-        Some(JSON_ENCODING) => Ok(serde_json::from_slice(&payload.data)?),
-        Some(NULL_ENCODING) | None if payload.data.is_empty() => Ok(serde_json::Value::Null),
-        other => anyhow::bail!(
-            "workflow result has encoding {:?}, which the API cannot render as JSON",
-            other.map(String::from_utf8_lossy)
-        ),
     }
 }
 
 fn utc(time: SystemTime) -> DateTime<Utc> {
     time.into()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use temporalio_common::protos::temporal::api::failure::v1::{
-        ActivityFailureInfo, ApplicationFailureInfo,
-    };
-
-    #[test]
-    fn failures_report_the_innermost_application_type_and_every_message() {
-        let failure = Failure {
-            message: "activity task failed".into(),
-            failure_info: Some(FailureInfo::ActivityFailureInfo(
-                ActivityFailureInfo::default(),
-            )),
-            cause: Some(Box::new(Failure {
-                message: "amount must be a positive integer, got 0".into(),
-                failure_info: Some(FailureInfo::ApplicationFailureInfo(
-                    ApplicationFailureInfo {
-                        r#type: "InvalidShoppingList".into(),
-                        ..Default::default()
-                    },
-                )),
-                ..Default::default()
-            })),
-            ..Default::default()
-        };
-        let info = error_info(&failure);
-        assert_eq!(info.error_type, "InvalidShoppingList");
-        assert_eq!(
-            info.message,
-            "activity task failed: amount must be a positive integer, got 0"
-        );
-    }
-
-    #[test]
-    fn json_payloads_round_trip() {
-        let payload = json_payload(&serde_json::json!({"items": []})).unwrap();
-        let value = decode_result(RawValue::new(vec![payload])).unwrap();
-        assert_eq!(value, serde_json::json!({"items": []}));
-    }
-
-    #[test]
-    fn foreign_encodings_are_reported_not_garbled() {
-        let payload = Payload {
-            metadata: [(ENCODING_KEY.to_owned(), b"binary/protobuf".to_vec())].into(),
-            data: vec![1, 2, 3],
-            ..Default::default()
-        };
-        assert!(decode_result(RawValue::new(vec![payload])).is_err());
-    }
 }

@@ -1,0 +1,68 @@
+//! The admin listener: `GET /metrics`, apart from the public port.
+
+use std::{future::Future, net::SocketAddr};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::State,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use flowgate_config::MetricsSettings;
+use tokio::net::TcpListener;
+
+use super::ApiMetrics;
+
+impl ApiMetrics {
+    /// The admin listener's routes: `GET /metrics`.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/metrics", get(get_metrics))
+            .with_state(self.clone())
+    }
+}
+
+/// Binds the admin listener at `metrics.api_admin_host:metrics.api_admin_port`. Synchronous, so
+/// [`crate::Application::with_listener`] stays so; must run inside a tokio runtime.
+pub fn bind_admin_listener(settings: &MetricsSettings) -> anyhow::Result<TcpListener> {
+    let address = SocketAddr::new(settings.api_admin_host, settings.api_admin_port);
+    let listener = std::net::TcpListener::bind(address).with_context(|| {
+        format!("cannot listen on {address} (metrics.api_admin_host / metrics.api_admin_port)")
+    })?;
+    listener.set_nonblocking(true)?;
+    TcpListener::from_std(listener).context("cannot register the admin listener with tokio")
+}
+
+/// Serves `/metrics` on `listener` until `stop` resolves, then lets open scrapes finish.
+pub async fn serve_admin(
+    listener: TcpListener,
+    metrics: ApiMetrics,
+    stop: impl Future<Output = ()> + Send + 'static,
+) {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, "metrics listening (admin listener)");
+    }
+    let server = axum::serve(listener, metrics.router()).with_graceful_shutdown(stop);
+    if let Err(error) = server.await {
+        tracing::error!(%error, "the admin listener failed");
+    }
+}
+
+async fn get_metrics(State(metrics): State<ApiMetrics>) -> Response {
+    match metrics.render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                flowgate_telemetry::metrics::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot encode the metrics");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}

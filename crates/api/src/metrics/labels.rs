@@ -1,0 +1,142 @@
+//! The label values of the Temporal metrics, each from a small fixed set.
+
+use crate::error::ApiError;
+
+/// How a request to start a workflow ended (`outcome` of `flowgate_workflow_starts_total`).
+/// Requests rejected before Temporal is asked (validation, 4xx) are not starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOutcome {
+    /// Temporal accepted the workflow.
+    Started,
+    /// The chosen workflow id was used before (409).
+    AlreadyExists,
+    /// Temporal was unreachable or did not answer in time (503). The workflow may still have
+    /// started if the answer, not the request, was lost.
+    Unavailable,
+    /// Anything else (500).
+    Error,
+}
+
+impl StartOutcome {
+    /// Every outcome.
+    pub const ALL: [Self; 4] = [
+        Self::Started,
+        Self::AlreadyExists,
+        Self::Unavailable,
+        Self::Error,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::AlreadyExists => "already_exists",
+            Self::Unavailable => "unavailable",
+            Self::Error => "error",
+        }
+    }
+
+    /// The outcome of a start that returned `result`.
+    pub fn of<T>(result: &Result<T, ApiError>) -> Self {
+        match result {
+            Ok(_) => Self::Started,
+            Err(ApiError::WorkflowAlreadyExists(_)) => Self::AlreadyExists,
+            Err(ApiError::TemporalUnavailable(_)) => Self::Unavailable,
+            Err(_) => Self::Error,
+        }
+    }
+}
+
+/// A Temporal call the API makes (`operation` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemporalOperation {
+    /// Start a workflow.
+    Start,
+    /// Describe a workflow (status, times).
+    Describe,
+    /// Wait for a workflow's result (a long poll, bounded by the request's wait).
+    GetResult,
+}
+
+impl TemporalOperation {
+    /// Every operation.
+    pub const ALL: [Self; 3] = [Self::Start, Self::Describe, Self::GetResult];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Describe => "describe",
+            Self::GetResult => "get_result",
+        }
+    }
+}
+
+/// Why a Temporal call failed (`reason` label). Definite answers — no such workflow, id already
+/// used — are not failures: Temporal answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReason {
+    /// No connection, the reachability check failed, or Temporal said it is unavailable.
+    Unavailable,
+    /// No answer within `temporal.rpc_timeout` (start and describe only).
+    Timeout,
+    /// Anything else: an unexpected status or a result the API cannot read.
+    Error,
+}
+
+impl FailureReason {
+    /// Every reason.
+    pub const ALL: [Self; 3] = [Self::Unavailable, Self::Timeout, Self::Error];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unavailable => "unavailable",
+            Self::Timeout => "timeout",
+            Self::Error => "error",
+        }
+    }
+
+    /// The reason a call failed with `error`, if it is a failure; `hit_bound` when the call took
+    /// its whole time budget.
+    pub fn of(error: &ApiError, hit_bound: bool) -> Option<Self> {
+        match error {
+            ApiError::TemporalUnavailable(_) if hit_bound => Some(Self::Timeout),
+            ApiError::TemporalUnavailable(_) => Some(Self::Unavailable),
+            ApiError::Internal(_) => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_not_failures_but_outages_and_bugs_are() {
+        let unavailable = ApiError::TemporalUnavailable(flowgate_temporal::Unavailable {
+            reason: "down".into(),
+        });
+        assert_eq!(
+            FailureReason::of(&unavailable, false),
+            Some(FailureReason::Unavailable)
+        );
+        assert_eq!(
+            FailureReason::of(&unavailable, true),
+            Some(FailureReason::Timeout)
+        );
+        assert_eq!(
+            FailureReason::of(&ApiError::internal(anyhow::anyhow!("bug")), false),
+            Some(FailureReason::Error)
+        );
+        assert_eq!(
+            FailureReason::of(&ApiError::WorkflowNotFound("x".into()), false),
+            None
+        );
+        assert_eq!(
+            StartOutcome::of::<()>(&Err(ApiError::WorkflowAlreadyExists("x".into()))),
+            StartOutcome::AlreadyExists
+        );
+    }
+}
