@@ -1,6 +1,11 @@
 //! Reads Flowgate's deployment files — Grafana dashboards and Prometheus alert rules under
-//! `deploy/` — so tests can check them with the real tools (promtool, a real Prometheus) and
-//! against what the binaries really export.
+//! `deploy/`, the `Dockerfile` and `docker-compose.yml` — so tests can check them with the real
+//! tools (promtool, a real Prometheus, hadolint, Docker Compose) and against what the binaries
+//! really export and accept.
+
+pub mod compose;
+pub mod dockerfile;
+pub mod tools;
 
 use std::{
     collections::BTreeSet,
@@ -11,7 +16,12 @@ use anyhow::Context;
 
 /// The repository's `deploy/` directory.
 pub fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+    repo_root().join("deploy")
+}
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// A PromQL expression and where it comes from.

@@ -1,0 +1,24 @@
+//! The deployment bundle — `Dockerfile` and `docker-compose.yml` — checked with the real tools
+//! (hadolint, Docker Compose's own loader and validator, promtool) and against the real binaries.
+//!
+//! Missing tools skip their test with the install command, unless
+//! `FLOWGATE_REQUIRE_DEPLOY_TOOLS=1` (CI) makes that a failure.
+
+mod compose;
+mod contract;
+mod dockerfile;
+
+use std::process::Command;
+
+/// Runs `command`, returning its exit status success and combined output.
+pub(crate) fn output(command: &mut Command) -> (bool, String) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
