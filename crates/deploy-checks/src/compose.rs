@@ -103,6 +103,25 @@ pub fn host_path(mount: &Mount) -> Option<PathBuf> {
     Some(crate::repo_root().join(relative))
 }
 
+/// The host file that service `name` sees at `container_path`: mounted there, or inside a
+/// mounted directory.
+pub fn mounted(compose: &Value, name: &str, container_path: &str) -> anyhow::Result<PathBuf> {
+    let svc = service(compose, name)?;
+    mounts(svc)
+        .iter()
+        .find_map(|m| {
+            if m.target == container_path {
+                host_path(m)
+            } else {
+                let rest = container_path.strip_prefix(&format!("{}/", m.target))?;
+                host_path(m).map(|p| p.join(rest))
+            }
+        })
+        .with_context(|| {
+            format!("{name}: nothing from the repository is mounted at {container_path}")
+        })
+}
+
 /// `(host port, container port)` of each published port (`"host:container"` strings).
 pub fn published_ports(service: &Value) -> Vec<(u16, u16)> {
     service["ports"]

@@ -7,6 +7,8 @@
 mod compose;
 mod contract;
 mod dockerfile;
+mod processes;
+mod stack_config;
 
 use std::process::Command;
 
