@@ -22,14 +22,18 @@ fn main() -> ExitCode {
     let settings = match cli.config.load_or_report("flowgate-api") {
         Ok(settings) => settings,
         // Docker reserves a health check's exit code 2: unusable settings are plain "unhealthy".
-        Err(_) if matches!(cli.command, Some(Command::Healthcheck)) => return ExitCode::FAILURE,
+        Err(_) if cli.command.as_ref().is_some_and(Command::is_healthcheck) => {
+            return ExitCode::FAILURE;
+        }
         Err(code) => return code,
     };
     match cli.command.unwrap_or_default() {
         Command::CheckConfig => flowgate_temporal::print_effective_config(&settings),
-        Command::Healthcheck => flowgate_telemetry::healthcheck::healthcheck(
-            &flowgate_telemetry::healthcheck::readyz_url(settings.api.host, settings.api.port),
-        ),
+        Command::Healthcheck { url } => {
+            flowgate_telemetry::healthcheck::healthcheck(&url.unwrap_or_else(|| {
+                flowgate_telemetry::healthcheck::readyz_url(settings.api.host, settings.api.port)
+            }))
+        }
         Command::Run => {
             let telemetry = TelemetryOptions::new("flowgate-api", &settings);
             flowgate_telemetry::run_service(telemetry, || async {

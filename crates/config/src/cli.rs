@@ -35,7 +35,7 @@ impl ConfigArgs {
 }
 
 /// Subcommands every Flowgate service binary has.
-#[derive(Debug, Clone, Copy, Default, clap::Subcommand)]
+#[derive(Debug, Clone, Default, clap::Subcommand)]
 pub enum Command {
     /// Run the service (the default).
     #[default]
@@ -46,5 +46,17 @@ pub enum Command {
     ///
     /// For container health checks (the images have no shell or curl): probes the configured
     /// port (`api.port` or `worker.health_port`) over loopback, with a 3 s timeout.
-    Healthcheck,
+    Healthcheck {
+        /// Check this `http://` URL instead, e.g. another pod's `/readyz` through its Service
+        /// (the Helm chart's `helm test` does so).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
+}
+
+impl Command {
+    /// Whether this is `healthcheck`.
+    pub fn is_healthcheck(&self) -> bool {
+        matches!(self, Self::Healthcheck { .. })
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod compose;
 pub mod dockerfile;
+pub mod helm;
 pub mod tools;
 
 use std::{

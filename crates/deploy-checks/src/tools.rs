@@ -150,3 +150,33 @@ fn is_elf(path: &Path) -> bool {
         .is_ok()
         && magic == *b"\x7fELF"
 }
+
+/// A `python3` that can import every one of `modules` (PyPI packages installed by `.ci/run`),
+/// named by `install` when missing. `FLOWGATE_PYTHON` overrides the interpreter.
+pub fn python_with_or_skip(modules: &[&str], install: &str) -> Option<PathBuf> {
+    let python =
+        std::env::var_os("FLOWGATE_PYTHON").map_or_else(|| "python3".into(), PathBuf::from);
+    let imports = modules
+        .iter()
+        .map(|m| format!("import {m}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    let found = Command::new(&python)
+        .args(["-c", &format!("{imports}; print('importable')")])
+        .output()
+        .is_ok_and(|out| out.status.success())
+        .then_some(python);
+    found_or_skip(
+        found,
+        &format!("python3 with {}", modules.join(", ")),
+        install,
+    )
+}
+
+/// `python3` with the Helm v4 SDK (PyPI `helm-python-sdk`) and `kubernetes-validate`.
+pub fn helm_python_or_skip() -> Option<PathBuf> {
+    python_with_or_skip(
+        &["helm_python", "kubernetes_validate", "yaml"],
+        "pip install helm-python-sdk==0.2.2 kubernetes-validate==1.37.0",
+    )
+}

@@ -22,17 +22,21 @@ fn main() -> ExitCode {
     let settings = match cli.config.load_or_report("flowgate-worker") {
         Ok(settings) => settings,
         // Docker reserves a health check's exit code 2: unusable settings are plain "unhealthy".
-        Err(_) if matches!(cli.command, Some(Command::Healthcheck)) => return ExitCode::FAILURE,
+        Err(_) if cli.command.as_ref().is_some_and(Command::is_healthcheck) => {
+            return ExitCode::FAILURE;
+        }
         Err(code) => return code,
     };
     match cli.command.unwrap_or_default() {
         Command::CheckConfig => flowgate_temporal::print_effective_config(&settings),
-        Command::Healthcheck => flowgate_telemetry::healthcheck::healthcheck(
-            &flowgate_telemetry::healthcheck::readyz_url(
-                settings.worker.health_host,
-                settings.worker.health_port,
-            ),
-        ),
+        Command::Healthcheck { url } => {
+            flowgate_telemetry::healthcheck::healthcheck(&url.unwrap_or_else(|| {
+                flowgate_telemetry::healthcheck::readyz_url(
+                    settings.worker.health_host,
+                    settings.worker.health_port,
+                )
+            }))
+        }
         // `run_service` runs this on the main thread, so the SDK's non-`Send` worker is fine.
         Command::Run => {
             let telemetry = TelemetryOptions::new("flowgate-worker", &settings)

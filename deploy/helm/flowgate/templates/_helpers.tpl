@@ -1,0 +1,268 @@
+{{/*
+Names, labels and the pieces both Deployments share.
+*/}}
+
+{{- define "flowgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* `<release>-flowgate`, or the release name when it already contains the chart name. */}}
+{{- define "flowgate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of one component's objects: `<fullname>-<component>` (at most 63 characters). */}}
+{{- define "flowgate.componentName" -}}
+{{- printf "%s-%s" (include "flowgate.fullname" .root | trunc (int (sub 62 (len .component)))) .component | trimSuffix "-" }}
+{{- end }}
+
+{{- define "flowgate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels of one component: {root, component}. */}}
+{{- define "flowgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "flowgate.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* All labels of one component's objects: {root, component}. */}}
+{{- define "flowgate.labels" -}}
+helm.sh/chart: {{ include "flowgate.chart" .root }}
+{{ include "flowgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: flowgate
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{- define "flowgate.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "flowgate.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "flowgate.configMapName" -}}
+{{- include "flowgate.componentName" (dict "root" . "component" "config") }}
+{{- end }}
+
+{{/* The Secret holding credentials: existingSecret, or the chart's own. */}}
+{{- define "flowgate.secretName" -}}
+{{- default (include "flowgate.fullname" .) .Values.existingSecret }}
+{{- end }}
+
+{{/* Whether the chart creates its own Secret. */}}
+{{- define "flowgate.createSecret" -}}
+{{- if and (not .Values.existingSecret) (or .Values.temporal.apiKey .Values.temporal.tls.clientCert .Values.temporal.tls.clientKey .Values.temporal.tls.ca .Values.otel.headers) }}true{{- end }}
+{{- end }}
+
+{{/* Whether any Secret (own or existing) is there to read. */}}
+{{- define "flowgate.hasSecret" -}}
+{{- if or .Values.existingSecret (include "flowgate.createSecret" .) }}true{{- end }}
+{{- end }}
+
+{{/* The image reference of a component: {root, image}. */}}
+{{- define "flowgate.image" -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) }}
+{{- end }}
+
+{{/* Temporal's gRPC address: the dev server's Service, or temporal.address. */}}
+{{- define "flowgate.temporalAddress" -}}
+{{- if .Values.temporal.devServer.enabled }}
+{{- printf "%s:%d" (include "flowgate.componentName" (dict "root" . "component" "temporal")) (int .Values.temporal.devServer.service.grpcPort) }}
+{{- else }}
+{{- required "temporal.address is required (host:port of Temporal's frontend or Temporal Cloud), or set temporal.devServer.enabled=true" .Values.temporal.address }}
+{{- end }}
+{{- end }}
+
+{{- define "flowgate.temporalNamespace" -}}
+{{- if .Values.temporal.devServer.enabled }}{{ .Values.temporal.devServer.namespace }}{{ else }}{{ .Values.temporal.namespace }}{{ end }}
+{{- end }}
+
+{{/* The port of a `host:port` address or URL (default: the second argument). */}}
+{{- define "flowgate.portOf" -}}
+{{- $address := index . 0 }}
+{{- $default := index . 1 }}
+{{- $hostport := regexReplaceAll "^[a-z][a-z0-9+.-]*://" $address "" | regexReplaceAll "/.*$" "" }}
+{{- $port := regexFind ":[0-9]+$" $hostport | trimPrefix ":" }}
+{{- default (toString $default) $port }}
+{{- end }}
+
+{{/* Task queue the worker polls (and KEDA watches). */}}
+{{- define "flowgate.taskQueue" -}}
+{{- $shopping := default dict .Values.config.shopping }}
+{{- default "shopping-tasks" (index $shopping "task_queue") }}
+{{- end }}
+
+{{/* terminationGracePeriodSeconds of the API: above preStop + drain delay + grace. */}}
+{{- define "flowgate.api.terminationGrace" -}}
+{{- $api := .Values.api }}
+{{- $drain := add $api.preStopSleepSeconds $api.shutdownDelaySeconds $api.shutdownGraceSeconds }}
+{{- if kindIs "invalid" $api.terminationGracePeriodSeconds }}
+{{- add $drain 10 }}
+{{- else if le (int $api.terminationGracePeriodSeconds) (int $drain) }}
+{{- fail (printf "api.terminationGracePeriodSeconds (%v) must exceed preStopSleepSeconds + shutdownDelaySeconds + shutdownGraceSeconds (%v), or in-flight requests are killed" $api.terminationGracePeriodSeconds $drain) }}
+{{- else }}
+{{- $api.terminationGracePeriodSeconds }}
+{{- end }}
+{{- end }}
+
+{{/* terminationGracePeriodSeconds of the worker: above its drain period. */}}
+{{- define "flowgate.worker.terminationGrace" -}}
+{{- $worker := .Values.worker }}
+{{- if kindIs "invalid" $worker.terminationGracePeriodSeconds }}
+{{- add $worker.shutdownGraceSeconds 15 }}
+{{- else if le (int $worker.terminationGracePeriodSeconds) (int $worker.shutdownGraceSeconds) }}
+{{- fail (printf "worker.terminationGracePeriodSeconds (%v) must exceed worker.shutdownGraceSeconds (%v), or running activities are killed" $worker.terminationGracePeriodSeconds $worker.shutdownGraceSeconds) }}
+{{- else }}
+{{- $worker.terminationGracePeriodSeconds }}
+{{- end }}
+{{- end }}
+
+{{/*
+The configuration file: `config` with what the chart decides (listen addresses, ports, shutdown
+timings) laid over it, so probes, Services and the processes always agree.
+*/}}
+{{- define "flowgate.configToml" -}}
+{{- $config := deepCopy (default dict .Values.config) }}
+{{- $api := dict "host" "0.0.0.0" "port" (int .Values.api.port) "shutdown_delay" (printf "%ds" (int .Values.api.shutdownDelaySeconds)) "shutdown_grace" (printf "%ds" (int .Values.api.shutdownGraceSeconds)) }}
+{{- $_ := set $config "api" (mergeOverwrite (default dict $config.api) $api) }}
+{{- $metrics := dict "api_admin_host" "0.0.0.0" "api_admin_port" (int .Values.api.metricsPort) }}
+{{- $_ := set $config "metrics" (mergeOverwrite (default dict $config.metrics) $metrics) }}
+{{- $worker := dict "health_host" "0.0.0.0" "health_port" (int .Values.worker.healthPort) "shutdown_grace" (printf "%ds" (int .Values.worker.shutdownGraceSeconds)) }}
+{{- $_ := set $config "worker" (mergeOverwrite (default dict $config.worker) $worker) }}
+{{- toToml $config }}
+{{- end }}
+
+{{/* Environment both processes share: {root, component}. */}}
+{{- define "flowgate.env" -}}
+{{- $v := .root.Values }}
+- name: FLOWGATE_CONFIG
+  value: /etc/flowgate/flowgate.toml
+- name: TEMPORAL_ADDRESS
+  value: {{ include "flowgate.temporalAddress" .root | quote }}
+- name: TEMPORAL_NAMESPACE
+  value: {{ include "flowgate.temporalNamespace" .root | quote }}
+{{- if include "flowgate.hasSecret" .root }}
+- name: TEMPORAL_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "flowgate.secretName" .root }}
+      key: temporal-api-key
+      optional: true
+{{- end }}
+{{- if not (kindIs "invalid" $v.temporal.tls.enabled) }}
+- name: TEMPORAL_TLS
+  value: {{ $v.temporal.tls.enabled | quote }}
+{{- end }}
+{{- with $v.temporal.tls.serverName }}
+- name: TEMPORAL_TLS_SERVER_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- if $v.temporal.tls.mtls }}
+- name: TEMPORAL_TLS_CLIENT_CERT_PATH
+  value: /etc/flowgate/secrets/temporal-tls.crt
+- name: TEMPORAL_TLS_CLIENT_KEY_PATH
+  value: /etc/flowgate/secrets/temporal-tls.key
+{{- end }}
+{{- if $v.temporal.tls.customCA }}
+- name: TEMPORAL_TLS_SERVER_CA_CERT_PATH
+  value: /etc/flowgate/secrets/temporal-ca.crt
+{{- end }}
+- name: OTEL_SERVICE_NAME
+  value: flowgate-{{ .component }}
+{{- with $v.otel.endpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: {{ $v.otel.protocol | quote }}
+{{- end }}
+{{- if and $v.otel.endpoint (include "flowgate.hasSecret" .root) }}
+- name: OTEL_EXPORTER_OTLP_HEADERS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "flowgate.secretName" .root }}
+      key: otlp-headers
+      optional: true
+{{- end }}
+{{- with $v.otel.resourceAttributes }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.otel.sampler }}
+- name: OTEL_TRACES_SAMPLER
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.otel.samplerArg }}
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Volumes both pods mount: the config file, the Secret's files when TLS material is used, /tmp. */}}
+{{- define "flowgate.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "flowgate.configMapName" . }}
+{{- if and (include "flowgate.hasSecret" .) (or .Values.temporal.tls.mtls .Values.temporal.tls.customCA) }}
+- name: secrets
+  secret:
+    secretName: {{ include "flowgate.secretName" . }}
+    defaultMode: 0440
+{{- end }}
+- name: tmp
+  emptyDir:
+    sizeLimit: 16Mi
+{{- end }}
+
+{{- define "flowgate.volumeMounts" -}}
+- name: config
+  mountPath: /etc/flowgate/flowgate.toml
+  subPath: flowgate.toml
+  readOnly: true
+{{- if and (include "flowgate.hasSecret" .) (or .Values.temporal.tls.mtls .Values.temporal.tls.customCA) }}
+- name: secrets
+  mountPath: /etc/flowgate/secrets
+  readOnly: true
+{{- end }}
+- name: tmp
+  mountPath: /tmp
+{{- end }}
+
+{{/* Pod annotations that roll the pods when their configuration or credentials change. */}}
+{{- define "flowgate.checksums" -}}
+checksum/config: {{ include "flowgate.configToml" . | sha256sum }}
+{{- if include "flowgate.createSecret" . }}
+checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
+{{- end }}
+{{- end }}
+
+{{/* The default topology spread of one component over nodes: {root, component, values}. */}}
+{{- define "flowgate.topologySpread" -}}
+{{- if .values.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml .values.topologySpreadConstraints | nindent 2 }}
+{{- else if .values.topologySpread }}
+topologySpreadConstraints:
+  - maxSkew: 1
+    topologyKey: kubernetes.io/hostname
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "flowgate.selectorLabels" . | nindent 8 }}
+{{- end }}
+{{- end }}
