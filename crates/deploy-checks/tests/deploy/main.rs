@@ -7,6 +7,8 @@
 mod compose;
 mod contract;
 mod dockerfile;
+mod helm;
+mod helm_values;
 mod processes;
 mod stack_config;
 

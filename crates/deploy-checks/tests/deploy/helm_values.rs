@@ -1,0 +1,455 @@
+//! The chart's values: `values.schema.json` refuses what would break an install, the chart
+//! refuses combinations the schema cannot express, a configuration change rolls the pods, the
+//! configuration file agrees with the containers' ports and grace periods, the monitoring
+//! objects carry the repository's own alert rules and dashboards, and the chart README
+//! documents every value.
+
+use std::collections::BTreeSet;
+
+use flowgate_deploy_checks::{
+    deploy_dir,
+    helm::{Render, Rendered, chart_dir, profile_path},
+    tools,
+};
+use serde_json::json;
+use serde_norway::Value;
+
+use crate::{
+    helm::{container_ports, matrix, name_of, render},
+    processes::seconds,
+};
+
+fn address() -> serde_json::Value {
+    json!({"temporal": {"address": "temporal-frontend.temporal:7233"}})
+}
+
+fn merged(mut base: serde_json::Value, over: serde_json::Value) -> serde_json::Value {
+    merge(&mut base, over);
+    base
+}
+
+fn merge(into: &mut serde_json::Value, over: serde_json::Value) {
+    match (into, over) {
+        (serde_json::Value::Object(into), serde_json::Value::Object(over)) => {
+            for (key, value) in over {
+                merge(into.entry(key).or_insert(serde_json::Value::Null), value);
+            }
+        }
+        (into, over) => *into = over,
+    }
+}
+
+#[test]
+fn bad_values_are_refused_with_a_message_naming_them() {
+    let Some(python) = tools::helm_python_or_skip() else {
+        return;
+    };
+    let cases = [
+        // values.schema.json
+        (json!({"api": {"port": "8000"}}), "/api/port"),
+        (json!({"api": {"port": 70000}}), "/api/port"),
+        (json!({"replicas": 3}), "'replicas' not allowed"),
+        (json!({"api": {"replica": 3}}), "'replica' not allowed"),
+        (
+            json!({"worker": {"autoscaling": {"type": "vpa"}}}),
+            "/worker/autoscaling/type",
+        ),
+        (
+            json!({"temporal": {"address": "http://temporal:7233"}}),
+            "/temporal/address",
+        ),
+        (
+            json!({"temporal": {"address": "temporal"}}),
+            "/temporal/address",
+        ),
+        (
+            json!({"temporal": {"tls": {"enabled": "yes"}}}),
+            "/temporal/tls/enabled",
+        ),
+        (json!({"otel": {"protocol": "udp"}}), "/otel/protocol"),
+        (
+            json!({"otel": {"endpoint": "collector:4317"}}),
+            "/otel/endpoint",
+        ),
+        (
+            json!({"config": {"apii": {"port": 1}}}),
+            "'apii' not allowed",
+        ),
+        (
+            json!({"metrics": {"serviceMonitor": {"interval": "30"}}}),
+            "/metrics/serviceMonitor/interval",
+        ),
+        (
+            json!({"ingress": {"hosts": [{"host": "a", "paths": [{"path": "x", "pathType": "Prefix"}]}]}}),
+            "/ingress/hosts/0/paths/0/path",
+        ),
+        (
+            json!({"api": {"podDisruptionBudget": {"maxUnavailable": "half"}}}),
+            "/api/podDisruptionBudget/maxUnavailable",
+        ),
+        (
+            json!({"worker": {"autoscaling": {"keda": {"queueTypes": ["nexus"]}}}}),
+            "/worker/autoscaling/keda/queueTypes/0",
+        ),
+        (
+            json!({"temporal": {"devServer": {"persistence": {"size": "lots"}}}}),
+            "/temporal/devServer/persistence/size",
+        ),
+        // combinations, refused by the chart with its own message
+        (
+            json!({"temporal": {"address": ""}}),
+            "temporal.address is required",
+        ),
+        (
+            json!({"temporal": {"devServer": {"enabled": true}}}),
+            "either temporal.address or temporal.devServer.enabled",
+        ),
+        (
+            json!({"api": {"terminationGracePeriodSeconds": 20}}),
+            "api.terminationGracePeriodSeconds (20) must exceed",
+        ),
+        (
+            json!({"worker": {"terminationGracePeriodSeconds": 30}}),
+            "worker.terminationGracePeriodSeconds (30) must exceed",
+        ),
+        (
+            json!({"temporal": {"tls": {"mtls": true}}}),
+            "temporal.tls.mtls needs",
+        ),
+        (
+            json!({"temporal": {"tls": {"mtls": true, "clientCert": "PEM"}}}),
+            "both temporal.tls.clientCert and temporal.tls.clientKey",
+        ),
+        (
+            json!({"temporal": {"tls": {"customCA": true}}}),
+            "temporal.tls.customCA needs temporal.tls.ca",
+        ),
+        (
+            json!({"httpRoute": {"enabled": true}}),
+            "httpRoute.enabled needs httpRoute.parentRefs",
+        ),
+    ];
+    for (values, expected) in cases {
+        let values = merged(address(), values);
+        let error = Render::default()
+            .set(values.clone())
+            .manifests(&python)
+            .err()
+            .unwrap_or_else(|| panic!("{values} was accepted"));
+        let error = error.to_string();
+        assert!(
+            error.contains(expected),
+            "{values}: expected {expected:?} in:\n{error}"
+        );
+    }
+}
+
+fn config_toml(rendered: &Rendered) -> toml::Value {
+    let config_map = rendered.get("ConfigMap", "flowgate-config").unwrap();
+    toml::from_str(config_map["data"]["flowgate.toml"].as_str().unwrap()).unwrap()
+}
+
+fn checksum(rendered: &Rendered, deployment: &str) -> String {
+    rendered.get("Deployment", deployment).unwrap()["spec"]["template"]["metadata"]["annotations"]
+        ["checksum/config"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn a_configuration_change_changes_the_checksum_that_rolls_both_deployments() {
+    let Some(python) = tools::helm_python_or_skip() else {
+        return;
+    };
+    let before = Render::default().set(address()).objects(&python).unwrap();
+    let again = Render::default().set(address()).objects(&python).unwrap();
+    let changes = [
+        json!({"config": {"log": {"level": "debug"}}}),
+        json!({"config": {"shopping": {"max_items": 50}}}),
+        json!({"api": {"shutdownGraceSeconds": 25}}),
+        json!({"worker": {"healthPort": 9081}}),
+    ];
+    for deployment in ["flowgate-api", "flowgate-worker"] {
+        // Deterministic: the same values never roll the pods.
+        assert_eq!(checksum(&before, deployment), checksum(&again, deployment));
+        for change in &changes {
+            let after = Render::default()
+                .set(merged(address(), change.clone()))
+                .objects(&python)
+                .unwrap();
+            assert_ne!(config_toml(&before), config_toml(&after), "{change}");
+            assert_ne!(
+                checksum(&before, deployment),
+                checksum(&after, deployment),
+                "{deployment} would not roll after {change}"
+            );
+        }
+    }
+    // Credentials the chart stores roll the pods too.
+    let with_key = |key: &str| {
+        Render::default()
+            .set(merged(address(), json!({"temporal": {"apiKey": key}})))
+            .objects(&python)
+            .unwrap()
+    };
+    let secret_checksum = |r: &Rendered| {
+        r.get("Deployment", "flowgate-worker").unwrap()["spec"]["template"]["metadata"]
+            ["annotations"]["checksum/secret"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(
+        secret_checksum(&with_key("one")),
+        secret_checksum(&with_key("two"))
+    );
+}
+
+#[test]
+fn the_configuration_file_agrees_with_container_ports_probes_and_grace_periods() {
+    let Some(python) = tools::helm_python_or_skip() else {
+        return;
+    };
+    let moved = (
+        "moved-ports",
+        Render::default().set(merged(
+            address(),
+            json!({"api": {"port": 9000, "metricsPort": 9100, "service": {"port": 80}}, "worker": {"healthPort": 9200}}),
+        )),
+    );
+    for (name, how) in matrix().into_iter().chain([moved]) {
+        let rendered = render(&python, name, &how);
+        let config = config_toml(&rendered);
+        let port = |section: &str, key: &str| config[section][key].as_integer().unwrap() as u64;
+        let api = &rendered.get("Deployment", "flowgate-api").unwrap()["spec"]["template"];
+        let worker = &rendered.get("Deployment", "flowgate-worker").unwrap()["spec"]["template"];
+        let api_ports = container_ports(api);
+        let worker_ports = container_ports(worker);
+        assert_eq!(api_ports["http"], port("api", "port"), "{name}");
+        assert_eq!(
+            api_ports["metrics"],
+            port("metrics", "api_admin_port"),
+            "{name}"
+        );
+        assert_eq!(
+            worker_ports["health"],
+            port("worker", "health_port"),
+            "{name}"
+        );
+        for (section, key) in [
+            ("api", "host"),
+            ("metrics", "api_admin_host"),
+            ("worker", "health_host"),
+        ] {
+            assert_eq!(
+                config[section][key].as_str(),
+                Some("0.0.0.0"),
+                "{name}: {section}.{key}"
+            );
+        }
+        // The file is the one FLOWGATE_CONFIG names, mounted from the ConfigMap.
+        for pod in [api, worker] {
+            let container = &pod["spec"]["containers"][0];
+            let env = flowgate_deploy_checks::helm::container_env(container);
+            let mount = container["volumeMounts"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|m| m["name"].as_str() == Some("config"))
+                .unwrap();
+            assert_eq!(
+                Some(mount["mountPath"].as_str().unwrap()),
+                env.get("FLOWGATE_CONFIG").map(String::as_str)
+            );
+            assert_eq!(mount["subPath"].as_str(), Some("flowgate.toml"));
+        }
+        // Kubernetes kills a pod terminationGracePeriodSeconds after it starts stopping it:
+        // longer than the API's preStop pause + drain and the worker's activity grace.
+        let grace = |pod: &Value| {
+            pod["spec"]["terminationGracePeriodSeconds"]
+                .as_u64()
+                .unwrap() as f64
+        };
+        let pre_stop = api["spec"]["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+            .as_u64()
+            .unwrap_or(0) as f64;
+        let setting = |section: &str, key: &str| seconds(config[section][key].as_str().unwrap());
+        assert!(
+            grace(api)
+                > pre_stop + setting("api", "shutdown_delay") + setting("api", "shutdown_grace"),
+            "{name}: api grace"
+        );
+        assert!(
+            grace(worker) > setting("worker", "shutdown_grace"),
+            "{name}: worker grace"
+        );
+        // The helm test pod probes the API Service's port.
+        let test_pod = rendered.of_kind("Pod");
+        let url = test_pod[0]["spec"]["containers"][0]["args"][2]
+            .as_str()
+            .unwrap();
+        let service = rendered.get("Service", "flowgate-api").unwrap();
+        let service_port = service["spec"]["ports"][0]["port"].as_u64().unwrap();
+        assert_eq!(
+            url,
+            format!("http://flowgate-api:{service_port}/readyz"),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
+    let Some(python) = tools::helm_python_or_skip() else {
+        return;
+    };
+    // The chart's copies are the repository's files, byte for byte (Helm reads only files
+    // inside the chart).
+    let chart_files = chart_dir().join("files");
+    assert_eq!(
+        std::fs::read_to_string(chart_files.join("alerts.yml")).unwrap(),
+        std::fs::read_to_string(deploy_dir().join("prometheus/alerts.yml")).unwrap(),
+        "deploy/helm/flowgate/files/alerts.yml differs from deploy/prometheus/alerts.yml: copy it"
+    );
+    let dashboards = |dir: std::path::PathBuf| -> BTreeSet<(String, String)> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                (
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read_to_string(&path).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let repository_dashboards = dashboards(deploy_dir().join("grafana/dashboards"));
+    assert_eq!(
+        dashboards(chart_files.join("dashboards")),
+        repository_dashboards,
+        "deploy/helm/flowgate/files/dashboards/ differs from deploy/grafana/dashboards/: copy them"
+    );
+
+    let rendered = Render::files([profile_path("monitoring")])
+        .set(address())
+        .objects(&python)
+        .unwrap();
+    let rule = rendered.get("PrometheusRule", "flowgate").unwrap();
+    let alerts: Value = serde_norway::from_str(
+        &std::fs::read_to_string(deploy_dir().join("prometheus/alerts.yml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rule["spec"]["groups"], alerts["groups"]);
+    assert_eq!(
+        rule["metadata"]["labels"]["release"].as_str(),
+        Some("kube-prometheus-stack")
+    );
+    let monitor = rendered.get("ServiceMonitor", "flowgate").unwrap();
+    assert_eq!(
+        monitor["metadata"]["labels"]["release"].as_str(),
+        Some("kube-prometheus-stack")
+    );
+    assert_eq!(
+        monitor["spec"]["endpoints"][0]["interval"].as_str(),
+        Some("30s")
+    );
+
+    let mut shipped = BTreeSet::new();
+    for config_map in rendered.of_kind("ConfigMap") {
+        if config_map["metadata"]["labels"]["grafana_dashboard"].as_str() != Some("1") {
+            continue;
+        }
+        assert!(name_of(config_map).len() <= 63);
+        for (file, json) in config_map["data"].as_mapping().unwrap() {
+            let file = file.as_str().unwrap().to_owned();
+            let json = json.as_str().unwrap();
+            serde_json::from_str::<serde_json::Value>(json).unwrap();
+            shipped.insert((file, json.to_owned()));
+        }
+    }
+    let trimmed: BTreeSet<(String, String)> = repository_dashboards
+        .into_iter()
+        .map(|(f, text)| (f, text.trim_end().to_owned()))
+        .collect();
+    assert_eq!(
+        shipped, trimmed,
+        "the dashboard ConfigMaps carry exactly the repository's dashboards"
+    );
+}
+
+/// Every path of values.schema.json, e.g. `api.autoscaling.enabled`, and whether it is a leaf
+/// (a value rather than a group of values).
+fn schema_paths(schema: &serde_json::Value, prefix: &str, out: &mut Vec<(String, bool)>) {
+    if let Some(properties) = schema["properties"].as_object() {
+        for (key, sub) in properties {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            out.push((path.clone(), sub["properties"].is_null()));
+            schema_paths(sub, &path, out);
+        }
+    }
+}
+
+#[test]
+fn the_schema_describes_and_the_chart_readme_documents_every_value() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(chart_dir().join("values.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let values: serde_json::Value =
+        serde_norway::from_str(&std::fs::read_to_string(chart_dir().join("values.yaml")).unwrap())
+            .unwrap();
+    let readme = std::fs::read_to_string(chart_dir().join("README.md")).unwrap();
+    let mut paths = Vec::new();
+    schema_paths(&schema, "", &mut paths);
+    let mut missing = Vec::new();
+    for (path, leaf) in &paths {
+        let mut node = &schema;
+        for key in path.split('.') {
+            node = &node["properties"][key];
+        }
+        assert!(
+            node["description"].as_str().is_some_and(|d| d.len() > 10),
+            "values.schema.json: {path} has no description"
+        );
+        if *leaf && !readme.contains(&format!("`{path}`")) {
+            missing.push(path.clone());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "deploy/helm/flowgate/README.md does not document: {missing:#?}"
+    );
+    // And every value of values.yaml is in the schema (strict: the schema would refuse it).
+    let mut value_paths = Vec::new();
+    fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+        if let Some(map) = v.as_object() {
+            for (k, sub) in map {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.push(path.clone());
+                if !path.starts_with("config.")
+                    && !path.ends_with("resources")
+                    && !path.ends_with("SecurityContext")
+                    && path != "securityContext"
+                {
+                    walk(sub, &path, out);
+                }
+            }
+        }
+    }
+    walk(&values, "", &mut value_paths);
+    for path in value_paths {
+        assert!(
+            paths.iter().any(|(p, _)| *p == path),
+            "values.yaml has {path}, which values.schema.json does not describe"
+        );
+    }
+}
