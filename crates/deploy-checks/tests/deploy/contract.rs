@@ -20,14 +20,14 @@ use flowgate_testkit::{
     TestEnv, eventually, otlp::TraceReceiver, process::free_port, shopping_body,
 };
 
-use crate::processes::{ComposeRun, binary, check_config, port, seconds};
+use crate::processes::{ContainerRun, binary, check_config, port, seconds};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_binaries_accept_the_compose_configuration_listen_where_the_images_say_and_serve() {
     let api_bin = binary("flowgate-api");
     let worker_bin = binary("flowgate-worker");
-    let api_run = ComposeRun::of("api");
-    let worker_run = ComposeRun::of("worker");
+    let api_run = ContainerRun::compose("api");
+    let worker_run = ContainerRun::compose("worker");
     let file = read_compose().unwrap();
     let dockerfile = Dockerfile::read().unwrap();
 
@@ -108,7 +108,7 @@ async fn the_binaries_accept_the_compose_configuration_listen_where_the_images_s
         health_port.to_string(),
     )]);
     let dir = tempfile::tempdir().unwrap();
-    let spawn = |run: &ComposeRun, bin: &Path, env: &[(&str, String)], log: &str| {
+    let spawn = |run: &ContainerRun, bin: &Path, env: &[(&str, String)], log: &str| {
         let log = dir.path().join(log);
         let out = std::fs::File::create(&log).unwrap();
         let err = out.try_clone().unwrap();
@@ -124,7 +124,7 @@ async fn the_binaries_accept_the_compose_configuration_listen_where_the_images_s
     // Act: start both as their containers would, and probe them as compose would.
     let (mut worker, worker_log) = spawn(&worker_run, &worker_bin, &worker_env, "worker.log");
     let (mut api, api_log) = spawn(&api_run, &api_bin, &api_env, "api.log");
-    let healthy = |run: &ComposeRun, bin: PathBuf, env: Vec<(&'static str, String)>| {
+    let healthy = |run: &ContainerRun, bin: PathBuf, env: Vec<(&'static str, String)>| {
         let command = run.command(&bin, &["healthcheck"], &env);
         async move {
             let mut command = command;

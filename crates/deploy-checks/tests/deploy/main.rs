@@ -8,6 +8,7 @@ mod compose;
 mod contract;
 mod dockerfile;
 mod helm;
+mod helm_contract;
 mod helm_values;
 mod processes;
 mod stack_config;

@@ -71,14 +71,21 @@ pub(crate) fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// What compose gives one container: its environment, with the config file path rewritten
-/// from the container's mount to the repository's file.
-pub(crate) struct ComposeRun {
+/// What a container is given: its environment, with the config file path rewritten from the
+/// container's mount to a file on this machine.
+pub(crate) struct ContainerRun {
     env: BTreeMap<String, String>,
 }
 
-impl ComposeRun {
-    pub(crate) fn of(name: &str) -> Self {
+impl ContainerRun {
+    /// Exactly this environment.
+    pub(crate) fn new(env: BTreeMap<String, String>) -> Self {
+        Self { env }
+    }
+
+    /// What docker-compose.yml gives service `name`, its mounted config file being the
+    /// repository's.
+    pub(crate) fn compose(name: &str) -> Self {
         let file = read_compose().unwrap();
         let svc = service(&file, name).unwrap();
         let mut env = environment(svc).unwrap();
@@ -129,7 +136,7 @@ impl ComposeRun {
 }
 
 /// `check-config` output as TOML, for the settings the binary resolved.
-pub(crate) async fn check_config(run: &ComposeRun, binary: &Path) -> (toml::Value, String) {
+pub(crate) async fn check_config(run: &ContainerRun, binary: &Path) -> (toml::Value, String) {
     let out = run
         .command(binary, &["check-config"], &[])
         .output()

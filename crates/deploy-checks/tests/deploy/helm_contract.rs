@@ -1,0 +1,461 @@
+//! The config contract of the Helm chart: the real binaries started with exactly the arguments,
+//! environment and configuration file the rendered chart gives their containers load and
+//! validate it, pass the probes the chart declares on the ports it declares, serve a workflow,
+//! answer the `helm test` pod's check, export metrics where the ServiceMonitor scrapes and
+//! traces where `otel.*` sends them, and drain within their pods' grace period.
+//!
+//! The dev profile's Temporal is the chart's own dev-server container: the real `temporal` CLI
+//! run with that container's arguments. Only what cannot exist here is redirected: Service names
+//! become loopback, fixed ports free ones, the mounted ConfigMap a file, and (in the
+//! production profile) the OTLP collector a test receiver and Temporal a test dev server.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use flowgate_deploy_checks::{
+    helm::{Render, Rendered, container_env, profile_path},
+    tools,
+};
+use flowgate_testkit::{
+    TestEnv, eventually, otlp::TraceReceiver, process::free_port, shopping_body,
+};
+use serde_json::json;
+use serde_norway::Value;
+
+use crate::{
+    helm::container_ports,
+    processes::{ContainerRun, binary, check_config},
+};
+
+/// One container of a rendered Deployment, ready to run as a local process.
+struct Container {
+    /// Deployment name.
+    name: String,
+    spec: Value,
+    /// The container's environment, FLOWGATE_CONFIG pointing at the ConfigMap's file here.
+    env: BTreeMap<String, String>,
+    /// Container port → local port.
+    ports: BTreeMap<u64, u16>,
+    grace: f64,
+}
+
+impl Container {
+    fn of(rendered: &Rendered, deployment: &str, config_file: &Path) -> Self {
+        let object = rendered.get("Deployment", deployment).unwrap();
+        let pod = &object["spec"]["template"];
+        let spec = pod["spec"]["containers"][0].clone();
+        let mut env = container_env(&spec);
+        // Optional Secret references: the chart made no Secret in these profiles.
+        env.retain(|name, value| {
+            if value.starts_with("secretKeyRef:") {
+                assert!(rendered.of_kind("Secret").is_empty(), "{name}: {value}");
+                false
+            } else {
+                true
+            }
+        });
+        assert_eq!(
+            env.get("FLOWGATE_CONFIG").map(String::as_str),
+            Some("/etc/flowgate/flowgate.toml")
+        );
+        env.insert(
+            "FLOWGATE_CONFIG".into(),
+            config_file.to_string_lossy().into_owned(),
+        );
+        let ports = container_ports(pod)
+            .into_values()
+            .map(|port| (port, free_port()))
+            .collect();
+        Self {
+            name: deployment.to_owned(),
+            env,
+            ports,
+            grace: pod["spec"]["terminationGracePeriodSeconds"]
+                .as_u64()
+                .unwrap() as f64,
+            spec,
+        }
+    }
+
+    fn args(&self) -> Vec<String> {
+        self.spec["args"]
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|a| a.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// The local port of a container port given by name or number.
+    fn local_port(&self, port: &Value) -> u16 {
+        let number = match port {
+            Value::String(name) => self.spec["ports"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"].as_str() == Some(name))
+                .and_then(|p| p["containerPort"].as_u64())
+                .unwrap_or_else(|| panic!("{}: no port {name}", self.name)),
+            other => other.as_u64().unwrap(),
+        };
+        self.ports[&number]
+    }
+
+    /// The HTTP probes the chart declares: (probe, local URL).
+    fn probes(&self) -> Vec<(String, String)> {
+        ["startupProbe", "livenessProbe", "readinessProbe"]
+            .into_iter()
+            .filter(|probe| !self.spec[*probe]["httpGet"].is_null())
+            .map(|probe| {
+                let get = &self.spec[probe]["httpGet"];
+                (
+                    probe.to_owned(),
+                    format!(
+                        "http://127.0.0.1:{}{}",
+                        self.local_port(&get["port"]),
+                        get["path"].as_str().unwrap()
+                    ),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The ConfigMap's flowgate.toml, written where the processes can read it.
+fn write_config(rendered: &Rendered, dir: &Path) -> PathBuf {
+    let config_map = rendered.get("ConfigMap", "flowgate-config").unwrap();
+    let path = dir.join("flowgate.toml");
+    std::fs::write(&path, config_map["data"]["flowgate.toml"].as_str().unwrap()).unwrap();
+    path
+}
+
+/// The listen ports of the configuration moved to the containers' local ports.
+fn port_overrides(api: &Container, worker: &Container) -> Vec<(&'static str, String)> {
+    let api_port = |name: &str| api.local_port(&Value::String(name.into())).to_string();
+    vec![
+        ("FLOWGATE_API__PORT", api_port("http")),
+        ("FLOWGATE_METRICS__API_ADMIN_PORT", api_port("metrics")),
+        (
+            "FLOWGATE_WORKER__HEALTH_PORT",
+            worker
+                .local_port(&Value::String("health".into()))
+                .to_string(),
+        ),
+    ]
+}
+
+struct Running {
+    children: Vec<(String, tokio::process::Child, PathBuf, f64)>,
+}
+
+impl Running {
+    fn logs(&self) -> String {
+        self.children
+            .iter()
+            .map(|(name, _, log, _)| {
+                format!(
+                    "--- {name}:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                )
+            })
+            .collect()
+    }
+
+    /// SIGTERM, as the kubelet stops a pod; each must exit 0 within its grace period.
+    async fn stop(mut self) {
+        let logs = self.logs();
+        for (name, child, _, grace) in &mut self.children {
+            let pid = child.id().expect("running").to_string();
+            assert!(
+                std::process::Command::new("kill")
+                    .args(["-TERM", &pid])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+            let exit = tokio::time::timeout(Duration::from_secs_f64(*grace), child.wait())
+                .await
+                .unwrap_or_else(|_| panic!("{name} outlived its grace period:\n{logs}"))
+                .unwrap();
+            assert!(exit.success(), "{name} exited with {exit}:\n{logs}");
+        }
+    }
+}
+
+/// Starts the API and worker as their containers, checks what a cluster would check of them,
+/// and returns them running.
+async fn start_and_check(
+    rendered: &Rendered,
+    redirect: &[(&'static str, String)],
+    dir: &Path,
+) -> (Running, Container, Container) {
+    let config_file = write_config(rendered, dir);
+    let api = Container::of(rendered, "flowgate-api", &config_file);
+    let worker = Container::of(rendered, "flowgate-worker", &config_file);
+    let api_bin = binary("flowgate-api");
+    let worker_bin = binary("flowgate-worker");
+
+    // Exactly the chart's configuration loads and validates, naming the Temporal the chart
+    // names.
+    for (container, bin) in [(&api, &api_bin), (&worker, &worker_bin)] {
+        let run = ContainerRun::new(container.env.clone());
+        let (_, text) = check_config(&run, bin).await;
+        let address = &container.env["TEMPORAL_ADDRESS"];
+        assert!(
+            text.contains(&format!("# address = \"{address}\"")),
+            "{text}"
+        );
+    }
+
+    let mut overrides = port_overrides(&api, &worker);
+    overrides.extend(redirect.iter().cloned());
+    let mut running = Running {
+        children: Vec::new(),
+    };
+    for (container, bin) in [(&worker, &worker_bin), (&api, &api_bin)] {
+        let log = dir.join(format!("{}.log", container.name));
+        let out = std::fs::File::create(&log).unwrap();
+        let args = container.args();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let child = ContainerRun::new(container.env.clone())
+            .command(bin, &args, &overrides)
+            .stdout(out.try_clone().unwrap())
+            .stderr(out)
+            .spawn()
+            .unwrap();
+        running
+            .children
+            .push((container.name.clone(), child, log, container.grace));
+    }
+
+    // Every probe the chart declares passes, on the port it names.
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    for container in [&worker, &api] {
+        for (probe, url) in container.probes() {
+            let what = format!("{} {probe} {url}", container.name);
+            let http = http.clone();
+            eventually(Duration::from_secs(60), &what, || {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    let response = http.get(&url).send().await.ok()?;
+                    (response.status() == 200).then_some(())
+                }
+            })
+            .await;
+        }
+    }
+
+    // The `helm test` pod's command, run with the API image's binary, passes.
+    let test_pod = rendered.of_kind("Pod")[0];
+    let args: Vec<String> = test_pod["spec"]["containers"][0]["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect();
+    let service = rendered.get("Service", "flowgate-api").unwrap();
+    let service_port = service["spec"]["ports"][0]["port"].as_u64().unwrap();
+    let target = &service["spec"]["ports"][0]["targetPort"];
+    let in_cluster = format!("http://flowgate-api:{service_port}/");
+    let here = format!("http://127.0.0.1:{}/", api.local_port(target));
+    let args: Vec<String> = args.iter().map(|a| a.replace(&in_cluster, &here)).collect();
+    assert!(args.iter().any(|a| a.starts_with(&here)), "{args:?}");
+    let out = tokio::process::Command::new(&api_bin)
+        .args(&args)
+        .env_remove("FLOWGATE_CONFIG")
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm test: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The guide's workflow, end to end through the real worker.
+    let url = format!(
+        "http://127.0.0.1:{}/workflows/shopping",
+        api.local_port(&Value::String("http".into()))
+    );
+    let response = http
+        .post(url)
+        .json(&shopping_body(&[("APPLE", 5), ("BANANA", 3)]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", running.logs());
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["result"], "Ordered 5 Apples...Ordered 3 Bananas...");
+
+    // What the ServiceMonitor scrapes: port "metrics" of both Services, at /metrics.
+    for (container, service) in [(&api, "flowgate-api"), (&worker, "flowgate-worker")] {
+        let service = rendered.get("Service", service).unwrap();
+        let port = service["spec"]["ports"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"].as_str() == Some("metrics"))
+            .unwrap();
+        let url = format!(
+            "http://127.0.0.1:{}/metrics",
+            container.local_port(&port["targetPort"])
+        );
+        let text = http.get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(text.contains("flowgate_build_info"), "{url}:\n{text}");
+    }
+    (running, api, worker)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dev_profile_runs_as_rendered_against_the_charts_own_dev_server() {
+    let Some(python) = tools::helm_python_or_skip() else {
+        return;
+    };
+    let rendered = Render::files([profile_path("dev")])
+        .objects(&python)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    // The chart's Temporal dev server container, run as the real temporal CLI.
+    let temporal = Container::of_dev_server(&rendered);
+    let cli = flowgate_dev::temporal_cli::provision_async().await.unwrap();
+    let mut args = temporal.args();
+    let grpc = temporal.local_port(&Value::String("grpc".into()));
+    for (flag, value) in [
+        ("--port", grpc.to_string()),
+        (
+            "--ui-port",
+            temporal.local_port(&Value::String("ui".into())).to_string(),
+        ),
+        (
+            "--metrics-port",
+            temporal
+                .local_port(&Value::String("metrics".into()))
+                .to_string(),
+        ),
+        (
+            "--db-filename",
+            dir.path()
+                .join("temporal.db")
+                .to_string_lossy()
+                .into_owned(),
+        ),
+    ] {
+        let at = args
+            .iter()
+            .position(|a| a == flag)
+            .unwrap_or_else(|| panic!("the dev server is not given {flag}: {args:?}"));
+        args[at + 1] = value;
+    }
+    let log = dir.path().join("temporal.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let _server = tokio::process::Command::new(cli)
+        .args(&args)
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    // Flowgate is pointed at the dev server's Service, which selects that pod's gRPC port.
+    let service = rendered.get("Service", "flowgate-temporal").unwrap();
+    let grpc_port = &service["spec"]["ports"][0];
+    assert_eq!(grpc_port["name"].as_str(), Some("grpc"));
+    let api_env = container_env(
+        &rendered.get("Deployment", "flowgate-api").unwrap()["spec"]["template"]["spec"]["containers"]
+            [0],
+    );
+    assert_eq!(
+        api_env["TEMPORAL_ADDRESS"],
+        format!("flowgate-temporal:{}", grpc_port["port"].as_u64().unwrap())
+    );
+    let redirect = [("TEMPORAL_ADDRESS", format!("127.0.0.1:{grpc}"))];
+    let (running, _, _) = start_and_check(&rendered, &redirect, dir.path()).await;
+    running.stop().await;
+}
+
+impl Container {
+    fn of_dev_server(rendered: &Rendered) -> Self {
+        let object = rendered.get("Deployment", "flowgate-temporal").unwrap();
+        let pod = &object["spec"]["template"];
+        Self {
+            name: "flowgate-temporal".into(),
+            spec: pod["spec"]["containers"][0].clone(),
+            env: BTreeMap::new(),
+            ports: container_ports(pod)
+                .into_values()
+                .map(|port| (port, free_port()))
+                .collect(),
+            grace: 30.0,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_production_profiles_run_as_rendered_and_export_traces_where_the_chart_says() {
+    let Some(python) = tools::helm_python_or_skip() else {
+        return;
+    };
+    let rendered = Render::files(
+        ["production", "monitoring", "ingress-tls"]
+            .into_iter()
+            .map(profile_path),
+    )
+    // Every trace sampled (the profile keeps 20 %), so the test sees the one it makes.
+    .set(json!({
+        "temporal": {"address": "temporal-frontend.temporal:7233"},
+        "otel": {"samplerArg": "1.0"},
+    }))
+    .objects(&python)
+    .unwrap();
+    let temporal = TestEnv::builder()
+        .without_api()
+        .without_worker()
+        .start()
+        .await;
+    let receiver = TraceReceiver::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let redirect = [
+        ("TEMPORAL_ADDRESS", temporal.temporal.address()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint()),
+    ];
+    let (running, api, worker) = start_and_check(&rendered, &redirect, dir.path()).await;
+
+    // JSON logs, as the chart configures for log collectors.
+    running.stop().await;
+    let log = std::fs::read_to_string(dir.path().join("flowgate-api.log")).unwrap();
+    assert!(
+        log.lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{log}"
+    );
+    // Traces, named and attributed as the chart's OTEL_* variables say.
+    for container in [&api, &worker] {
+        let service_name = container.env["OTEL_SERVICE_NAME"].clone();
+        let attributes = container.env["OTEL_RESOURCE_ATTRIBUTES"].clone();
+        let (key, value) = attributes.split_once('=').unwrap();
+        assert_eq!(
+            container.env["OTEL_TRACES_SAMPLER"],
+            "parentbased_traceidratio"
+        );
+        receiver
+            .wait_for(Duration::from_secs(30), &service_name, |spans| {
+                spans
+                    .iter()
+                    .find(|s| {
+                        s.service_name == service_name
+                            && s.resource.get(key) == Some(&serde_json::json!(value))
+                    })
+                    .map(|_| ())
+            })
+            .await;
+    }
+}
