@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except yaml.YAMLError as err:
-        print(f"FAIL <input>: yaml: {err}".replace("\n", " "))
+        print("FAIL <input>: yaml: " + " ".join(str(err).split()))
         return 1
     return 1 if failed else 0
 

@@ -180,3 +180,10 @@ pub fn helm_python_or_skip() -> Option<PathBuf> {
         "pip install helm-python-sdk==0.2.2 kubernetes-validate==1.37.0",
     )
 }
+
+/// `checkov` (PyPI); overridden by `FLOWGATE_CHECKOV`.
+pub fn checkov_or_skip() -> Option<PathBuf> {
+    let found = override_or_path("FLOWGATE_CHECKOV", "checkov")
+        .filter(|bin| runs(Command::new(bin).arg("--version"), "3."));
+    found_or_skip(found, "checkov", "pip install checkov==3.3.30")
+}

@@ -4,6 +4,7 @@
 //! Missing tools skip their test with the install command, unless
 //! `FLOWGATE_REQUIRE_DEPLOY_TOOLS=1` (CI) makes that a failure.
 
+mod checkov;
 mod compose;
 mod contract;
 mod dockerfile;
