@@ -113,7 +113,10 @@ fn checkov_finds_nothing_unjustified_in_the_chart_or_the_dockerfile() {
         return;
     };
     // checkov skips directories whose name starts with a dot, as tempfile's do by default.
-    let dir = tempfile::Builder::new().prefix("checkov-").tempdir().unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix("checkov-")
+        .tempdir()
+        .unwrap();
     for (name, how) in matrix() {
         let rendered = render(&python, name, &how);
         std::fs::write(dir.path().join(format!("{name}.yaml")), &rendered.stream).unwrap();

@@ -71,7 +71,10 @@ pub(crate) fn matrix() -> Vec<(&'static str, Render)> {
             "dev-everything",
             profile(&["dev", "monitoring", "keda"]).set(json!({
                 "networkPolicy": {"enabled": true},
-                "temporal": {"devServer": {"persistence": {"enabled": true}}},
+                "temporal": {"devServer": {
+                    "persistence": {"enabled": true},
+                    "service": {"grpcPort": 17233},
+                }},
             })),
         ),
     ]
@@ -414,6 +417,34 @@ fn check_wiring(case: &str, rendered: &Rendered) {
                         port["port"]
                     ))
                 );
+            }
+        }
+    }
+    // Egress to pods of the release names ports those pods declare.
+    for policy in rendered.of_kind("NetworkPolicy") {
+        for rule in policy["spec"]["egress"].as_sequence().into_iter().flatten() {
+            for peer in rule["to"].as_sequence().into_iter().flatten() {
+                if peer["podSelector"]["matchLabels"].is_null() {
+                    continue;
+                }
+                let targets = selected(&pods, &peer["podSelector"]["matchLabels"]);
+                assert_eq!(
+                    targets.len(),
+                    1,
+                    "{}",
+                    ctx(format!("egress of {}", name_of(policy)))
+                );
+                for port in rule["ports"].as_sequence().into_iter().flatten() {
+                    assert!(
+                        declares(pods[targets[0]], &port["port"]),
+                        "{}",
+                        ctx(format!(
+                            "egress of {} to port {:?}",
+                            name_of(policy),
+                            port["port"]
+                        ))
+                    );
+                }
             }
         }
     }
