@@ -1,25 +1,21 @@
 //! The chart's values: `values.schema.json` refuses what would break an install, the chart
-//! refuses combinations the schema cannot express, a configuration change rolls the pods, the
-//! configuration file agrees with the containers' ports and grace periods, the monitoring
-//! objects carry the repository's own alert rules and dashboards, and the chart README
-//! documents every value.
-
-use std::collections::BTreeSet;
+//! refuses combinations the schema cannot express, a configuration change rolls the pods, and
+//! the configuration file agrees with the containers' ports and grace periods.
 
 use flowgate_deploy_checks::{
-    deploy_dir,
-    helm::{Render, Rendered, chart_dir, profile_path},
+    helm::{Render, Rendered},
     tools,
 };
 use serde_json::json;
 use serde_norway::Value;
 
 use crate::{
-    helm::{container_ports, matrix, name_of, render},
+    helm::{matrix, render},
+    helm_objects::container_ports,
     processes::seconds,
 };
 
-fn address() -> serde_json::Value {
+pub(crate) fn address() -> serde_json::Value {
     json!({"temporal": {"address": "temporal-frontend.temporal:7233"}})
 }
 
@@ -295,161 +291,6 @@ fn the_configuration_file_agrees_with_container_ports_probes_and_grace_periods()
             url,
             format!("http://flowgate-api:{service_port}/readyz"),
             "{name}"
-        );
-    }
-}
-
-#[test]
-fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
-    let Some(python) = tools::helm_python_or_skip() else {
-        return;
-    };
-    // The chart's copies are the repository's files, byte for byte (Helm reads only files
-    // inside the chart).
-    let chart_files = chart_dir().join("files");
-    assert_eq!(
-        std::fs::read_to_string(chart_files.join("alerts.yml")).unwrap(),
-        std::fs::read_to_string(deploy_dir().join("prometheus/alerts.yml")).unwrap(),
-        "deploy/helm/flowgate/files/alerts.yml differs from deploy/prometheus/alerts.yml: copy it"
-    );
-    let dashboards = |dir: std::path::PathBuf| -> BTreeSet<(String, String)> {
-        std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| {
-                let path = e.unwrap().path();
-                (
-                    path.file_name().unwrap().to_string_lossy().into_owned(),
-                    std::fs::read_to_string(&path).unwrap(),
-                )
-            })
-            .collect()
-    };
-    let repository_dashboards = dashboards(deploy_dir().join("grafana/dashboards"));
-    assert_eq!(
-        dashboards(chart_files.join("dashboards")),
-        repository_dashboards,
-        "deploy/helm/flowgate/files/dashboards/ differs from deploy/grafana/dashboards/: copy them"
-    );
-
-    let rendered = Render::files([profile_path("monitoring")])
-        .set(address())
-        .objects(&python)
-        .unwrap();
-    let rule = rendered.get("PrometheusRule", "flowgate").unwrap();
-    let alerts: Value = serde_norway::from_str(
-        &std::fs::read_to_string(deploy_dir().join("prometheus/alerts.yml")).unwrap(),
-    )
-    .unwrap();
-    assert_eq!(rule["spec"]["groups"], alerts["groups"]);
-    assert_eq!(
-        rule["metadata"]["labels"]["release"].as_str(),
-        Some("kube-prometheus-stack")
-    );
-    let monitor = rendered.get("ServiceMonitor", "flowgate").unwrap();
-    assert_eq!(
-        monitor["metadata"]["labels"]["release"].as_str(),
-        Some("kube-prometheus-stack")
-    );
-    assert_eq!(
-        monitor["spec"]["endpoints"][0]["interval"].as_str(),
-        Some("30s")
-    );
-
-    let mut shipped = BTreeSet::new();
-    for config_map in rendered.of_kind("ConfigMap") {
-        if config_map["metadata"]["labels"]["grafana_dashboard"].as_str() != Some("1") {
-            continue;
-        }
-        assert!(name_of(config_map).len() <= 63);
-        for (file, json) in config_map["data"].as_mapping().unwrap() {
-            let file = file.as_str().unwrap().to_owned();
-            let json = json.as_str().unwrap();
-            serde_json::from_str::<serde_json::Value>(json).unwrap();
-            shipped.insert((file, json.to_owned()));
-        }
-    }
-    let trimmed: BTreeSet<(String, String)> = repository_dashboards
-        .into_iter()
-        .map(|(f, text)| (f, text.trim_end().to_owned()))
-        .collect();
-    assert_eq!(
-        shipped, trimmed,
-        "the dashboard ConfigMaps carry exactly the repository's dashboards"
-    );
-}
-
-/// Every path of values.schema.json, e.g. `api.autoscaling.enabled`, and whether it is a leaf
-/// (a value rather than a group of values).
-fn schema_paths(schema: &serde_json::Value, prefix: &str, out: &mut Vec<(String, bool)>) {
-    if let Some(properties) = schema["properties"].as_object() {
-        for (key, sub) in properties {
-            let path = if prefix.is_empty() {
-                key.clone()
-            } else {
-                format!("{prefix}.{key}")
-            };
-            out.push((path.clone(), sub["properties"].is_null()));
-            schema_paths(sub, &path, out);
-        }
-    }
-}
-
-#[test]
-fn the_schema_describes_and_the_chart_readme_documents_every_value() {
-    let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(chart_dir().join("values.schema.json")).unwrap(),
-    )
-    .unwrap();
-    let values: serde_json::Value =
-        serde_norway::from_str(&std::fs::read_to_string(chart_dir().join("values.yaml")).unwrap())
-            .unwrap();
-    let readme = std::fs::read_to_string(chart_dir().join("README.md")).unwrap();
-    let mut paths = Vec::new();
-    schema_paths(&schema, "", &mut paths);
-    let mut missing = Vec::new();
-    for (path, leaf) in &paths {
-        let mut node = &schema;
-        for key in path.split('.') {
-            node = &node["properties"][key];
-        }
-        assert!(
-            node["description"].as_str().is_some_and(|d| d.len() > 10),
-            "values.schema.json: {path} has no description"
-        );
-        if *leaf && !readme.contains(&format!("`{path}`")) {
-            missing.push(path.clone());
-        }
-    }
-    assert!(
-        missing.is_empty(),
-        "deploy/helm/flowgate/README.md does not document: {missing:#?}"
-    );
-    // And every value of values.yaml is in the schema (strict: the schema would refuse it).
-    let mut value_paths = Vec::new();
-    fn walk(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
-        if let Some(map) = v.as_object() {
-            for (k, sub) in map {
-                let path = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                out.push(path.clone());
-                if !path.starts_with("config.")
-                    && !path.ends_with("resources")
-                    && !path.ends_with("SecurityContext")
-                    && path != "securityContext"
-                {
-                    walk(sub, &path, out);
-                }
-            }
-        }
-    }
-    walk(&values, "", &mut value_paths);
-    for path in value_paths {
-        assert!(
-            paths.iter().any(|(p, _)| *p == path),
-            "values.yaml has {path}, which values.schema.json does not describe"
         );
     }
 }

@@ -9,8 +9,12 @@ mod compose;
 mod contract;
 mod dockerfile;
 mod helm;
+mod helm_container;
 mod helm_contract;
+mod helm_files;
+mod helm_objects;
 mod helm_values;
+mod helm_wiring;
 mod processes;
 mod stack_config;
 
