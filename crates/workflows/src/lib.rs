@@ -7,4 +7,5 @@
 //! Workflow code is deterministic: timers, concurrency and selection go through the workflow
 //! context, never through tokio.
 
+pub mod registry;
 pub mod shopping;

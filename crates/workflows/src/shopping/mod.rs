@@ -16,6 +16,8 @@ pub use metrics::OrderMetrics;
 
 use serde::{Deserialize, Serialize};
 
+use crate::registry::{InputIssue, Validate, WorkflowDef};
+
 /// Temporal workflow type name.
 pub const WORKFLOW_TYPE: &str = "ShoppingWorkflow";
 
@@ -80,18 +82,64 @@ impl Fruit {
 
 /// One line of a shopping list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ShoppingItem {
     /// What to order.
     pub fruit: Fruit,
     /// How many (at least 1).
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 5))]
     pub amount: u32,
 }
 
 /// The workflow's input: `{"items":[{"fruit":"APPLE","amount":5}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]})))]
 pub struct ShoppingList {
-    /// Items, ordered in this order.
+    /// Items, ordered in this order (at least one).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub items: Vec<ShoppingItem>,
+}
+
+impl Validate for ShoppingList {
+    fn issues(&self) -> Vec<InputIssue> {
+        let mut issues = Vec::new();
+        if self.items.is_empty() {
+            issues.push(InputIssue::new("/items", "must contain at least one item"));
+        }
+        for (i, item) in self.items.iter().enumerate() {
+            if item.amount < 1 {
+                issues.push(InputIssue::new(
+                    format!("/items/{i}/amount"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        issues
+    }
+}
+
+/// What the workflow returns: its order lines, e.g. `Ordered 5 Apples...Ordered 3 Bananas...`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(example = "Ordered 5 Apples...Ordered 3 Bananas...")
+)]
+#[serde(transparent)]
+pub struct ShoppingResult(pub String);
+
+impl Validate for ShoppingResult {}
+
+/// The shopping workflow's REST declaration (`/v1/workflows/shopping`).
+pub fn definition() -> WorkflowDef {
+    WorkflowDef::new::<ShoppingList, ShoppingResult>(
+        "shopping",
+        WORKFLOW_TYPE,
+        WORKFLOW_ID_PREFIX,
+        "Orders each item of a shopping list (one activity per item) and returns the order lines.",
+        || serde_json::json!({"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}),
+    )
 }
 
 /// What one order activity returns: `Ordered 5 Apples...`.

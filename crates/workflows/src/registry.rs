@@ -1,0 +1,345 @@
+//! The workflows Flowgate exposes over REST, each declared once: its Temporal type, task queue,
+//! id prefix, input and output types (with their JSON Schemas under the `openapi` feature), and
+//! the signals, queries and updates it answers. The API derives its `/v1` routes, request
+//! validation and OpenAPI document from [`registry`].
+//!
+//! Adding a workflow: a module declaring its types and a `definition()` built with
+//! [`WorkflowDef::new`], and one line in [`registry`].
+
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+
+/// Where a workflow's tasks go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskQueue {
+    /// The Flowgate worker's own queue (`shopping.task_queue` of the configuration).
+    Worker,
+    /// A queue served by another worker (any Temporal SDK).
+    Named(&'static str),
+}
+
+/// One offending part of a request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputIssue {
+    /// JSON pointer into the body (RFC 6901), `""` for the whole body.
+    pub pointer: String,
+    /// What is wrong there.
+    pub detail: String,
+}
+
+impl InputIssue {
+    /// An issue at `pointer`.
+    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Rules a payload type checks beyond its shape (ranges, lengths, cross-field rules).
+pub trait Validate {
+    /// Every problem of `self`, empty when it is valid.
+    fn issues(&self) -> Vec<InputIssue> {
+        Vec::new()
+    }
+}
+
+/// A type a payload may have: JSON in and out, checked, and (with `openapi`) documented.
+#[cfg(feature = "openapi")]
+pub trait PayloadType:
+    DeserializeOwned + Serialize + Validate + utoipa::ToSchema + 'static
+{
+}
+#[cfg(feature = "openapi")]
+impl<T: DeserializeOwned + Serialize + Validate + utoipa::ToSchema + 'static> PayloadType for T {}
+
+/// A type a payload may have: JSON in and out, checked, and (with `openapi`) documented.
+#[cfg(not(feature = "openapi"))]
+pub trait PayloadType: DeserializeOwned + Serialize + Validate + 'static {}
+#[cfg(not(feature = "openapi"))]
+impl<T: DeserializeOwned + Serialize + Validate + 'static> PayloadType for T {}
+
+/// A JSON payload of a declared type, type-erased so definitions can sit in one list.
+#[derive(Clone, Copy)]
+pub struct Payload {
+    decode: fn(&Value) -> Result<Value, Vec<InputIssue>>,
+    #[cfg(feature = "openapi")]
+    schema_name: fn() -> String,
+    #[cfg(feature = "openapi")]
+    schemas: fn(
+        &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ),
+    #[cfg(feature = "openapi")]
+    schema: fn() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Payload").finish_non_exhaustive()
+    }
+}
+
+impl Payload {
+    /// A payload of type `T`.
+    pub fn of<T: PayloadType>() -> Self {
+        Self {
+            decode: decode::<T>,
+            #[cfg(feature = "openapi")]
+            schema_name: || T::name().into_owned(),
+            #[cfg(feature = "openapi")]
+            schemas: |out| {
+                out.push((T::name().into_owned(), T::schema()));
+                T::schemas(out);
+            },
+            #[cfg(feature = "openapi")]
+            schema: || T::schema(),
+        }
+    }
+
+    /// Checks `json` against the type and its rules: the normalised JSON (what the workflow
+    /// receives), or every issue found, each at its JSON pointer.
+    pub fn decode(&self, json: &Value) -> Result<Value, Vec<InputIssue>> {
+        (self.decode)(json)
+    }
+
+    /// Name of the type's schema in the OpenAPI components.
+    #[cfg(feature = "openapi")]
+    pub fn schema_name(&self) -> String {
+        (self.schema_name)()
+    }
+
+    /// The type's schema and every schema it refers to, for the OpenAPI components.
+    #[cfg(feature = "openapi")]
+    pub fn schemas(
+        &self,
+        out: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        (self.schemas)(out);
+    }
+
+    /// The type's own schema.
+    #[cfg(feature = "openapi")]
+    pub fn schema(&self) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        (self.schema)()
+    }
+}
+
+fn decode<T: PayloadType>(json: &Value) -> Result<Value, Vec<InputIssue>> {
+    let typed: T = serde_path_to_error::deserialize(json).map_err(|error| {
+        let pointer = pointer_of(error.path());
+        vec![InputIssue::new(pointer, error.into_inner().to_string())]
+    })?;
+    let issues = typed.issues();
+    if !issues.is_empty() {
+        return Err(issues);
+    }
+    serde_json::to_value(&typed).map_err(|e| vec![InputIssue::new("", e.to_string())])
+}
+
+/// `items[0].amount` as the JSON pointer `/items/0/amount`.
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    path.iter()
+        .filter_map(|segment| match segment {
+            Segment::Seq { index } => Some(format!("/{index}")),
+            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect()
+}
+
+/// A signal, query or update a workflow handles.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// Its Temporal name (also the route segment).
+    pub name: &'static str,
+    /// What it does, for the API documentation.
+    pub description: &'static str,
+    /// Its argument; `None` takes none.
+    pub input: Option<Payload>,
+    /// What it returns (queries and updates); `None` returns nothing.
+    pub output: Option<Payload>,
+}
+
+impl Message {
+    /// A message named `name` without argument or result.
+    pub fn new(name: &'static str, description: &'static str) -> Self {
+        Self {
+            name,
+            description,
+            input: None,
+            output: None,
+        }
+    }
+
+    /// Takes an argument of type `T`.
+    #[must_use]
+    pub fn input<T: PayloadType>(mut self) -> Self {
+        self.input = Some(Payload::of::<T>());
+        self
+    }
+
+    /// Returns a `T`.
+    #[must_use]
+    pub fn output<T: PayloadType>(mut self) -> Self {
+        self.output = Some(Payload::of::<T>());
+        self
+    }
+}
+
+/// A workflow exposed over REST.
+#[derive(Debug, Clone)]
+pub struct WorkflowDef {
+    /// Route name: `POST /v1/workflows/{name}` starts one (lower-case, `-` separated).
+    pub name: &'static str,
+    /// Temporal workflow type name.
+    pub temporal_type: &'static str,
+    /// Where its tasks go.
+    pub task_queue: TaskQueue,
+    /// Prefix of generated workflow ids (`<prefix><uuid>`).
+    pub id_prefix: &'static str,
+    /// What it does, for the API documentation.
+    pub description: &'static str,
+    /// Its input (the workflow's one argument).
+    pub input: Payload,
+    /// Its result.
+    pub output: Payload,
+    /// An example input, for the documentation.
+    pub example: fn() -> Value,
+    /// Signals it handles.
+    pub signals: Vec<Message>,
+    /// Queries it answers.
+    pub queries: Vec<Message>,
+    /// Updates it accepts.
+    pub updates: Vec<Message>,
+}
+
+impl WorkflowDef {
+    /// A workflow taking an `I` and returning an `O`, without signals, queries or updates.
+    pub fn new<I: PayloadType, O: PayloadType>(
+        name: &'static str,
+        temporal_type: &'static str,
+        id_prefix: &'static str,
+        description: &'static str,
+        example: fn() -> Value,
+    ) -> Self {
+        Self {
+            name,
+            temporal_type,
+            task_queue: TaskQueue::Worker,
+            id_prefix,
+            description,
+            input: Payload::of::<I>(),
+            output: Payload::of::<O>(),
+            example,
+            signals: Vec::new(),
+            queries: Vec::new(),
+            updates: Vec::new(),
+        }
+    }
+
+    /// Runs on another worker's `queue`.
+    #[must_use]
+    pub fn task_queue(mut self, queue: &'static str) -> Self {
+        self.task_queue = TaskQueue::Named(queue);
+        self
+    }
+
+    /// Handles signal `message`.
+    #[must_use]
+    pub fn signal(mut self, message: Message) -> Self {
+        self.signals.push(message);
+        self
+    }
+
+    /// Answers query `message`.
+    #[must_use]
+    pub fn query(mut self, message: Message) -> Self {
+        self.queries.push(message);
+        self
+    }
+
+    /// Accepts update `message`.
+    #[must_use]
+    pub fn update(mut self, message: Message) -> Self {
+        self.updates.push(message);
+        self
+    }
+
+    /// The task queue to start it on, given the Flowgate worker's queue.
+    pub fn queue<'a>(&'a self, worker_queue: &'a str) -> &'a str {
+        match self.task_queue {
+            TaskQueue::Worker => worker_queue,
+            TaskQueue::Named(queue) => queue,
+        }
+    }
+}
+
+/// Every workflow Flowgate exposes over REST.
+pub fn registry() -> Vec<WorkflowDef> {
+    vec![crate::shopping::definition()]
+}
+
+/// The workflow whose route name is `name`.
+pub fn find(name: &str) -> Option<WorkflowDef> {
+    registry().into_iter().find(|def| def.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_names_are_unique_lower_case_and_temporal_types_unique() {
+        let defs = registry();
+        let mut names: Vec<_> = defs.iter().map(|d| d.name).collect();
+        let mut types: Vec<_> = defs.iter().map(|d| d.temporal_type).collect();
+        for name in &names {
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{name}"
+            );
+        }
+        names.sort_unstable();
+        names.dedup();
+        types.sort_unstable();
+        types.dedup();
+        assert_eq!(names.len(), defs.len());
+        assert_eq!(types.len(), defs.len());
+    }
+
+    #[test]
+    fn every_example_is_a_valid_input() {
+        for def in registry() {
+            let example = (def.example)();
+            assert!(
+                def.input.decode(&example).is_ok(),
+                "{}: {example}",
+                def.name
+            );
+        }
+    }
+
+    #[test]
+    fn bad_input_is_reported_at_its_pointer() {
+        let shopping = find("shopping").unwrap();
+        let issues = shopping
+            .input
+            .decode(&serde_json::json!({"items": [{"fruit": "KIWI", "amount": 1}]}))
+            .unwrap_err();
+        assert_eq!(issues[0].pointer, "/items/0/fruit");
+        let issues = shopping
+            .input
+            .decode(&serde_json::json!({"items": []}))
+            .unwrap_err();
+        assert_eq!(issues[0].pointer, "/items");
+    }
+}
