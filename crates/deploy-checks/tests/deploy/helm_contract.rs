@@ -9,7 +9,7 @@
 //! become loopback, fixed ports free ones, the mounted ConfigMap a file, and (in the
 //! production profile) the OTLP collector a test receiver and Temporal a test dev server.
 
-use std::{path::Path, time::Duration};
+use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use flowgate_deploy_checks::{
     helm::{Render, Rendered, container_env, profile_path},
@@ -105,9 +105,10 @@ async fn start_and_check(
     let here = format!("http://127.0.0.1:{}/", api.local_port(target));
     let args: Vec<String> = args.iter().map(|a| a.replace(&in_cluster, &here)).collect();
     assert!(args.iter().any(|a| a.starts_with(&here)), "{args:?}");
-    let out = tokio::process::Command::new(&api_bin)
-        .args(&args)
-        .env_remove("FLOWGATE_CONFIG")
+    // The pod's environment: nothing of its own (this process's FLOWGATE_* etc. left out).
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = ContainerRun::new(BTreeMap::new())
+        .command(&api_bin, &args, &[])
         .output()
         .await
         .unwrap();
