@@ -90,9 +90,12 @@ pub(crate) async fn http_get_status(addr: SocketAddr, path: &str) -> anyhow::Res
     code.with_context(|| format!("bad HTTP status line from {addr}: {line:?}"))
 }
 
-/// The last `max_lines` lines written to `path` at or after byte `from`.
+/// The last `max_lines` lines written to `path` at or after byte `from`, preceded by the first
+/// `panic:` line and the two after it when the tail does not show it: a Go panic prints its
+/// cause first and then a long goroutine dump, and the cause (e.g. `address already in use`)
+/// is what callers and people need.
 pub(crate) fn log_tail(path: &Path, from: u64, max_lines: usize) -> String {
-    const MAX_BYTES: u64 = 16 * 1024;
+    const MAX_BYTES: u64 = 1024 * 1024;
     let read = || -> std::io::Result<String> {
         let mut file = std::fs::File::open(path)?;
         let len = file.metadata()?.len();
@@ -104,8 +107,46 @@ pub(crate) fn log_tail(path: &Path, from: u64, max_lines: usize) -> String {
     match read() {
         Ok(text) => {
             let lines: Vec<&str> = text.lines().collect();
-            lines[lines.len().saturating_sub(max_lines)..].join("\n")
+            let tail_start = lines.len().saturating_sub(max_lines);
+            let mut out: Vec<&str> = Vec::new();
+            if let Some(panic) = lines.iter().position(|l| l.starts_with("panic:"))
+                && panic < tail_start
+            {
+                out.extend(&lines[panic..(panic + 3).min(tail_start)]);
+                out.push("…");
+            }
+            out.extend(&lines[tail_start..]);
+            out.join("\n")
         }
         Err(err) => format!("(could not read {}: {err})", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panics_cause_is_kept_ahead_of_its_goroutine_dump() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut text = String::from(
+            "starting\npanic: listen tcp 127.0.0.1:7233: bind: address already in use\n\ngoroutine 1 [running]:\n",
+        );
+        for i in 0..100 {
+            text.push_str(&format!("frame {i}\n"));
+        }
+        std::fs::write(file.path(), text).unwrap();
+        let tail = log_tail(file.path(), 0, 30);
+        assert!(tail.starts_with("panic: listen tcp"), "{tail}");
+        assert!(tail.contains("address already in use"));
+        assert!(tail.ends_with("frame 99"), "{tail}");
+        assert_eq!(tail.lines().count(), 3 + 1 + 30);
+    }
+
+    #[test]
+    fn a_short_log_is_shown_whole() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "panic: boom\nframe\n").unwrap();
+        assert_eq!(log_tail(file.path(), 0, 30), "panic: boom\nframe");
     }
 }
