@@ -5,77 +5,18 @@
 //! `request_id` and `trace_id` and writes the body. Any other 4xx/5xx that reaches it without a
 //! problem (from a layer or a library) is turned into one, so clients see one error format.
 
+mod problem;
+
 use axum::{
-    extract::Request,
     http::{HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use flowgate_temporal::Unavailable;
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// Media type of error bodies.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub use problem::{FieldError, PROBLEM_JSON, Problem, panic_response, render_problems};
 
 /// Seconds a client should wait before retrying while Temporal is unavailable.
 const RETRY_AFTER_SECS: &str = "1";
-
-/// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Problem {
-    /// URI naming the problem type: `urn:flowgate:problem:<code>`.
-    #[serde(rename = "type")]
-    #[schema(example = "urn:flowgate:problem:validation-failed")]
-    pub problem_type: String,
-    /// Short summary of the problem type.
-    #[schema(example = "Request validation failed")]
-    pub title: String,
-    /// HTTP status code.
-    #[schema(example = 422)]
-    pub status: u16,
-    /// What went wrong with this request.
-    #[schema(example = "items[0].amount: must be at least 1")]
-    pub detail: String,
-    /// The request path.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
-    /// Stable machine-readable code (the last part of `type`).
-    #[schema(example = "validation-failed")]
-    pub code: String,
-    /// The request's `x-request-id`, to find it in the logs.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
-    /// The request's OpenTelemetry trace id, to find its trace (and its log lines); present
-    /// when traces are exported.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "4bf92f3577b34da6a3ce929d0e0e4736")]
-    pub trace_id: Option<String>,
-    /// Offending fields (validation errors only).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-}
-
-/// One invalid field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// JSON Pointer (RFC 6901) to the field in the request body, e.g. `/items/0/amount`.
-    #[schema(example = "/items/0/amount")]
-    pub pointer: String,
-    /// What is wrong with it.
-    #[schema(example = "must be at least 1")]
-    pub detail: String,
-}
-
-impl FieldError {
-    /// An error at `pointer`.
-    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self {
-            pointer: pointer.into(),
-            detail: detail.into(),
-        }
-    }
-}
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +56,64 @@ pub enum ApiError {
     /// No such route.
     #[error("no route for {0}")]
     RouteNotFound(String),
+    /// No registered workflow has that route name.
+    #[error("no workflow named {name:?} is registered; registered: {known}")]
+    WorkflowTypeNotFound {
+        /// The name asked for.
+        name: String,
+        /// The registered names, comma separated.
+        known: String,
+    },
+    /// The workflow's registered type has no such signal, query or update.
+    #[error("workflow type {workflow_type} has no {kind} named {name:?}; it has: {known}")]
+    MessageNotFound {
+        /// `signal`, `query` or `update`.
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+        /// The workflow's Temporal type.
+        workflow_type: String,
+        /// The names it has, comma separated.
+        known: String,
+    },
+    /// The workflow has ended; it takes no more signals, updates, cancels or terminations.
+    #[error("workflow {0:?} is not running")]
+    WorkflowNotRunning(String),
+    /// An `Idempotency-Key` reused with a different request.
+    #[error(
+        "the Idempotency-Key was already used for workflow {0:?} with a different request body; use a new key for a new request"
+    )]
+    IdempotencyKeyReused(String),
+    /// A request header is not acceptable.
+    #[error("header {name}: {problem}")]
+    InvalidHeader {
+        /// Header name.
+        name: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Temporal refused a visibility (list) query.
+    #[error("invalid visibility query: {0}")]
+    InvalidVisibilityQuery(String),
+    /// The workflow rejected an update (its validator or handler failed).
+    #[error("the workflow rejected the update: {0}")]
+    UpdateRejected(String),
+    /// The workflow could not answer a query (unknown query, or its handler failed).
+    #[error("the workflow could not answer the query: {0}")]
+    QueryFailed(String),
+    /// An update was sent but did not complete within the wait.
+    #[error(
+        "update {update_id:?} did not complete within {waited}; it may still complete: retry with the same Idempotency-Key to get its result"
+    )]
+    UpdateTimedOut {
+        /// The update's id.
+        update_id: String,
+        /// How long the API waited, human readable.
+        waited: String,
+    },
+    /// Temporal refused the request as invalid (e.g. an undefined search attribute).
+    #[error("Temporal rejected the request: {0}")]
+    TemporalRejected(String),
     /// The route exists, the method does not.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
@@ -195,6 +194,44 @@ impl ApiError {
                 "Workflow already exists",
             ),
             Self::RouteNotFound(_) => (S::NOT_FOUND, "route-not-found", "Not found"),
+            Self::WorkflowTypeNotFound { .. } => (
+                S::NOT_FOUND,
+                "workflow-type-not-found",
+                "Workflow type not found",
+            ),
+            Self::MessageNotFound { .. } => {
+                (S::NOT_FOUND, "message-not-found", "Message not found")
+            }
+            Self::WorkflowNotRunning(_) => {
+                (S::CONFLICT, "workflow-not-running", "Workflow not running")
+            }
+            Self::IdempotencyKeyReused(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused with a different request",
+            ),
+            Self::InvalidHeader { .. } => (S::BAD_REQUEST, "invalid-header", "Invalid header"),
+            Self::InvalidVisibilityQuery(_) => (
+                S::BAD_REQUEST,
+                "invalid-visibility-query",
+                "Invalid visibility query",
+            ),
+            Self::UpdateRejected(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "update-rejected",
+                "Update rejected",
+            ),
+            Self::QueryFailed(_) => (S::UNPROCESSABLE_ENTITY, "query-failed", "Query failed"),
+            Self::UpdateTimedOut { .. } => (
+                S::GATEWAY_TIMEOUT,
+                "update-timed-out",
+                "Update did not complete in time",
+            ),
+            Self::TemporalRejected(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "temporal-rejected",
+                "Temporal rejected the request",
+            ),
             Self::MethodNotAllowed(_) => (
                 S::METHOD_NOT_ALLOWED,
                 "method-not-allowed",
@@ -264,73 +301,6 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Turns a panic in a handler into an opaque 500, logged with the panic message.
-pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
-}
-
-/// Writes problem bodies: fills `instance`, `request_id` and `trace_id` into problems raised by
-/// handlers, and turns any other error response into a problem of the same status. Runs inside
-/// the request span, whose trace id it reports.
-pub async fn render_problems(request: Request, next: Next) -> Response {
-    let instance = request.uri().path().to_owned();
-    let trace_id = crate::trace::current_trace_id();
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let mut response = next.run(request).await;
-    let status = response.status();
-    let problem = match response.extensions_mut().remove::<Problem>() {
-        Some(problem) => problem,
-        None if is_unrendered_error(&response) => generic_problem(status),
-        None => return response,
-    };
-    let problem = Problem {
-        instance: Some(instance),
-        request_id,
-        trace_id,
-        ..problem
-    };
-    let body = serde_json::to_vec(&problem).unwrap_or_default();
-    let (mut parts, _) = response.into_parts();
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(body))
-}
-
-fn is_unrendered_error(response: &Response) -> bool {
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    (response.status().is_client_error() || response.status().is_server_error()) && !is_problem
-}
-
-fn generic_problem(status: StatusCode) -> Problem {
-    let title = status.canonical_reason().unwrap_or("Error").to_owned();
-    let code = title.to_lowercase().replace(' ', "-");
-    Problem {
-        problem_type: format!("urn:flowgate:problem:{code}"),
-        detail: title.clone(),
-        title,
-        status: status.as_u16(),
-        instance: None,
-        code,
-        request_id: None,
-        trace_id: None,
-        errors: Vec::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,22 +317,6 @@ mod tests {
         let problem = ApiError::internal(anyhow::anyhow!("database password is hunter2")).problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("hunter2"));
-    }
-
-    #[test]
-    fn a_panic_becomes_an_opaque_500_problem() {
-        let response = panic_response(Box::new("index out of bounds: secret detail".to_owned()));
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let problem = response
-            .extensions()
-            .get::<Problem>()
-            .expect("rendered as a problem");
-        assert_eq!(problem.code, "internal-error");
-        assert!(
-            !problem.detail.contains("secret detail"),
-            "{}",
-            problem.detail
-        );
     }
 
     #[test]

@@ -27,29 +27,35 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         check_content_type(request.headers().get(header::CONTENT_TYPE))?;
-        let limit = state.settings.api.body_limit_bytes;
-        let declared = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|len| len > limit as u64) {
-            return Err(ApiError::PayloadTooLarge { limit });
-        }
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge { limit }
-                } else {
-                    ApiError::MalformedJson(format!("could not read the request body: {rejection}"))
-                }
-            })?;
+        let body = read_body(request, state).await?;
         parse_json(&body).map(ApiJson)
     }
 }
 
-fn check_content_type(value: Option<&http::HeaderValue>) -> Result<(), ApiError> {
+/// The whole body, refused with 413 above `api.body_limit_bytes` (from `Content-Length` before
+/// reading, or while reading a chunked body).
+pub(crate) async fn read_body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    let limit = state.settings.api.body_limit_bytes;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit }
+            } else {
+                ApiError::MalformedJson(format!("could not read the request body: {rejection}"))
+            }
+        })
+}
+
+pub(crate) fn check_content_type(value: Option<&http::HeaderValue>) -> Result<(), ApiError> {
     let Some(value) = value else {
         return Err(ApiError::UnsupportedMediaType("no Content-Type".to_owned()));
     };
@@ -118,7 +124,7 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-fn missing_field(message: &str) -> Option<&str> {
+pub(crate) fn missing_field(message: &str) -> Option<&str> {
     message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
@@ -134,6 +140,26 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkflowIdPath {
             .await
             .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
         Ok(Self(id))
+    }
+}
+
+/// `{workflow_id}` and `{name}` path segments (a signal, query or update), percent-decoded.
+#[derive(Debug)]
+pub struct MessagePath {
+    /// The workflow id.
+    pub workflow_id: String,
+    /// The message name.
+    pub name: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((workflow_id, name)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
+        Ok(Self { workflow_id, name })
     }
 }
 
@@ -168,7 +194,7 @@ impl FromRequestParts<AppState> for Wait {
     }
 }
 
-fn parse_wait(raw: &str) -> Option<Duration> {
+pub(crate) fn parse_wait(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     if let Ok(seconds) = raw.parse::<f64>() {
         return (seconds.is_finite() && seconds >= 0.0)

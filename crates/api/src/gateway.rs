@@ -3,8 +3,12 @@
 //! Workflows are started untyped (type name + JSON payload), the way any Temporal SDK would see
 //! them, so the API needs the workflows' names and types but never their code.
 
+mod describe;
 mod failure;
+mod list;
+mod messages;
 mod payload;
+mod start;
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -19,6 +23,10 @@ use temporalio_client::{
 };
 use temporalio_common::data_converters::RawValue;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+pub use describe::Execution;
+pub use list::Page;
+pub use start::{StartSpec, StartedRun};
 
 use crate::{
     error::ApiError,
@@ -106,9 +114,12 @@ impl Gateway {
         let started = Instant::now();
         let result = call.await;
         let elapsed = started.elapsed();
-        // Start and describe are bounded by `rpc_timeout`. A result long-poll is bounded by the
-        // request's wait, and its end is an answer ("running"), not a failure.
-        let hit_bound = operation != TemporalOperation::GetResult && elapsed >= self.rpc_timeout;
+        // Most calls are bounded by `rpc_timeout`. A result long-poll and an update are bounded
+        // by the request's wait, and reaching it is an answer ("running", 504), not a failure.
+        let hit_bound = !matches!(
+            operation,
+            TemporalOperation::GetResult | TemporalOperation::Update
+        ) && elapsed >= self.rpc_timeout;
         let failure = result
             .as_ref()
             .err()

@@ -13,5 +13,5 @@ pub mod startup;
 pub mod state;
 pub mod trace;
 
-pub use routes::ApiDoc;
+pub use routes::{ApiDoc, openapi};
 pub use startup::Application;

@@ -117,9 +117,10 @@ impl ApiMetrics {
         registry.register(Box::new(temporal_failures.clone()))?;
         registry.register(Box::new(temporal_up))?;
         // Series that exist from the start read as 0, not "no data", in rates and alerts.
-        let workflow_type = flowgate_workflows::shopping::WORKFLOW_TYPE;
-        for outcome in StartOutcome::ALL {
-            workflow_starts.with_label_values(&[workflow_type, outcome.as_str()]);
+        for def in flowgate_workflows::registry::registry() {
+            for outcome in StartOutcome::ALL {
+                workflow_starts.with_label_values(&[def.temporal_type, outcome.as_str()]);
+            }
         }
         for operation in TemporalOperation::ALL {
             temporal_duration.with_label_values(&[operation.as_str()]);

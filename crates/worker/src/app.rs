@@ -5,7 +5,10 @@ use std::{future::Future, net::SocketAddr};
 use anyhow::Context;
 use flowgate_config::Settings;
 use flowgate_temporal::TemporalLink;
-use flowgate_workflows::shopping::{OrderActivities, ShoppingWorkflow};
+use flowgate_workflows::{
+    approval::OrderApprovalWorkflow,
+    shopping::{OrderActivities, ShoppingWorkflow},
+};
 use temporalio_sdk::{
     Runtime, Worker, WorkerOptions,
     opentelemetry::OpenTelemetryPlugin,
@@ -127,6 +130,9 @@ fn worker_options(settings: &Settings, metrics: &WorkerMetrics) -> anyhow::Resul
         .graceful_shutdown_period(w.shutdown_grace)
         .register_workflow::<ShoppingWorkflow>()
         .context("cannot register ShoppingWorkflow")?
+        .register_workflow::<OrderApprovalWorkflow>()
+        .context("cannot register OrderApprovalWorkflow")?
+        // The order activities serve both workflows.
         .register_activities(OrderActivities {
             order_delay: settings.shopping.order_delay,
             metrics: metrics.orders(),

@@ -1,4 +1,5 @@
-//! Flowgate's Temporal worker: runs the shopping workflow and its activities.
+//! Flowgate's Temporal worker: runs the shopping and order-approval workflows and the order
+//! activities they share.
 //!
 //! [`WorkerApp::build`] binds the probe endpoint; [`WorkerApp::run_until`] connects with
 //! back-off, polls, and drains on shutdown. `main`, the local runner and tests share this path.

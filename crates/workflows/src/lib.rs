@@ -7,5 +7,6 @@
 //! Workflow code is deterministic: timers, concurrency and selection go through the workflow
 //! context, never through tokio.
 
+pub mod approval;
 pub mod registry;
 pub mod shopping;

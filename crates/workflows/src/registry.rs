@@ -284,7 +284,7 @@ impl WorkflowDef {
 
 /// Every workflow Flowgate exposes over REST.
 pub fn registry() -> Vec<WorkflowDef> {
-    vec![crate::shopping::definition()]
+    vec![crate::shopping::definition(), crate::approval::definition()]
 }
 
 /// The workflow whose route name is `name`.

@@ -79,7 +79,7 @@ pub(super) fn rpc_error(status: Status) -> ApiError {
 }
 
 /// The outermost failure's type and the whole cause chain's messages.
-fn error_info(failure: &Failure) -> ErrorInfo {
+pub(super) fn error_info(failure: &Failure) -> ErrorInfo {
     let mut messages = Vec::new();
     let mut error_type = None;
     let mut current = Some(failure);

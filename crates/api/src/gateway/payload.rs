@@ -31,6 +31,30 @@ pub(super) fn decode_result(raw: RawValue) -> anyhow::Result<serde_json::Value> 
     }
 }
 
+/// One memo or search-attribute payload as JSON: its value when it is JSON, `null` when empty,
+/// otherwise a string naming the encoding the API cannot show (binary, encrypted, ...).
+pub(super) fn decode_payload(payload: &Payload) -> serde_json::Value {
+    match payload.metadata.get(ENCODING_KEY).map(Vec::as_slice) {
+        Some(JSON_ENCODING) => serde_json::from_slice(&payload.data).unwrap_or_else(|_| {
+            serde_json::Value::String("<malformed json/plain payload>".to_owned())
+        }),
+        Some(NULL_ENCODING) => serde_json::Value::Null,
+        None if payload.data.is_empty() => serde_json::Value::Null,
+        other => serde_json::Value::String(format!(
+            "<{} payload>",
+            other.map_or("unknown".into(), String::from_utf8_lossy)
+        )),
+    }
+}
+
+/// Arguments as payloads: none, or the one JSON value.
+pub(super) fn arguments(argument: Option<&serde_json::Value>) -> anyhow::Result<RawValue> {
+    Ok(RawValue::new(match argument {
+        Some(value) => vec![json_payload(value)?],
+        None => Vec::new(),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -56,11 +56,33 @@ pub enum TemporalOperation {
     Describe,
     /// Wait for a workflow's result (a long poll, bounded by the request's wait).
     GetResult,
+    /// Send a signal.
+    Signal,
+    /// Run a query.
+    Query,
+    /// Run an update and wait for its result (bounded by `api.result_wait`).
+    Update,
+    /// Request cancellation.
+    Cancel,
+    /// Terminate.
+    Terminate,
+    /// List workflows (visibility query).
+    List,
 }
 
 impl TemporalOperation {
     /// Every operation.
-    pub const ALL: [Self; 3] = [Self::Start, Self::Describe, Self::GetResult];
+    pub const ALL: [Self; 9] = [
+        Self::Start,
+        Self::Describe,
+        Self::GetResult,
+        Self::Signal,
+        Self::Query,
+        Self::Update,
+        Self::Cancel,
+        Self::Terminate,
+        Self::List,
+    ];
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
@@ -68,6 +90,12 @@ impl TemporalOperation {
             Self::Start => "start",
             Self::Describe => "describe",
             Self::GetResult => "get_result",
+            Self::Signal => "signal",
+            Self::Query => "query",
+            Self::Update => "update",
+            Self::Cancel => "cancel",
+            Self::Terminate => "terminate",
+            Self::List => "list",
         }
     }
 }
@@ -78,7 +106,8 @@ impl TemporalOperation {
 pub enum FailureReason {
     /// No connection, the reachability check failed, or Temporal said it is unavailable.
     Unavailable,
-    /// No answer within `temporal.rpc_timeout` (start and describe only).
+    /// No answer within `temporal.rpc_timeout` (not for result waits and updates, whose bound
+    /// is the request's wait).
     Timeout,
     /// Anything else: an unexpected status or a result the API cannot read.
     Error,

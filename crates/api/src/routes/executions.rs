@@ -134,7 +134,7 @@ pub fn run_response(workflow_id: String, outcome: Outcome) -> Response {
 }
 
 /// Characters that cannot stand literally in one path segment (RFC 3986 `pchar`).
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
+pub(crate) const PATH_SEGMENT: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')

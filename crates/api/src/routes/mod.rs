@@ -4,6 +4,7 @@
 pub mod executions;
 pub mod health;
 pub mod shopping;
+pub mod v1;
 
 use axum::{Router, http::Method, http::Uri};
 use utoipa::OpenApi;
@@ -27,15 +28,38 @@ use crate::{error::ApiError, state::AppState};
         shopping::create_shopping_workflow_async,
         executions::get_workflow_status,
         executions::get_workflow_result,
+        v1::list::list_workflows,
+        v1::workflow::get_workflow,
+        v1::workflow::get_workflow_result,
+        v1::messages::send_signal,
+        v1::messages::run_query,
+        v1::messages::run_update,
+        v1::control::cancel_workflow,
+        v1::control::terminate_workflow,
     ),
-    components(schemas(crate::error::Problem, crate::error::FieldError)),
+    components(schemas(
+        crate::error::Problem,
+        crate::error::FieldError,
+        v1::start::StartIn,
+        v1::start::IdReusePolicy,
+        v1::start::IdConflictPolicy,
+        v1::RunOut,
+    )),
     tags(
         (name = "shopping", description = "The shopping workflow of the HTTP API guide"),
         (name = "workflows", description = "Status and results of any workflow"),
+        (name = "v1", description = "Any registered workflow: start (with a bounded wait and Idempotency-Key), describe, result, signals, queries, updates, cancel, terminate, list"),
         (name = "health", description = "Health, liveness and readiness"),
     )
 )]
 pub struct ApiDoc;
+
+/// The whole OpenAPI document: [`ApiDoc`] plus the registered workflows' paths and schemas.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    v1::openapi::extend(&mut doc);
+    doc
+}
 
 /// Every route, the docs, and the fallbacks, over `state`.
 pub fn router(state: AppState) -> Router {
@@ -43,9 +67,10 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(shopping::router())
         .merge(executions::router())
+        .merge(v1::router())
         .with_state(state);
     Router::new()
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
         .merge(api)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)

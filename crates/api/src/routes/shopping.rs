@@ -103,7 +103,7 @@ impl ShoppingIn {
     }
 }
 
-fn check_workflow_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_workflow_id(id: &str) -> Result<(), String> {
     if id.trim().is_empty() {
         return Err("must not be empty".to_owned());
     }

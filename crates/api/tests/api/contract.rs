@@ -64,6 +64,20 @@ async fn the_openapi_document_covers_every_route() {
         ("/workflows/shopping/async", "post"),
         ("/workflows/{workflow_id}/status", "get"),
         ("/workflows/{workflow_id}/result", "get"),
+        ("/v1/workflows", "get"),
+        ("/v1/workflows/shopping", "post"),
+        ("/v1/workflows/order-approval", "post"),
+        ("/v1/workflows/{workflow_id}", "get"),
+        ("/v1/workflows/{workflow_id}/result", "get"),
+        ("/v1/workflows/{workflow_id}/signals/{name}", "post"),
+        ("/v1/workflows/{workflow_id}/signals/approve", "post"),
+        ("/v1/workflows/{workflow_id}/signals/reject", "post"),
+        ("/v1/workflows/{workflow_id}/queries/{name}", "post"),
+        ("/v1/workflows/{workflow_id}/queries/status", "post"),
+        ("/v1/workflows/{workflow_id}/updates/{name}", "post"),
+        ("/v1/workflows/{workflow_id}/updates/add_note", "post"),
+        ("/v1/workflows/{workflow_id}/cancel", "post"),
+        ("/v1/workflows/{workflow_id}/terminate", "post"),
     ];
     for (path, method) in expected {
         assert!(
@@ -78,6 +92,67 @@ async fn the_openapi_document_covers_every_route() {
     );
     let fruits = &doc["components"]["schemas"]["Fruit"]["enum"];
     assert_eq!(fruits, &json!(["APPLE", "BANANA", "CHERRY", "ORANGE"]));
+}
+
+#[tokio::test]
+async fn the_openapi_document_types_each_registered_workflow_and_message() {
+    let env = TestEnv::start().await;
+    let doc = json(env.get("/openapi.json").await, StatusCode::OK).await;
+    let schemas = &doc["components"]["schemas"];
+    let reference = |name: &str| json!(format!("#/components/schemas/{name}"));
+
+    let start = &doc["paths"]["/v1/workflows/order-approval"]["post"];
+    let body = &start["requestBody"]["content"]["application/json"];
+    assert_eq!(body["schema"]["$ref"], reference("StartOrderApprovalIn"));
+    assert_eq!(body["example"]["input"]["customer"], "ACME Corp", "{body}");
+    assert_eq!(
+        schemas["StartOrderApprovalIn"]["properties"]["input"]["$ref"],
+        reference("ApprovalRequest")
+    );
+    assert_eq!(
+        schemas["ApprovalRequest"]["required"],
+        json!(["customer", "items"])
+    );
+    let ok = &start["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+    assert_eq!(ok, &reference("OrderApprovalRunOut"));
+    assert_eq!(
+        schemas["OrderApprovalRunOut"]["properties"]["result"]["oneOf"][0]["$ref"],
+        reference("ApprovalOutcome")
+    );
+    assert_eq!(
+        schemas["StartShoppingIn"]["properties"]["input"]["$ref"],
+        reference("ShoppingList")
+    );
+
+    let note = &doc["paths"]["/v1/workflows/{workflow_id}/updates/add_note"]["post"];
+    assert_eq!(
+        note["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        reference("Note")
+    );
+    let out = &note["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(
+        out["properties"]["result"]["$ref"],
+        reference("NoteCount"),
+        "{out}"
+    );
+    let status = &doc["paths"]["/v1/workflows/{workflow_id}/queries/status"]["post"];
+    assert!(
+        status["requestBody"].is_null(),
+        "the query takes no argument"
+    );
+    for path in [
+        "/v1/workflows/{workflow_id}/signals/approve",
+        "/v1/workflows/{workflow_id}/result",
+    ] {
+        let operation = doc["paths"][path]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap();
+        let problems = &operation["responses"]["404"]["content"]["application/problem+json"];
+        assert_eq!(problems["schema"]["$ref"], reference("Problem"), "{path}");
+    }
 }
 
 #[tokio::test]

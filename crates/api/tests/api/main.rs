@@ -9,6 +9,16 @@ mod outage;
 mod outcomes;
 mod shopping;
 mod traces;
+mod v1_control;
+mod v1_idempotency;
+mod v1_list;
+mod v1_messages;
+mod v1_observability;
+mod v1_options;
+mod v1_passthrough;
+mod v1_start;
+mod v1_support;
+mod v1_workflow;
 
 use reqwest::{Response, StatusCode};
 use serde_json::Value;

@@ -10,3 +10,4 @@
 mod configuration;
 mod propagation;
 mod support;
+mod v1;

@@ -1,6 +1,8 @@
 //! Integration tests of the worker against a real Temporal dev server: probes, connecting with
-//! back-off, draining on SIGTERM — with the real `flowgate-worker` binary.
+//! back-off, draining on SIGTERM — with the real `flowgate-worker` binary — and the workflows it
+//! serves.
 
+mod approval;
 mod metrics;
 
 use std::{path::Path, time::Duration};

@@ -57,7 +57,7 @@ type OrderFuture<'a> = Pin<Box<dyn Future<Output = Result<String, ActivityExecut
 
 #[workflow_methods]
 impl ShoppingWorkflow {
-    /// Runs the order activities concurrently; `join_all` is deterministic and keeps list order.
+    /// Checks the list, then orders its items (see [`order_items`]).
     #[run]
     pub async fn run(
         ctx: &mut WorkflowContext<Self>,
@@ -65,45 +65,51 @@ impl ShoppingWorkflow {
     ) -> WorkflowResult<String> {
         let list: ShoppingList = serde_json::from_value(input)
             .map_err(|e| invalid_list(format!("invalid shopping list: {e}")))?;
-        let options = activity_options(ORDER_START_TO_CLOSE);
-        let orders: Vec<OrderFuture<'_>> = list
-            .items
-            .iter()
-            .map(|item| {
-                let amount = i64::from(item.amount);
-                let opts = options.clone();
-                match item.fruit {
-                    Fruit::Apple => {
-                        Box::pin(ctx.execute_activity(OrderActivities::order_apples, amount, opts))
-                            as OrderFuture<'_>
-                    }
-                    Fruit::Banana => {
-                        Box::pin(ctx.execute_activity(OrderActivities::order_bananas, amount, opts))
-                    }
-                    Fruit::Cherry => Box::pin(ctx.execute_activity(
-                        OrderActivities::order_cherries,
-                        amount,
-                        opts,
-                    )),
-                    Fruit::Orange => {
-                        Box::pin(ctx.execute_activity(OrderActivities::order_oranges, amount, opts))
-                    }
-                }
-            })
-            .collect();
-        let mut result = String::new();
-        for line in join_all(orders).await {
-            match line {
-                Ok(line) => result.push_str(&line),
-                // A cancel request reaches the activities first; end as CANCELED, not FAILED.
-                Err(ActivityExecutionError::Cancelled(_)) => {
-                    return Err(WorkflowTermination::cancelled());
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(result)
+        order_items(ctx, &list.items).await
     }
+}
+
+/// Orders `items` with the order activities, concurrently; `join_all` is deterministic and
+/// keeps the lines in item order. Shared by every workflow that orders fruit.
+pub(crate) async fn order_items<W>(
+    ctx: &WorkflowContext<W>,
+    items: &[super::ShoppingItem],
+) -> WorkflowResult<String> {
+    let options = activity_options(ORDER_START_TO_CLOSE);
+    let orders: Vec<OrderFuture<'_>> = items
+        .iter()
+        .map(|item| {
+            let amount = i64::from(item.amount);
+            let opts = options.clone();
+            match item.fruit {
+                Fruit::Apple => {
+                    Box::pin(ctx.execute_activity(OrderActivities::order_apples, amount, opts))
+                        as OrderFuture<'_>
+                }
+                Fruit::Banana => {
+                    Box::pin(ctx.execute_activity(OrderActivities::order_bananas, amount, opts))
+                }
+                Fruit::Cherry => {
+                    Box::pin(ctx.execute_activity(OrderActivities::order_cherries, amount, opts))
+                }
+                Fruit::Orange => {
+                    Box::pin(ctx.execute_activity(OrderActivities::order_oranges, amount, opts))
+                }
+            }
+        })
+        .collect();
+    let mut result = String::new();
+    for line in join_all(orders).await {
+        match line {
+            Ok(line) => result.push_str(&line),
+            // A cancel request reaches the activities first; end as CANCELED, not FAILED.
+            Err(ActivityExecutionError::Cancelled(_)) => {
+                return Err(WorkflowTermination::cancelled());
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(result)
 }
 
 /// The order activities. `order_delay` simulates slow suppliers (demos, drain and load tests).

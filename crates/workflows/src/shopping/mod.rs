@@ -10,6 +10,8 @@ mod implementation;
 mod metrics;
 
 #[cfg(feature = "worker")]
+pub(crate) use implementation::order_items;
+#[cfg(feature = "worker")]
 pub use implementation::{OrderActivities, ShoppingWorkflow};
 #[cfg(feature = "worker")]
 pub use metrics::OrderMetrics;

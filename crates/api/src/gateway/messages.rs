@@ -1,0 +1,189 @@
+//! Signals, queries, updates, cancellation and termination of a workflow's latest run, with
+//! JSON arguments and results as `json/plain` payloads.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use temporalio_client::{
+    RpcOptions, UntypedQuery, UntypedSignal, UntypedUpdate, UntypedWorkflow, WorkflowCancelOptions,
+    WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowSignalOptions,
+    WorkflowTerminateOptions,
+    errors::{WorkflowInteractionError, WorkflowQueryError, WorkflowUpdateError},
+    tonic::{Code, Status},
+};
+
+use super::{Gateway, failure, payload};
+use crate::{error::ApiError, metrics::TemporalOperation};
+
+impl Gateway {
+    /// Sends signal `name` with `argument`; `request_id` deduplicates retries.
+    pub async fn signal(
+        &self,
+        workflow_id: &str,
+        name: &str,
+        argument: Option<&Value>,
+        request_id: Option<String>,
+    ) -> Result<(), ApiError> {
+        let call = async {
+            let client = self.link.client()?;
+            let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+            let args = payload::arguments(argument).map_err(ApiError::internal)?;
+            let options = WorkflowSignalOptions::builder()
+                .maybe_request_id(request_id)
+                .rpc_options(self.rpc_options())
+                .build();
+            let call = handle.signal(UntypedSignal::new(name), args, options);
+            self.link
+                .bounded(self.rpc_timeout, call)
+                .await?
+                .map_err(|e| interaction_error(e, workflow_id))
+        };
+        self.observed(TemporalOperation::Signal, call).await
+    }
+
+    /// Runs query `name` with `argument` and returns its JSON result.
+    pub async fn query(
+        &self,
+        workflow_id: &str,
+        name: &str,
+        argument: Option<&Value>,
+    ) -> Result<Value, ApiError> {
+        let call = async {
+            let client = self.link.client()?;
+            let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+            let args = payload::arguments(argument).map_err(ApiError::internal)?;
+            let options = WorkflowQueryOptions::builder()
+                .rpc_options(self.rpc_options())
+                .build();
+            let call = handle.query(UntypedQuery::new(name), args, options);
+            match self.link.bounded(self.rpc_timeout, call).await? {
+                Ok(raw) => payload::decode_result(raw).map_err(ApiError::internal),
+                Err(WorkflowQueryError::NotFound(_)) => {
+                    Err(ApiError::WorkflowNotFound(workflow_id.to_owned()))
+                }
+                Err(WorkflowQueryError::Rejected { status }) => Err(ApiError::QueryFailed(
+                    format!("rejected in status {status:?}"),
+                )),
+                Err(WorkflowQueryError::Rpc(status)) => Err(match status.code() {
+                    // QueryFailed: the worker had no handler, or the handler failed.
+                    Code::InvalidArgument => ApiError::QueryFailed(status.message().to_owned()),
+                    _ => rejected_or_unavailable(status),
+                }),
+                Err(other) => Err(ApiError::internal(other)),
+            }
+        };
+        self.observed(TemporalOperation::Query, call).await
+    }
+
+    /// Runs update `name` with `argument` as `update_id` and waits up to `wait` for its result.
+    pub async fn update(
+        &self,
+        workflow_id: &str,
+        name: &str,
+        argument: Option<&Value>,
+        update_id: String,
+        wait: Duration,
+    ) -> Result<Value, ApiError> {
+        let call = async {
+            let client = self.link.client()?;
+            let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+            let args = payload::arguments(argument).map_err(ApiError::internal)?;
+            // Each RPC may take the whole wait and then some: the wait below ends first, so
+            // running out of time reads as a timeout, never as an RPC failure.
+            let options = WorkflowExecuteUpdateOptions::builder()
+                .update_id(update_id.clone())
+                .rpc_options(
+                    RpcOptions::builder()
+                        .timeout(wait + self.rpc_timeout)
+                        .build(),
+                )
+                .build();
+            let call = self.link.unless_down(handle.execute_update(
+                UntypedUpdate::new(name),
+                args,
+                options,
+            ));
+            let result = match tokio::time::timeout(wait, call).await {
+                Err(_elapsed) => {
+                    return Err(ApiError::UpdateTimedOut {
+                        update_id,
+                        waited: humantime::format_duration(wait).to_string(),
+                    });
+                }
+                Ok(result) => result?,
+            };
+            match result {
+                Ok(raw) => payload::decode_result(raw).map_err(ApiError::internal),
+                Err(WorkflowUpdateError::Failed(failure)) => Err(ApiError::UpdateRejected(
+                    failure::error_info(&failure).message,
+                )),
+                Err(WorkflowUpdateError::NotFound(_)) => {
+                    Err(ApiError::WorkflowNotFound(workflow_id.to_owned()))
+                }
+                Err(WorkflowUpdateError::Rpc(status))
+                    if status.code() == Code::DeadlineExceeded =>
+                {
+                    Err(ApiError::UpdateTimedOut {
+                        update_id,
+                        waited: humantime::format_duration(wait).to_string(),
+                    })
+                }
+                Err(WorkflowUpdateError::Rpc(status)) => Err(rejected_or_unavailable(status)),
+                Err(other) => Err(ApiError::internal(other)),
+            }
+        };
+        self.observed(TemporalOperation::Update, call).await
+    }
+
+    /// Asks the workflow to cancel itself.
+    pub async fn cancel(&self, workflow_id: &str, reason: String) -> Result<(), ApiError> {
+        let call = async {
+            let client = self.link.client()?;
+            let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+            let options = WorkflowCancelOptions::builder()
+                .reason(reason)
+                .rpc_options(self.rpc_options())
+                .build();
+            self.link
+                .bounded(self.rpc_timeout, handle.cancel(options))
+                .await?
+                .map_err(|e| interaction_error(e, workflow_id))
+        };
+        self.observed(TemporalOperation::Cancel, call).await
+    }
+
+    /// Terminates the workflow at once.
+    pub async fn terminate(&self, workflow_id: &str, reason: String) -> Result<(), ApiError> {
+        let call = async {
+            let client = self.link.client()?;
+            let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+            let options = WorkflowTerminateOptions::builder()
+                .reason(reason)
+                .rpc_options(self.rpc_options())
+                .build();
+            self.link
+                .bounded(self.rpc_timeout, handle.terminate(options))
+                .await?
+                .map_err(|e| interaction_error(e, workflow_id))
+        };
+        self.observed(TemporalOperation::Terminate, call).await
+    }
+}
+
+fn interaction_error(error: WorkflowInteractionError, workflow_id: &str) -> ApiError {
+    match error {
+        WorkflowInteractionError::Rpc(status) => rejected_or_unavailable(status),
+        other => failure::interaction_error(other, workflow_id),
+    }
+}
+
+/// A request Temporal refuses as such (bad argument, wrong state) is the client's problem;
+/// anything else goes the usual way (503 when transient, else 500).
+fn rejected_or_unavailable(status: Status) -> ApiError {
+    match status.code() {
+        Code::InvalidArgument | Code::FailedPrecondition => {
+            ApiError::TemporalRejected(status.message().to_owned())
+        }
+        _ => failure::rpc_error(status),
+    }
+}

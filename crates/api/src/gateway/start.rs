@@ -1,0 +1,213 @@
+//! Starting a workflow through the raw `StartWorkflowExecution` RPC.
+//!
+//! The SDK's `Client::start_workflow` always sends a fresh random request id and drops the
+//! response's `started` flag; idempotent starts need both (a stable request id, and whether this
+//! call created the run). The raw call goes around the client interceptors, so the trace context
+//! is attached here, the way `flowgate_temporal::TraceContextInterceptor` does it.
+
+use std::{collections::HashMap, time::Duration};
+
+use opentelemetry::{
+    Context, KeyValue, global,
+    propagation::{Injector, TextMapCompositePropagator, TextMapPropagator},
+    trace::{FutureExt as _, SpanKind, Status, TraceContextExt, Tracer as _},
+};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use serde_json::{Map, Value};
+use temporalio_client::{
+    NamespacedClient, grpc::WorkflowService, tonic::Code, tonic::IntoRequest as _,
+};
+use temporalio_common::protos::temporal::api::{
+    common::v1::{Header, Memo, Payloads, SearchAttributes, WorkflowType},
+    enums::v1::{WorkflowIdConflictPolicy, WorkflowIdReusePolicy},
+    taskqueue::v1::TaskQueue,
+    workflowservice::v1::StartWorkflowExecutionRequest,
+};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use super::{Gateway, failure, payload};
+use crate::{
+    error::{ApiError, FieldError},
+    metrics::{StartOutcome, TemporalOperation},
+};
+
+/// Everything a start sends.
+#[derive(Debug, Clone)]
+pub struct StartSpec {
+    /// Temporal workflow type.
+    pub workflow_type: String,
+    /// Task queue.
+    pub task_queue: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// The workflow's one JSON argument.
+    pub input: Value,
+    /// Memo fields, each stored as a `json/plain` payload.
+    pub memo: Map<String, Value>,
+    /// Search attributes, each a `json/plain` payload of a registered attribute.
+    pub search_attributes: Map<String, Value>,
+    /// Delay before the first workflow task.
+    pub start_delay: Option<Duration>,
+    /// What to do when the id was used by a closed run.
+    pub id_reuse_policy: WorkflowIdReusePolicy,
+    /// What to do when a run with the id is running.
+    pub id_conflict_policy: WorkflowIdConflictPolicy,
+    /// Temporal request id; the server deduplicates retries of one request id. Random if unset.
+    pub request_id: Option<String>,
+}
+
+/// What Temporal answered to a start.
+#[derive(Debug, Clone)]
+pub struct StartedRun {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// The run this start created or (use-existing policy, duplicate request) found.
+    pub run_id: String,
+    /// Temporal's `started`: false when the use-existing policy returned a running run. A
+    /// retried request id is reported as started by the server.
+    pub started: bool,
+}
+
+impl Gateway {
+    /// Starts a workflow as `spec` says. A conflict the policies do not resolve is
+    /// [`ApiError::WorkflowAlreadyExists`].
+    pub async fn start_execution(&self, spec: &StartSpec) -> Result<StartedRun, ApiError> {
+        let result = self
+            .observed(TemporalOperation::Start, self.start_raw(spec))
+            .await;
+        self.metrics.workflow_start(
+            &spec.workflow_type,
+            match &result {
+                Ok(run) if !run.started => StartOutcome::AlreadyExists,
+                other => StartOutcome::of(other),
+            },
+        );
+        result
+    }
+
+    async fn start_raw(&self, spec: &StartSpec) -> Result<StartedRun, ApiError> {
+        let mut client = self.link.client()?;
+        let encode = |map: &Map<String, Value>| {
+            map.iter()
+                .map(|(k, v)| Ok((k.clone(), payload::json_payload(v)?)))
+                .collect::<Result<HashMap<_, _>, serde_json::Error>>()
+        };
+        let memo = encode(&spec.memo).map_err(ApiError::internal)?;
+        let search_attributes = encode(&spec.search_attributes).map_err(ApiError::internal)?;
+        let input = payload::json_payload(&spec.input).map_err(ApiError::internal)?;
+        let trace = start_span(&spec.workflow_type, &spec.workflow_id);
+        let request = StartWorkflowExecutionRequest {
+            namespace: client.namespace(),
+            identity: client.identity(),
+            workflow_id: spec.workflow_id.clone(),
+            workflow_type: Some(WorkflowType {
+                name: spec.workflow_type.clone(),
+            }),
+            task_queue: Some(TaskQueue {
+                name: spec.task_queue.clone(),
+                ..Default::default()
+            }),
+            input: Some(Payloads {
+                payloads: vec![input],
+            }),
+            request_id: spec
+                .request_id
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            workflow_id_reuse_policy: spec.id_reuse_policy as i32,
+            workflow_id_conflict_policy: spec.id_conflict_policy as i32,
+            memo: (!memo.is_empty()).then_some(Memo { fields: memo }),
+            search_attributes: (!search_attributes.is_empty()).then_some(SearchAttributes {
+                indexed_fields: search_attributes,
+            }),
+            workflow_start_delay: spec.start_delay.and_then(|d| d.try_into().ok()),
+            header: trace_header(&trace),
+            ..Default::default()
+        };
+        let mut request = request.into_request();
+        request.set_timeout(self.rpc_timeout);
+        let call =
+            async move { WorkflowService::start_workflow_execution(&mut client, request).await }
+                .with_context(trace.clone());
+        let result = self.link.bounded(self.rpc_timeout, call).await;
+        end_span(
+            &trace,
+            match &result {
+                Ok(Ok(_)) => None,
+                Ok(Err(status)) => Some(format!("{:?}: {}", status.code(), status.message())),
+                Err(unavailable) => Some(unavailable.to_string()),
+            },
+        );
+        match result? {
+            Ok(response) => {
+                let response = response.into_inner();
+                Ok(StartedRun {
+                    workflow_id: spec.workflow_id.clone(),
+                    run_id: response.run_id,
+                    started: response.started,
+                })
+            }
+            Err(status) if status.code() == Code::AlreadyExists => {
+                Err(ApiError::WorkflowAlreadyExists(spec.workflow_id.clone()))
+            }
+            Err(status) if status.code() == Code::InvalidArgument => {
+                let message = status.message().to_owned();
+                // The request was checked before it left; what Temporal still refuses is the
+                // namespace's search attribute schema (or a limit of the server).
+                if message.to_lowercase().contains("search attribute") {
+                    Err(ApiError::Validation(vec![FieldError::new(
+                        "/search_attributes",
+                        message,
+                    )]))
+                } else {
+                    Err(ApiError::TemporalRejected(message))
+                }
+            }
+            Err(status) => Err(failure::rpc_error(status)),
+        }
+    }
+}
+
+/// A `StartWorkflow:<type>` client span, child of the request's span.
+fn start_span(workflow_type: &str, workflow_id: &str) -> Context {
+    let parent = tracing::Span::current().context();
+    let tracer = global::tracer("flowgate-api");
+    let span = tracer
+        .span_builder(format!("StartWorkflow:{workflow_type}"))
+        .with_kind(SpanKind::Client)
+        .with_attributes([KeyValue::new("temporalWorkflowID", workflow_id.to_owned())])
+        .start_with_context(&tracer, &parent);
+    parent.with_span(span)
+}
+
+fn end_span(context: &Context, error: Option<String>) {
+    if let Some(message) = error {
+        context.span().set_status(Status::error(message));
+    }
+    context.span().end();
+}
+
+/// The span's W3C context in Temporal's `_tracer-data` header, as every SDK reads it; `None`
+/// while tracing is off.
+fn trace_header(context: &Context) -> Option<Header> {
+    #[derive(Default)]
+    struct Carrier(HashMap<String, String>);
+    impl Injector for Carrier {
+        fn set(&mut self, key: &str, value: String) {
+            self.0.insert(key.to_owned(), value);
+        }
+    }
+    let propagator = TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]);
+    let mut carrier = Carrier::default();
+    propagator.inject_context(context, &mut carrier);
+    if carrier.0.is_empty() {
+        return None;
+    }
+    let payload = payload::json_payload(&carrier.0).ok()?;
+    Some(Header {
+        fields: [(flowgate_temporal::TRACE_HEADER_KEY.to_owned(), payload)].into(),
+    })
+}

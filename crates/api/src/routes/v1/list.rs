@@ -1,0 +1,152 @@
+//! `GET /v1/workflows?query=…&page_size=…&page_token=…`: a visibility query, a page at a time.
+
+use axum::{
+    Json,
+    extract::{Query, State},
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::workflow::rfc3339;
+use crate::{
+    error::{ApiError, Problem},
+    gateway::Execution,
+    routes::executions::status_name,
+    state::AppState,
+};
+
+/// Page size without `page_size`.
+const DEFAULT_PAGE_SIZE: i32 = 100;
+/// Largest `page_size` (Temporal's default limit per page).
+const MAX_PAGE_SIZE: i32 = 1000;
+
+/// The query string of a list (checked in the handler, for precise errors).
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    query: Option<String>,
+    page_size: Option<String>,
+    page_token: Option<String>,
+}
+
+/// One workflow of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowSummaryOut {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Run id.
+    pub run_id: String,
+    /// Temporal workflow type.
+    pub workflow_type: String,
+    /// Task queue.
+    pub task_queue: String,
+    /// Temporal's status (RUNNING, COMPLETED, ...).
+    #[schema(example = "COMPLETED")]
+    pub status: &'static str,
+    /// When the run was created, RFC 3339 UTC.
+    pub start_time: Option<String>,
+    /// When it was due to run, RFC 3339 UTC.
+    pub execution_time: Option<String>,
+    /// When it closed; null while running.
+    pub close_time: Option<String>,
+}
+
+/// A page of workflows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowPageOut {
+    /// The workflows of this page, most recent first.
+    pub workflows: Vec<WorkflowSummaryOut>,
+    /// Pass as `page_token` for the next page; null on the last page.
+    pub next_page_token: Option<String>,
+}
+
+impl From<Execution> for WorkflowSummaryOut {
+    fn from(e: Execution) -> Self {
+        Self {
+            workflow_id: e.workflow_id,
+            run_id: e.run_id,
+            workflow_type: e.workflow_type,
+            task_queue: e.task_queue,
+            status: status_name(e.status),
+            start_time: e.start_time.map(rfc3339),
+            execution_time: e.execution_time.map(rfc3339),
+            close_time: e.close_time.map(rfc3339),
+        }
+    }
+}
+
+/// List workflows matching a Temporal visibility query, with cursor pagination.
+#[utoipa::path(get, path = "/v1/workflows", tag = "v1",
+    params(
+        ("query" = Option<String>, Query, description = "Temporal visibility query, e.g. `WorkflowType = 'ShoppingWorkflow' AND ExecutionStatus = 'Running'`; empty: every workflow"),
+        ("page_size" = Option<i32>, Query, description = "Workflows per page, 1 to 1000 (default 100)"),
+        ("page_token" = Option<String>, Query, description = "`next_page_token` of the previous page"),
+    ),
+    responses(
+        (status = 200, description = "A page of workflows", body = WorkflowPageOut),
+        (status = 400, description = "Temporal rejected the visibility query", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid page_size or page_token", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_workflows(
+    State(state): State<AppState>,
+    query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<WorkflowPageOut>, ApiError> {
+    let Query(params) = query.map_err(|e| ApiError::InvalidQuery {
+        name: "query",
+        problem: e.body_text(),
+    })?;
+    let page_size = match params.page_size.as_deref() {
+        None => DEFAULT_PAGE_SIZE,
+        Some(raw) => raw
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| ApiError::InvalidQuery {
+                name: "page_size",
+                problem: format!("{raw:?} is not a number from 1 to {MAX_PAGE_SIZE}"),
+            })?,
+    };
+    let page_token = match params.page_token.as_deref().filter(|t| !t.is_empty()) {
+        None => Vec::new(),
+        Some(token) => from_hex(token).ok_or_else(|| ApiError::InvalidQuery {
+            name: "page_token",
+            problem: "is not a next_page_token of this API".to_owned(),
+        })?,
+    };
+    let page = state
+        .gateway
+        .list(params.query.as_deref().unwrap_or(""), page_size, page_token)
+        .await?;
+    Ok(Json(WorkflowPageOut {
+        workflows: page.executions.into_iter().map(Into::into).collect(),
+        next_page_token: page.next_page_token.map(|t| to_hex(&t)),
+    }))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || !text.is_ascii() {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_through_hex() {
+        let token = vec![0, 1, 0xab, 0xff];
+        assert_eq!(from_hex(&to_hex(&token)), Some(token));
+        assert_eq!(from_hex("abc"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+}

@@ -1,0 +1,279 @@
+//! Signals, queries and updates of a workflow, by id.
+//!
+//! The workflow is described first: its registered type (if any) decides which message names
+//! exist and checks their argument, and its status refuses messages to an ended workflow (409).
+//! The body is the message's argument itself, and may be empty for messages without one.
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use flowgate_workflows::registry::{self, Message};
+use serde::Serialize;
+use serde_json::Value;
+use temporalio_client::WorkflowExecutionStatus;
+use utoipa::ToSchema;
+
+use super::{
+    body::{OptionalJson, field_errors},
+    idempotency,
+};
+use crate::{
+    error::{ApiError, FieldError, Problem},
+    extract::MessagePath,
+    gateway::Execution,
+    state::AppState,
+};
+
+/// A kind of message.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Signal,
+    Query,
+    Update,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Signal => "signal",
+            Kind::Query => "query",
+            Kind::Update => "update",
+        }
+    }
+}
+
+/// Describes the workflow, and checks `argument` when its type is registered: the argument as
+/// sent (unregistered types) or as normalised by the message's input type.
+async fn prepare(
+    state: &AppState,
+    workflow_id: &str,
+    kind: Kind,
+    name: &str,
+    argument: Option<Value>,
+) -> Result<(Execution, Option<Value>), ApiError> {
+    let execution = state.gateway.describe_execution(workflow_id).await?;
+    let Some(def) = registry::registry()
+        .into_iter()
+        .find(|def| def.temporal_type == execution.workflow_type)
+    else {
+        return Ok((execution, argument));
+    };
+    let messages = match kind {
+        Kind::Signal => &def.signals,
+        Kind::Query => &def.queries,
+        Kind::Update => &def.updates,
+    };
+    let Some(message) = messages.iter().find(|m| m.name == name) else {
+        let known = messages.iter().map(|m| m.name).collect::<Vec<_>>();
+        return Err(ApiError::MessageNotFound {
+            kind: kind.as_str(),
+            name: name.to_owned(),
+            workflow_type: def.temporal_type.to_owned(),
+            known: if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            },
+        });
+    };
+    let argument = check_argument(kind, message, argument)?;
+    Ok((execution, argument))
+}
+
+fn check_argument(
+    kind: Kind,
+    message: &Message,
+    argument: Option<Value>,
+) -> Result<Option<Value>, ApiError> {
+    match (&message.input, argument) {
+        (None, None | Some(Value::Null)) => Ok(None),
+        (None, Some(Value::Object(map))) if map.is_empty() => Ok(None),
+        (None, Some(_)) => Err(ApiError::Validation(vec![FieldError::new(
+            "",
+            format!(
+                "{} {} takes no argument: send no body",
+                kind.as_str(),
+                message.name
+            ),
+        )])),
+        (Some(input), argument) => input
+            .decode(&argument.unwrap_or(Value::Null))
+            .map(Some)
+            .map_err(|issues| field_errors("", issues)),
+    }
+}
+
+pub(super) fn require_running(execution: &Execution) -> Result<(), ApiError> {
+    if execution.status == WorkflowExecutionStatus::Running {
+        Ok(())
+    } else {
+        Err(ApiError::WorkflowNotRunning(execution.workflow_id.clone()))
+    }
+}
+
+/// It existed a moment ago: "not found" now means it has just ended.
+pub(super) fn ended_meanwhile(error: ApiError) -> ApiError {
+    match error {
+        ApiError::WorkflowNotFound(id) => ApiError::WorkflowNotRunning(id),
+        other => other,
+    }
+}
+
+/// Answer to a message or control request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageOut {
+    /// Workflow id.
+    pub workflow_id: String,
+    /// The run the message went to (the latest).
+    pub run_id: String,
+    /// `signaled`, `queried`, `updated`, `cancel_requested` or `terminated`.
+    #[schema(example = "signaled")]
+    pub status: &'static str,
+    /// The query's or update's result (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    /// The update's id (updates only; derived from `Idempotency-Key` when sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_id: Option<String>,
+}
+
+impl MessageOut {
+    pub(super) fn new(execution: Execution, status: &'static str) -> Self {
+        Self {
+            workflow_id: execution.workflow_id,
+            run_id: execution.run_id,
+            status,
+            result: None,
+            update_id: None,
+        }
+    }
+}
+
+/// The `Idempotency-Key` of a message, as a stable id for `purpose` (Temporal deduplicates
+/// signal request ids and update ids).
+fn keyed_id(
+    headers: &HeaderMap,
+    workflow_id: &str,
+    purpose: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(idempotency::key(headers)?.map(|key| {
+        idempotency::Idempotency::new(workflow_id, &key, &Value::Null).derived_id(purpose)
+    }))
+}
+
+/// Send a signal (body: its argument; empty when it takes none).
+#[utoipa::path(post, path = "/v1/workflows/{workflow_id}/signals/{name}", tag = "v1",
+    params(
+        ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
+        ("name" = String, Path, description = "Signal name"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Deduplicates retries of this signal"),
+    ),
+    request_body(content = Option<Object>, description = "The signal's argument (any JSON for unregistered workflow types)"),
+    responses(
+        (status = 202, description = "Signal delivered to the workflow's history", body = MessageOut),
+        (status = 400, description = "Malformed JSON or undecodable path", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow, or its registered type has no such signal", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid argument", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn send_signal(
+    State(state): State<AppState>,
+    MessagePath { workflow_id, name }: MessagePath,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson,
+) -> Result<Response, ApiError> {
+    let request_id = keyed_id(&headers, &workflow_id, &format!("signal\0{name}"))?;
+    let (execution, argument) = prepare(&state, &workflow_id, Kind::Signal, &name, body).await?;
+    require_running(&execution)?;
+    state
+        .gateway
+        .signal(&workflow_id, &name, argument.as_ref(), request_id)
+        .await
+        .map_err(ended_meanwhile)?;
+    let out = MessageOut::new(execution, "signaled");
+    Ok((StatusCode::ACCEPTED, Json(out)).into_response())
+}
+
+/// Run a query and return its result (body: its argument; empty when it takes none).
+#[utoipa::path(post, path = "/v1/workflows/{workflow_id}/queries/{name}", tag = "v1",
+    params(
+        ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
+        ("name" = String, Path, description = "Query name"),
+    ),
+    request_body(content = Option<Object>, description = "The query's argument"),
+    responses(
+        (status = 200, description = "The query's result in `result`", body = MessageOut),
+        (status = 400, description = "Malformed JSON or undecodable path", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow, or its registered type has no such query", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid argument, or the workflow could not answer", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable, or no worker answered in time", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn run_query(
+    State(state): State<AppState>,
+    MessagePath { workflow_id, name }: MessagePath,
+    OptionalJson(body): OptionalJson,
+) -> Result<Json<MessageOut>, ApiError> {
+    let (execution, argument) = prepare(&state, &workflow_id, Kind::Query, &name, body).await?;
+    let result = state
+        .gateway
+        .query(&workflow_id, &name, argument.as_ref())
+        .await?;
+    let mut out = MessageOut::new(execution, "queried");
+    out.result = Some(result);
+    Ok(Json(out))
+}
+
+/// Run an update and wait (up to api.result_wait) for its result.
+#[utoipa::path(post, path = "/v1/workflows/{workflow_id}/updates/{name}", tag = "v1",
+    params(
+        ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
+        ("name" = String, Path, description = "Update name"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the update id stable: a retry returns the first attempt's result"),
+    ),
+    request_body(content = Option<Object>, description = "The update's argument"),
+    responses(
+        (status = 200, description = "The update's result in `result`", body = MessageOut),
+        (status = 400, description = "Malformed JSON or undecodable path", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow, or its registered type has no such update", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid argument, or the workflow rejected the update (its message in `detail`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The update did not complete within api.result_wait", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn run_update(
+    State(state): State<AppState>,
+    MessagePath { workflow_id, name }: MessagePath,
+    headers: HeaderMap,
+    OptionalJson(body): OptionalJson,
+) -> Result<Json<MessageOut>, ApiError> {
+    let update_id = keyed_id(&headers, &workflow_id, &format!("update\0{name}"))?
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let (execution, argument) = prepare(&state, &workflow_id, Kind::Update, &name, body).await?;
+    require_running(&execution)?;
+    let wait = state.settings.api.result_wait;
+    let result = state
+        .gateway
+        .update(
+            &workflow_id,
+            &name,
+            argument.as_ref(),
+            update_id.clone(),
+            wait,
+        )
+        .await
+        .map_err(ended_meanwhile)?;
+    let mut out = MessageOut::new(execution, "updated");
+    out.result = Some(result);
+    out.update_id = Some(update_id);
+    Ok(Json(out))
+}

@@ -1,0 +1,278 @@
+//! The registry's part of the OpenAPI document: a start path per registered workflow (its
+//! input in the request, its output in the result), and a path per registered signal, query and
+//! update (its argument and result). The generic handlers' documented operations are the
+//! templates; only their schemas and path parameters change.
+
+use std::collections::BTreeMap;
+
+use flowgate_workflows::registry::{Message, Payload, WorkflowDef, registry};
+use serde_json::json;
+use utoipa::{
+    PartialSchema, Path as _,
+    openapi::{
+        OpenApi, RefOr, Required,
+        content::ContentBuilder,
+        path::{HttpMethod, Operation, ParameterIn, PathItem},
+        request_body::RequestBodyBuilder,
+        schema::{ObjectBuilder, OneOfBuilder, Ref, Schema, Type},
+    },
+};
+
+use super::{
+    RunOut,
+    messages::{self, MessageOut},
+    start::{self, StartIn},
+};
+
+/// The registered messages one message path documents (several workflows may share a name).
+type Targets = Vec<(WorkflowDef, Message)>;
+
+/// Adds every registered workflow's start path and message paths, with their schemas.
+pub fn extend(doc: &mut OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut schemas = Vec::new();
+    let mut message_paths: BTreeMap<String, (&'static str, Targets)> = BTreeMap::new();
+    let defs = registry();
+    for def in &defs {
+        def.input.schemas(&mut schemas);
+        def.output.schemas(&mut schemas);
+        let pascal = pascal(def.name);
+        schemas.push((format!("Start{pascal}In"), start_schema(def)));
+        schemas.push((
+            format!("{pascal}RunOut"),
+            with_property("result", RunOut::schema(), Some(&def.output)),
+        ));
+        for (kind, list) in [
+            ("signals", &def.signals),
+            ("queries", &def.queries),
+            ("updates", &def.updates),
+        ] {
+            for message in list {
+                message
+                    .input
+                    .iter()
+                    .chain(&message.output)
+                    .for_each(|p| p.schemas(&mut schemas));
+                let path = format!("/v1/workflows/{{workflow_id}}/{kind}/{}", message.name);
+                message_paths
+                    .entry(path)
+                    .or_insert((kind, Vec::new()))
+                    .1
+                    .push((def.clone(), message.clone()));
+            }
+        }
+        doc.paths.paths.insert(
+            format!("/v1/workflows/{}", def.name),
+            PathItem::new(HttpMethod::Post, start_operation(def, &pascal)),
+        );
+    }
+    for (name, schema) in schemas {
+        components.schemas.entry(name).or_insert(schema);
+    }
+    for (path, (kind, targets)) in message_paths {
+        doc.paths.paths.insert(
+            path,
+            PathItem::new(HttpMethod::Post, message_operation(kind, &targets)),
+        );
+    }
+}
+
+fn start_operation(def: &WorkflowDef, pascal: &str) -> Operation {
+    let mut operation = start::__path_start_workflow::operation();
+    drop_path_parameters(&mut operation);
+    operation.operation_id = Some(format!("start_{}", def.name.replace('-', "_")));
+    operation.summary = Some(format!("Start {} ({})", def.name, def.temporal_type));
+    operation.description = Some(def.description.to_owned());
+    operation.request_body = Some(
+        RequestBodyBuilder::new()
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name(format!("Start{pascal}In"))))
+                    .example(Some(json!({ "input": (def.example)() })))
+                    .build(),
+            )
+            .required(Some(Required::True))
+            .build(),
+    );
+    set_response_schema(&mut operation, &["200", "202"], &format!("{pascal}RunOut"));
+    operation
+}
+
+fn message_operation(kind: &str, targets: &[(WorkflowDef, Message)]) -> Operation {
+    let mut operation = match kind {
+        "signals" => messages::__path_send_signal::operation(),
+        "queries" => messages::__path_run_query::operation(),
+        _ => messages::__path_run_update::operation(),
+    };
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .retain(|p| p.name != "name");
+    let (_, first) = &targets[0];
+    let name = first.name;
+    operation.operation_id = Some(format!(
+        "{}_{}",
+        &kind[..kind.len() - 1],
+        name.replace('-', "_")
+    ));
+    operation.summary = Some(format!("{} `{name}`", &kind[..kind.len() - 1]));
+    operation.description = Some(
+        targets
+            .iter()
+            .map(|(def, m)| {
+                format!(
+                    "{} (workflow `{}`, type `{}`)",
+                    m.description, def.name, def.temporal_type
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n\n"),
+    );
+    let inputs: Vec<_> = targets.iter().filter_map(|(_, m)| m.input).collect();
+    operation.request_body = (!inputs.is_empty()).then(|| {
+        RequestBodyBuilder::new()
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(one_of(&inputs))).build(),
+            )
+            .required(Some(if inputs.len() == targets.len() {
+                Required::True
+            } else {
+                Required::False
+            }))
+            .build()
+    });
+    let outputs: Vec<_> = targets.iter().filter_map(|(_, m)| m.output).collect();
+    if kind != "signals" && !outputs.is_empty() {
+        let schema = match MessageOut::schema() {
+            RefOr::T(Schema::Object(mut object)) => {
+                object
+                    .properties
+                    .insert("result".to_owned(), one_of(&outputs));
+                RefOr::T(Schema::Object(object))
+            }
+            other => other,
+        };
+        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut("200")
+            && let Some(content) = response.content.get_mut("application/json")
+        {
+            content.schema = Some(schema);
+        }
+    }
+    operation
+}
+
+/// `StartIn` with `input` of the workflow's input type.
+fn start_schema(def: &WorkflowDef) -> RefOr<Schema> {
+    let mut schema = with_property("input", StartIn::schema(), Some(&def.input));
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        object.description = Some(format!(
+            "Start {}: its input and the start options.",
+            def.name
+        ));
+        object.example = Some(json!({ "input": (def.example)() }));
+    }
+    schema
+}
+
+/// `schema` (an object) with property `name` replaced by `payload`'s type (nullable when
+/// `payload` is the result of a run, which is null until it completes).
+fn with_property(name: &str, schema: RefOr<Schema>, payload: Option<&Payload>) -> RefOr<Schema> {
+    let RefOr::T(Schema::Object(mut object)) = schema else {
+        return schema;
+    };
+    if let Some(payload) = payload {
+        let reference = Ref::from_schema_name(payload.schema_name());
+        let property: RefOr<Schema> = if name == "result" {
+            OneOfBuilder::new()
+                .item(reference)
+                .item(ObjectBuilder::new().schema_type(Type::Null))
+                .into()
+        } else {
+            reference.into()
+        };
+        object.properties.insert(name.to_owned(), property);
+    }
+    RefOr::T(Schema::Object(object))
+}
+
+fn one_of(payloads: &[Payload]) -> RefOr<Schema> {
+    let mut names: Vec<_> = payloads.iter().map(Payload::schema_name).collect();
+    names.dedup();
+    if names.len() == 1 {
+        return Ref::from_schema_name(names.remove(0)).into();
+    }
+    names
+        .into_iter()
+        .fold(OneOfBuilder::new(), |b, n| b.item(Ref::from_schema_name(n)))
+        .into()
+}
+
+fn drop_path_parameters(operation: &mut Operation) {
+    if let Some(parameters) = &mut operation.parameters {
+        parameters.retain(|p| p.parameter_in != ParameterIn::Path);
+    }
+}
+
+fn set_response_schema(operation: &mut Operation, statuses: &[&str], schema_name: &str) {
+    for status in statuses {
+        if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(*status)
+            && let Some(content) = response.content.get_mut("application/json")
+        {
+            content.schema = Some(Ref::from_schema_name(schema_name).into());
+        }
+    }
+}
+
+/// `order-approval` → `OrderApproval`.
+fn pascal(name: &str) -> String {
+    name.split(['-', '_'])
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_become_pascal_case() {
+        assert_eq!(pascal("order-approval"), "OrderApproval");
+        assert_eq!(pascal("shopping"), "Shopping");
+    }
+
+    #[test]
+    fn every_registered_workflow_has_a_typed_start_path() {
+        let doc = serde_json::to_value(crate::routes::openapi()).unwrap();
+        if std::env::var_os("FLOWGATE_PRINT_OPENAPI").is_some() {
+            eprintln!("{}", serde_json::to_string_pretty(&doc).unwrap());
+        }
+        for def in registry() {
+            let op = &doc["paths"][format!("/v1/workflows/{}", def.name)]["post"];
+            let pascal = pascal(def.name);
+            assert_eq!(
+                op["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+                format!("#/components/schemas/Start{pascal}In"),
+                "{op}"
+            );
+            let start = &doc["components"]["schemas"][format!("Start{pascal}In")];
+            assert_eq!(
+                start["properties"]["input"]["$ref"],
+                format!("#/components/schemas/{}", def.input.schema_name()),
+                "{start}"
+            );
+            assert!(
+                doc["components"]["schemas"][def.output.schema_name()].is_object(),
+                "{}",
+                def.name
+            );
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! `POST /v1/workflows/{name}`: start a registered workflow, optionally wait for its result.
+
+use std::time::Duration;
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderValue},
+    response::Response,
+};
+use flowgate_workflows::registry::WorkflowDef;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use temporalio_common::protos::temporal::api::enums::v1::{
+    WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
+};
+use utoipa::ToSchema;
+
+use super::{
+    IDEMPOTENT_REPLAYED, RunOut,
+    body::{RegisteredWorkflow, field_errors},
+    idempotency::{self, Idempotency, MEMO_KEY, check_keyed_policies, start_once},
+    wait::WaitPreference,
+    workflow_location,
+};
+use crate::{
+    error::{ApiError, FieldError, Problem},
+    extract::ApiJson,
+    gateway::{Outcome, StartSpec},
+    routes::shopping::check_workflow_id,
+    state::AppState,
+};
+
+/// What to start: the workflow's input and Temporal's start options.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartIn {
+    /// The workflow's input (its schema is the workflow's; see each start path).
+    pub input: Value,
+    /// Your own workflow id. Without one: `<prefix><uuid>`, or with an `Idempotency-Key` an id
+    /// derived from the key.
+    #[serde(default)]
+    #[schema(example = "order-42")]
+    pub workflow_id: Option<String>,
+    /// Memo: any JSON values, shown by `GET /v1/workflows/{workflow_id}`.
+    #[serde(default)]
+    pub memo: Option<Map<String, Value>>,
+    /// Search attributes (strings, numbers, booleans, lists of strings), each registered in the
+    /// namespace beforehand; an unknown one is a 422.
+    #[serde(default)]
+    pub search_attributes: Option<Map<String, Value>>,
+    /// Delay before the workflow runs: seconds (`30`) or a duration (`1m30s`).
+    #[serde(default)]
+    #[schema(example = "10s")]
+    pub start_delay: Option<String>,
+    /// Whether a closed workflow's id may be used again (default `allow_duplicate`).
+    #[serde(default)]
+    pub id_reuse_policy: Option<IdReusePolicy>,
+    /// What to do when a workflow with the id is running (default `fail`: 409).
+    #[serde(default)]
+    pub id_conflict_policy: Option<IdConflictPolicy>,
+}
+
+/// Temporal's workflow id reuse policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdReusePolicy {
+    /// A closed workflow's id may start a new run.
+    AllowDuplicate,
+    /// Only if the closed run did not complete successfully.
+    AllowDuplicateFailedOnly,
+    /// Never: an id is used once.
+    RejectDuplicate,
+}
+
+/// Temporal's workflow id conflict policy (a run with the id is running).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdConflictPolicy {
+    /// Refuse: 409.
+    Fail,
+    /// Return the running run (`replayed: true`).
+    UseExisting,
+    /// Terminate it and start a new run.
+    TerminateExisting,
+}
+
+impl StartIn {
+    /// The start this body asks for, and its normalised content (for idempotency); every
+    /// problem is reported at once, pointers relative to the body.
+    fn plan(self, def: &WorkflowDef, worker_queue: &str) -> Result<(StartSpec, Value), ApiError> {
+        let mut errors = Vec::new();
+        let input = def.input.decode(&self.input).unwrap_or_else(|issues| {
+            if let ApiError::Validation(found) = field_errors("/input", issues) {
+                errors.extend(found);
+            }
+            Value::Null
+        });
+        if let Some(Err(problem)) = self.workflow_id.as_deref().map(check_workflow_id) {
+            errors.push(FieldError::new("/workflow_id", problem));
+        }
+        let memo = self.memo.unwrap_or_default();
+        if memo.contains_key(MEMO_KEY) {
+            errors.push(FieldError::new(
+                format!("/memo/{MEMO_KEY}"),
+                "is reserved for Flowgate",
+            ));
+        }
+        let search_attributes = self.search_attributes.unwrap_or_default();
+        for (name, value) in &search_attributes {
+            if !is_search_attribute_value(value) {
+                errors.push(FieldError::new(
+                    format!(
+                        "/search_attributes/{}",
+                        name.replace('~', "~0").replace('/', "~1")
+                    ),
+                    "must be a string, number, boolean or list of strings",
+                ));
+            }
+        }
+        let start_delay = match self.start_delay.as_deref().map(parse_delay) {
+            Some(None) => {
+                errors.push(FieldError::new(
+                    "/start_delay",
+                    "must be seconds (30) or a duration (1m30s), at most 366 days",
+                ));
+                None
+            }
+            other => other.flatten().filter(|d| !d.is_zero()),
+        };
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let normalised = json!({
+            "workflow": def.name,
+            "input": input,
+            "workflow_id": self.workflow_id,
+            "memo": memo,
+            "search_attributes": search_attributes,
+            "start_delay_ms": start_delay.map(|d: Duration| d.as_millis() as u64),
+            "id_reuse_policy": self.id_reuse_policy,
+            "id_conflict_policy": self.id_conflict_policy,
+        });
+        let spec = StartSpec {
+            workflow_type: def.temporal_type.to_owned(),
+            task_queue: def.queue(worker_queue).to_owned(),
+            workflow_id: self
+                .workflow_id
+                .unwrap_or_else(|| format!("{}{}", def.id_prefix, uuid::Uuid::new_v4())),
+            input,
+            memo,
+            search_attributes,
+            start_delay,
+            id_reuse_policy: match self.id_reuse_policy {
+                Some(IdReusePolicy::AllowDuplicateFailedOnly) => {
+                    WorkflowIdReusePolicy::AllowDuplicateFailedOnly
+                }
+                Some(IdReusePolicy::RejectDuplicate) => WorkflowIdReusePolicy::RejectDuplicate,
+                Some(IdReusePolicy::AllowDuplicate) | None => WorkflowIdReusePolicy::AllowDuplicate,
+            },
+            id_conflict_policy: match self.id_conflict_policy {
+                Some(IdConflictPolicy::UseExisting) => WorkflowIdConflictPolicy::UseExisting,
+                Some(IdConflictPolicy::TerminateExisting) => {
+                    WorkflowIdConflictPolicy::TerminateExisting
+                }
+                Some(IdConflictPolicy::Fail) | None => WorkflowIdConflictPolicy::Fail,
+            },
+            request_id: None,
+        };
+        Ok((spec, normalised))
+    }
+}
+
+/// Longest start delay accepted (Temporal has no limit; a longer one is most likely a mistake).
+const MAX_START_DELAY: Duration = Duration::from_secs(366 * 24 * 60 * 60);
+
+/// `30`, `2.5` (seconds) or `1m30s`, up to [`MAX_START_DELAY`].
+fn parse_delay(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    let delay = match raw.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Duration::try_from_secs_f64(seconds).ok()?
+        }
+        Ok(_) => return None,
+        Err(_) => humantime::parse_duration(raw).ok()?,
+    };
+    (delay <= MAX_START_DELAY).then_some(delay)
+}
+
+fn is_search_attribute_value(value: &Value) -> bool {
+    match value {
+        Value::String(_) | Value::Number(_) | Value::Bool(_) => true,
+        Value::Array(items) => items.iter().all(Value::is_string),
+        Value::Null | Value::Object(_) => false,
+    }
+}
+
+/// Start the workflow named in the path (the generic form of each workflow's start path).
+#[utoipa::path(post, path = "/v1/workflows/{workflow_id}", tag = "v1",
+    params(
+        ("wait" = Option<String>, Query, description = "Wait up to this long for the result: seconds (`10`) or a duration (`500ms`, `1m`); capped at api.result_wait. Without it (and without `Prefer: wait`), answers at once."),
+        ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=<seconds>`, used when `?wait` is absent; answered with `Preference-Applied`."),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the start idempotent: a retry with the same key and body returns the same run (`replayed: true`, `Idempotent-Replayed: true`), never a second one, also after it ended; the same key with another body is a 422."),
+    ),
+    request_body = StartIn,
+    responses(
+        (status = 200, description = "The workflow ended within the wait: completed with its result, or failed/canceled/terminated/timed_out with an error", body = RunOut),
+        (status = 202, description = "Started (or replayed) and not ended yet", body = RunOut,
+            headers(("Location" = String, description = "The workflow: /v1/workflows/{workflow_id}"),
+                    ("Idempotent-Replayed" = String, description = "With an Idempotency-Key: `true` when an earlier request's run was returned"),
+                    ("Preference-Applied" = String, description = "The wait applied, when asked with Prefer"))),
+        (status = 400, description = "Malformed JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No workflow registered under this name", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A workflow with this id exists and the policies refuse another", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid input or options (pointers under `/input` for the input), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn start_workflow(
+    State(state): State<AppState>,
+    RegisteredWorkflow(def): RegisteredWorkflow,
+    wait: WaitPreference,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<StartIn>,
+) -> Result<Response, ApiError> {
+    let key = idempotency::key(&headers)?;
+    let chosen_id = body.workflow_id.is_some();
+    if key.is_some() {
+        check_keyed_policies(&body)?;
+    }
+    let (mut spec, normalised) = body.plan(&def, &state.settings.shopping.task_queue)?;
+    let idempotency = key.map(|key| Idempotency::new(def.name, &key, &normalised));
+    let (run_id, replayed) = match &idempotency {
+        None => {
+            let run = state.gateway.start_execution(&spec).await?;
+            (run.run_id, !run.started)
+        }
+        Some(idempotency) => {
+            if !chosen_id {
+                spec.workflow_id =
+                    format!("{}{}", def.id_prefix, idempotency.derived_id("workflow"));
+            }
+            spec.request_id = Some(idempotency.derived_id("start-request"));
+            spec.memo.insert(MEMO_KEY.to_owned(), idempotency.record());
+            spec.id_conflict_policy = WorkflowIdConflictPolicy::UseExisting;
+            spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
+            start_once(&state, &spec, idempotency).await?
+        }
+    };
+    tracing::info!(
+        workflow_id = %spec.workflow_id,
+        %run_id,
+        replayed,
+        workflow = def.name,
+        "v1 start"
+    );
+    let workflow_id = spec.workflow_id;
+    let outcome = if wait.wait.is_zero() && !replayed {
+        Outcome::Running
+    } else {
+        match state.gateway.outcome(&workflow_id, wait.wait).await {
+            Ok(outcome) => outcome,
+            // Started; losing sight of it now must not read as "not started".
+            Err(ApiError::TemporalUnavailable(_)) => Outcome::Running,
+            Err(other) => return Err(other),
+        }
+    };
+    let location = workflow_location(&workflow_id, "");
+    let (code, mut out) = RunOut::from_outcome(workflow_id, outcome);
+    out.run_id = Some(run_id);
+    out.replayed = Some(replayed);
+    let mut extra = wait.headers();
+    if idempotency.is_some() {
+        extra.push((
+            IDEMPOTENT_REPLAYED,
+            HeaderValue::from_static(if replayed { "true" } else { "false" }),
+        ));
+    }
+    Ok(out.into_response_at(code, location, extra))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_delays_are_seconds_or_durations_within_a_year() {
+        assert_eq!(parse_delay("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_delay("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_delay("366days"), Some(MAX_START_DELAY));
+        assert_eq!(parse_delay("367days"), None);
+        assert_eq!(parse_delay("1e300"), None);
+        assert_eq!(parse_delay("-1"), None);
+        assert_eq!(parse_delay("later"), None);
+    }
+}

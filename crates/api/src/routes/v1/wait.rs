@@ -1,0 +1,117 @@
+//! How long a `/v1` request waits for a workflow to end: `?wait=` (seconds or a duration), or
+//! else the RFC 7240 preference `Prefer: wait=<seconds>`, answered with `Preference-Applied`.
+//! Both are capped at `api.result_wait`; without either the answer is immediate.
+
+use std::time::Duration;
+
+use axum::{
+    extract::{FromRequestParts, Query},
+    http::{HeaderName, HeaderValue, header::HeaderMap, request::Parts},
+};
+use serde::Deserialize;
+
+use crate::{error::ApiError, extract::parse_wait, state::AppState};
+
+/// `Preference-Applied` (RFC 7240).
+pub(super) const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
+
+/// The wait a request asked for, capped.
+#[derive(Debug, Clone)]
+pub struct WaitPreference {
+    /// How long to wait; zero answers at once.
+    pub wait: Duration,
+    /// `Preference-Applied` to answer with, when `Prefer: wait` decided the wait.
+    pub applied: Option<HeaderValue>,
+}
+
+impl WaitPreference {
+    /// The `Preference-Applied` header, if any, as a response header pair.
+    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+        self.applied
+            .iter()
+            .map(|value| (PREFERENCE_APPLIED, value.clone()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WaitParams {
+    wait: Option<String>,
+}
+
+impl FromRequestParts<AppState> for WaitPreference {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let max = state.settings.api.result_wait;
+        let Query(params) =
+            Query::<WaitParams>::try_from_uri(&parts.uri).map_err(|e| ApiError::InvalidQuery {
+                name: "wait",
+                problem: e.body_text(),
+            })?;
+        if let Some(raw) = params.wait {
+            let wait = parse_wait(&raw).ok_or_else(|| ApiError::InvalidQuery {
+                name: "wait",
+                problem: format!("{raw:?} is not a duration such as 10, 2.5, 500ms or 1m"),
+            })?;
+            return Ok(Self {
+                wait: wait.min(max),
+                applied: None,
+            });
+        }
+        Ok(match preferred_wait(&parts.headers) {
+            Some(seconds) => {
+                let wait = Duration::from_secs(seconds).min(max);
+                // RFC 7240 counts in whole seconds; a cap below one second applies as 0.
+                let applied = HeaderValue::try_from(format!("wait={}", wait.as_secs())).ok();
+                Self { wait, applied }
+            }
+            None => Self {
+                wait: Duration::ZERO,
+                applied: None,
+            },
+        })
+    }
+}
+
+/// The `wait` preference of the `Prefer` headers (`Prefer: respond-async, wait=10`). Malformed
+/// preferences are ignored, as RFC 7240 asks.
+fn preferred_wait(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .filter_map(|preference| {
+            let token = preference.split(';').next()?.trim();
+            let (name, value) = token.split_once('=')?;
+            if !name.trim().eq_ignore_ascii_case("wait") {
+                return None;
+            }
+            value.trim().trim_matches('"').parse::<u64>().ok()
+        })
+        .next()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefer(values: &[&str]) -> Option<u64> {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append("prefer", HeaderValue::from_str(value).unwrap());
+        }
+        preferred_wait(&headers)
+    }
+
+    #[test]
+    fn the_wait_preference_is_found_among_others() {
+        assert_eq!(prefer(&["wait=10"]), Some(10));
+        assert_eq!(prefer(&["respond-async, wait=5"]), Some(5));
+        assert_eq!(prefer(&["return=minimal", "Wait = \"7\""]), Some(7));
+        assert_eq!(prefer(&["wait=soon"]), None);
+        assert_eq!(prefer(&["respond-async"]), None);
+        assert_eq!(prefer(&[]), None);
+    }
+}

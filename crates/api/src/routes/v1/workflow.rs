@@ -1,0 +1,120 @@
+//! `GET /v1/workflows/{workflow_id}` (describe) and `GET /v1/workflows/{workflow_id}/result`.
+
+use std::collections::BTreeMap;
+
+use axum::{Json, extract::State, response::Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{RunOut, idempotency::MEMO_KEY, wait::WaitPreference, workflow_location};
+use crate::{
+    error::{ApiError, Problem},
+    extract::WorkflowIdPath,
+    gateway::Execution,
+    routes::executions::status_name,
+    state::AppState,
+};
+
+/// A workflow execution (its latest run).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkflowOut {
+    /// Workflow id.
+    #[schema(example = "order-42")]
+    pub workflow_id: String,
+    /// Run id of the latest run.
+    pub run_id: String,
+    /// Temporal workflow type.
+    #[schema(example = "ShoppingWorkflow")]
+    pub workflow_type: String,
+    /// Task queue.
+    #[schema(example = "shopping-tasks")]
+    pub task_queue: String,
+    /// Temporal's status: RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, CONTINUED_AS_NEW,
+    /// TIMED_OUT.
+    #[schema(example = "RUNNING")]
+    pub status: &'static str,
+    /// When the run was created, RFC 3339 UTC.
+    pub start_time: Option<String>,
+    /// When it was due to run (later than `start_time` with a start delay), RFC 3339 UTC.
+    pub execution_time: Option<String>,
+    /// When it closed; null while running.
+    pub close_time: Option<String>,
+    /// Events in its history so far.
+    pub history_length: usize,
+    /// Its memo, as JSON.
+    pub memo: BTreeMap<String, Value>,
+    /// Its search attributes, as JSON.
+    pub search_attributes: BTreeMap<String, Value>,
+}
+
+/// RFC 3339 with microseconds in UTC, as the guide's status route writes times.
+pub(super) fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
+impl From<Execution> for WorkflowOut {
+    fn from(e: Execution) -> Self {
+        let mut memo = e.memo;
+        memo.remove(MEMO_KEY);
+        Self {
+            workflow_id: e.workflow_id,
+            run_id: e.run_id,
+            workflow_type: e.workflow_type,
+            task_queue: e.task_queue,
+            status: status_name(e.status),
+            start_time: e.start_time.map(rfc3339),
+            execution_time: e.execution_time.map(rfc3339),
+            close_time: e.close_time.map(rfc3339),
+            history_length: e.history_length,
+            memo,
+            search_attributes: e.search_attributes,
+        }
+    }
+}
+
+/// Describe a workflow: status, times, type, task queue, history length, memo.
+#[utoipa::path(get, path = "/v1/workflows/{workflow_id}", tag = "v1",
+    params(("workflow_id" = String, Path, description = "Workflow id (percent-encoded)")),
+    responses(
+        (status = 200, description = "The workflow", body = WorkflowOut),
+        (status = 400, description = "Undecodable path", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_workflow(
+    State(state): State<AppState>,
+    WorkflowIdPath(workflow_id): WorkflowIdPath,
+) -> Result<Json<WorkflowOut>, ApiError> {
+    let execution = state.gateway.describe_execution(&workflow_id).await?;
+    Ok(Json(execution.into()))
+}
+
+/// The workflow's result: at once by default, or after waiting up to `wait` (or
+/// `Prefer: wait`) for it to end.
+#[utoipa::path(get, path = "/v1/workflows/{workflow_id}/result", tag = "v1",
+    params(
+        ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
+        ("wait" = Option<String>, Query, description = "Wait up to this long for the end: seconds (`10`) or a duration (`500ms`); capped at api.result_wait. Default: answer at once."),
+        ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=<seconds>`, used when `?wait` is absent; answered with `Preference-Applied`."),
+    ),
+    responses(
+        (status = 200, description = "The workflow ended: completed with its result, or failed/canceled/terminated/timed_out with an error", body = RunOut),
+        (status = 202, description = "Still running", body = RunOut,
+            headers(("Location" = String, description = "Where to ask again"))),
+        (status = 400, description = "Undecodable path", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid wait", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_workflow_result(
+    State(state): State<AppState>,
+    WorkflowIdPath(workflow_id): WorkflowIdPath,
+    wait: WaitPreference,
+) -> Result<Response, ApiError> {
+    let outcome = state.gateway.outcome(&workflow_id, wait.wait).await?;
+    let location = workflow_location(&workflow_id, "/result");
+    let (code, out) = RunOut::from_outcome(workflow_id, outcome);
+    Ok(out.into_response_at(code, location, wait.headers()))
+}

@@ -1,0 +1,121 @@
+//! The checks on every payload of the workflow, shared by the API (through [`Validate`]) and the
+//! workflow code (which re-checks what clients other than the API send).
+
+use std::time::Duration;
+
+use super::{
+    Approval, ApprovalOutcome, ApprovalRequest, ApprovalState, ApprovalStatus,
+    DEFAULT_APPROVAL_TIMEOUT, Note, NoteCount, Rejection,
+};
+use crate::registry::{InputIssue, Validate};
+
+const MAX_CUSTOMER_CHARS: usize = 200;
+const MAX_APPROVER_CHARS: usize = 200;
+const MAX_TEXT_CHARS: usize = 500;
+const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// The issue of a required text at `pointer`: blank, or longer than `max` characters.
+fn text_issue(pointer: &str, text: &str, max: usize) -> Option<InputIssue> {
+    if text.trim().is_empty() {
+        Some(InputIssue::new(pointer, "must not be blank"))
+    } else if text.chars().count() > max {
+        Some(InputIssue::new(
+            pointer,
+            format!("must be at most {max} characters"),
+        ))
+    } else {
+        None
+    }
+}
+
+/// `approval_timeout` as a duration: a humantime duration (`30s`, `1h 30m`, `7d`) from 1 second
+/// to 30 days.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let timeout = humantime::parse_duration(text.trim()).map_err(|e| {
+        format!("must be a duration such as \"30s\", \"15m\", \"1h\" or \"7d\" ({e})")
+    })?;
+    if timeout < MIN_TIMEOUT {
+        Err("must be at least 1 second".to_owned())
+    } else if timeout > MAX_TIMEOUT {
+        Err("must be at most 30 days".to_owned())
+    } else {
+        Ok(timeout)
+    }
+}
+
+impl ApprovalRequest {
+    /// How long the order waits for a decision (the default when unset).
+    pub fn timeout(&self) -> Result<Duration, String> {
+        parse_timeout(
+            self.approval_timeout
+                .as_deref()
+                .unwrap_or(DEFAULT_APPROVAL_TIMEOUT),
+        )
+    }
+}
+
+impl Validate for ApprovalRequest {
+    fn issues(&self) -> Vec<InputIssue> {
+        let mut issues = Vec::new();
+        issues.extend(text_issue("/customer", &self.customer, MAX_CUSTOMER_CHARS));
+        if self.items.is_empty() {
+            issues.push(InputIssue::new("/items", "must contain at least one item"));
+        }
+        for (i, item) in self.items.iter().enumerate() {
+            if item.amount < 1 {
+                issues.push(InputIssue::new(
+                    format!("/items/{i}/amount"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        if let Err(detail) = self.timeout() {
+            issues.push(InputIssue::new("/approval_timeout", detail));
+        }
+        issues
+    }
+}
+
+impl Validate for Approval {
+    fn issues(&self) -> Vec<InputIssue> {
+        text_issue("/approver", &self.approver, MAX_APPROVER_CHARS)
+            .into_iter()
+            .collect()
+    }
+}
+
+impl Validate for Rejection {
+    fn issues(&self) -> Vec<InputIssue> {
+        let approver = text_issue("/approver", &self.approver, MAX_APPROVER_CHARS);
+        let reason = text_issue("/reason", &self.reason, MAX_TEXT_CHARS);
+        approver.into_iter().chain(reason).collect()
+    }
+}
+
+impl Validate for Note {
+    fn issues(&self) -> Vec<InputIssue> {
+        text_issue("/text", &self.text, MAX_TEXT_CHARS)
+            .into_iter()
+            .collect()
+    }
+}
+
+impl Validate for NoteCount {}
+impl Validate for ApprovalStatus {}
+impl Validate for ApprovalOutcome {}
+
+/// Why update `add_note` must be rejected for an order in `state`, or `None` to accept it: the
+/// workflow's update validator, so a rejected note never reaches the workflow history.
+pub fn note_rejection(state: ApprovalState, note: &Note) -> Option<String> {
+    if state != ApprovalState::Pending {
+        return Some(format!(
+            "the order is already {}: notes are closed",
+            state.as_str()
+        ));
+    }
+    note.issues()
+        .into_iter()
+        .next()
+        .map(|issue| format!("note text {}", issue.detail))
+}
