@@ -45,6 +45,12 @@ pub trait Validate {
     }
 }
 
+macro_rules! no_rules {
+    ($($t:ty),*) => { $(impl Validate for $t {})* };
+}
+// Plain values need no rules beyond their type.
+no_rules!(String, bool, u32, u64, i32, i64, f64);
+
 /// A type a payload may have: JSON in and out, checked, and (with `openapi`) documented.
 #[cfg(feature = "openapi")]
 pub trait PayloadType:
@@ -326,6 +332,23 @@ mod tests {
                 def.name
             );
         }
+    }
+
+    #[test]
+    fn plain_values_can_be_message_payloads() {
+        let message = Message::new("count", "A number.")
+            .input::<String>()
+            .output::<u32>();
+        let input = message.input.unwrap();
+        assert_eq!(input.decode(&serde_json::json!("x")).unwrap(), "x");
+        assert!(input.decode(&serde_json::json!(1)).is_err());
+        assert!(
+            message
+                .output
+                .unwrap()
+                .decode(&serde_json::json!(-1))
+                .is_err()
+        );
     }
 
     #[test]
