@@ -187,7 +187,7 @@ pub async fn get_workflow_status(
 #[utoipa::path(get, path = "/workflows/{workflow_id}/result", tag = "workflows",
     params(
         ("workflow_id" = String, Path, description = "Workflow id"),
-        ("wait" = Option<String>, Query, description = "How long to wait for the end: seconds (`10`, `2.5`) or a duration (`500ms`); `0` answers at once. Capped at api.result_wait."),
+        ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "How long to wait for the end: seconds (`10`, `2.5`) or a duration (`500ms`); `0` answers at once. Capped at api.result_wait."),
     ),
     responses(
         (status = 200, description = "The workflow ended: completed with a result, or failed/canceled/terminated/timed_out with an error", body = WorkflowRunOut),

@@ -31,7 +31,8 @@ pub struct ReasonIn {
 }
 
 fn reason(body: Option<Value>) -> Result<String, ApiError> {
-    let Some(body) = body else {
+    // The documented body is optional, and JSON `null` is as good as none.
+    let Some(body) = body.filter(|body| !body.is_null()) else {
         return Ok(String::new());
     };
     let bytes = serde_json::to_vec(&body).map_err(ApiError::internal)?;

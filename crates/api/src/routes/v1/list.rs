@@ -78,7 +78,7 @@ impl From<Execution> for WorkflowSummaryOut {
 #[utoipa::path(get, path = "/v1/workflows", tag = "v1",
     params(
         ("query" = Option<String>, Query, description = "Temporal visibility query, e.g. `WorkflowType = 'ShoppingWorkflow' AND ExecutionStatus = 'Running'`; empty: every workflow"),
-        ("page_size" = Option<i32>, Query, description = "Workflows per page, 1 to 1000 (default 100)"),
+        ("page_size" = Option<i32>, Query, minimum = 1, maximum = 1000, description = "Workflows per page, 1 to 1000 (default 100)"),
         ("page_token" = Option<String>, Query, description = "`next_page_token` of the previous page"),
     ),
     responses(

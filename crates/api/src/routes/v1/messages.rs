@@ -169,7 +169,7 @@ fn keyed_id(
     params(
         ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
         ("name" = String, Path, description = "Signal name"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Deduplicates retries of this signal"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "Deduplicates retries of this signal"),
     ),
     request_body(content = Option<Object>, description = "The signal's argument (any JSON for unregistered workflow types)"),
     responses(
@@ -236,7 +236,7 @@ pub async fn run_query(
     params(
         ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
         ("name" = String, Path, description = "Update name"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes the update id stable: a retry returns the first attempt's result"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "Makes the update id stable: a retry returns the first attempt's result"),
     ),
     request_body(content = Option<Object>, description = "The update's argument"),
     responses(

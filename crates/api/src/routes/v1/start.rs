@@ -197,9 +197,9 @@ fn is_search_attribute_value(value: &Value) -> bool {
 /// Start the workflow named in the path (the generic form of each workflow's start path).
 #[utoipa::path(post, path = "/v1/workflows/{workflow_id}", tag = "v1",
     params(
-        ("wait" = Option<String>, Query, description = "Wait up to this long for the result: seconds (`10`) or a duration (`500ms`, `1m`); capped at api.result_wait. Without it (and without `Prefer: wait`), answers at once."),
+        ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "Wait up to this long for the result: seconds (`10`) or a duration (`500ms`, `1m`); capped at api.result_wait. Without it (and without `Prefer: wait`), answers at once."),
         ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=<seconds>`, used when `?wait` is absent; answered with `Preference-Applied`."),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes the start idempotent: a retry with the same key and body returns the same run (`replayed: true`, `Idempotent-Replayed: true`), never a second one, also after it ended; the same key with another body is a 422."),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "Makes the start idempotent: a retry with the same key and body returns the same run (`replayed: true`, `Idempotent-Replayed: true`), never a second one, also after it ended; the same key with another body is a 422."),
     ),
     request_body = StartIn,
     responses(

@@ -96,7 +96,7 @@ pub async fn get_workflow(
 #[utoipa::path(get, path = "/v1/workflows/{workflow_id}/result", tag = "v1",
     params(
         ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
-        ("wait" = Option<String>, Query, description = "Wait up to this long for the end: seconds (`10`) or a duration (`500ms`); capped at api.result_wait. Default: answer at once."),
+        ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "Wait up to this long for the end: seconds (`10`) or a duration (`500ms`); capped at api.result_wait. Default: answer at once."),
         ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=<seconds>`, used when `?wait` is absent; answered with `Preference-Applied`."),
     ),
     responses(
