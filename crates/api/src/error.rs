@@ -15,7 +15,8 @@ use flowgate_temporal::Unavailable;
 
 pub use problem::{FieldError, PROBLEM_JSON, Problem, panic_response, render_problems};
 
-/// Seconds a client should wait before retrying while Temporal is unavailable.
+/// Seconds a client should wait before retrying while Temporal is unavailable or the API is
+/// overloaded.
 const RETRY_AFTER_SECS: &str = "1";
 
 /// Everything a request can fail with.
@@ -120,6 +121,18 @@ pub enum ApiError {
     /// The process cannot take traffic now (Temporal unreachable, or shutting down).
     #[error("not ready: {0}")]
     NotReady(String),
+    /// The client made more requests than `limits.rate_per_second` / `limits.burst` allow.
+    #[error("too many requests from this client; retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Whole seconds until a request will be accepted again (`Retry-After`).
+        retry_after_secs: u64,
+    },
+    /// `limits.max_concurrent_requests` are in flight already; shed instead of queued.
+    #[error("the API is handling as many requests as it may at once; retry shortly")]
+    Overloaded,
+    /// The request took longer than `api.request_timeout`.
+    #[error("the request did not complete within {0}")]
+    RequestTimeout(String),
     /// Temporal cannot be reached or does not answer.
     #[error("{0}")]
     TemporalUnavailable(#[from] Unavailable),
@@ -238,6 +251,9 @@ impl ApiError {
                 "Method not allowed",
             ),
             Self::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
+            Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            Self::Overloaded => (S::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
+            Self::RequestTimeout(_) => (S::GATEWAY_TIMEOUT, "request-timeout", "Request timed out"),
             Self::TemporalUnavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 "temporal-unavailable",
@@ -290,11 +306,15 @@ impl IntoResponse for ApiError {
         let mut response = StatusCode::from_u16(problem.status)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response();
-        if matches!(self, Self::TemporalUnavailable(_)) {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
+        let retry_after = match &self {
+            Self::TemporalUnavailable(_) | Self::Overloaded => {
+                Some(HeaderValue::from_static(RETRY_AFTER_SECS))
+            }
+            Self::RateLimited { retry_after_secs } => Some(HeaderValue::from(*retry_after_secs)),
+            _ => None,
+        };
+        if let Some(value) = retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         response.extensions_mut().insert(problem);
         response

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod metrics;
+pub mod protect;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -23,7 +23,7 @@ use prometheus::{
 };
 
 pub use admin::{bind_admin_listener, serve_admin};
-pub use labels::{FailureReason, StartOutcome, TemporalOperation};
+pub use labels::{FailureReason, RejectReason, StartOutcome, TemporalOperation};
 pub use requests::track_http;
 
 /// `service` label of `flowgate_build_info`.
@@ -56,6 +56,7 @@ struct Inner {
     workflow_starts: IntCounterVec,
     temporal_duration: HistogramVec,
     temporal_failures: IntCounterVec,
+    rejected: IntCounterVec,
 }
 
 impl ApiMetrics {
@@ -103,6 +104,13 @@ impl ApiMetrics {
             ),
             &["operation", "reason"],
         )?;
+        let rejected = IntCounterVec::new(
+            Opts::new(
+                "flowgate_http_rejected_requests_total",
+                "Requests the API's protection answered itself, by reason (rate_limited: 429, overloaded: 503, timeout: 504).",
+            ),
+            &["reason"],
+        )?;
         let temporal_up = TemporalUp {
             gauge: IntGauge::new(
                 "flowgate_temporal_up",
@@ -115,7 +123,11 @@ impl ApiMetrics {
         registry.register(Box::new(workflow_starts.clone()))?;
         registry.register(Box::new(temporal_duration.clone()))?;
         registry.register(Box::new(temporal_failures.clone()))?;
+        registry.register(Box::new(rejected.clone()))?;
         registry.register(Box::new(temporal_up))?;
+        for reason in RejectReason::ALL {
+            rejected.with_label_values(&[reason.as_str()]);
+        }
         // Series that exist from the start read as 0, not "no data", in rates and alerts.
         for def in flowgate_workflows::registry::registry() {
             for outcome in StartOutcome::ALL {
@@ -136,6 +148,7 @@ impl ApiMetrics {
                 workflow_starts,
                 temporal_duration,
                 temporal_failures,
+                rejected,
             }),
         })
     }
@@ -150,6 +163,14 @@ impl ApiMetrics {
         self.inner
             .workflow_starts
             .with_label_values(&[workflow_type, outcome.as_str()])
+            .inc();
+    }
+
+    /// Counts a request rejected by the API's protection.
+    pub fn rejected(&self, reason: RejectReason) {
+        self.inner
+            .rejected
+            .with_label_values(&[reason.as_str()])
             .inc();
     }
 

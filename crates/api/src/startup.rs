@@ -13,7 +13,14 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
 };
 
-use crate::{error::render_problems, metrics::ApiMetrics, routes, state::AppState, trace};
+use crate::{
+    error::render_problems,
+    metrics::ApiMetrics,
+    protect::{self, Protection},
+    routes,
+    state::AppState,
+    trace,
+};
 
 /// A bound, ready-to-run API.
 pub struct Application {
@@ -44,17 +51,25 @@ impl Application {
         let metrics = ApiMetrics::new(link.clone()).context("cannot register the metrics")?;
         let state = AppState::new(Arc::new(settings), link, metrics);
         let body_limit = state.settings.api.body_limit_bytes;
+        let protection = Protection::new(&state.settings, state.metrics.clone());
         // Outermost first: the request id exists before the span opens and is echoed back on
-        // every response; problems are rendered with it (and the trace id); panics become
-        // problems too.
+        // every response; security and CORS headers go on every answer, preflights are answered
+        // before any limit; problems are rendered with the request id (and the trace id);
+        // panics become problems too; rate, concurrency and time limits wrap the handler.
         let router = routes::router(state.clone()).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(trace::layer())
                 .layer(middleware::from_fn(trace::response_traceparent))
                 .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(middleware::from_fn(protect::headers::security_headers))
+                .option_layer(protect::cors::layer(&state.settings.cors))
                 .layer(middleware::from_fn(render_problems))
                 .layer(CatchPanicLayer::custom(crate::error::panic_response))
+                .layer(middleware::from_fn_with_state(
+                    protection,
+                    Protection::guard,
+                ))
                 .layer(DefaultBodyLimit::max(body_limit)),
         );
         // Outside all of it: HTTP metrics see every request's whole time and final status.

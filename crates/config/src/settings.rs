@@ -27,6 +27,10 @@ pub struct Settings {
     /// OpenTelemetry traces.
     #[serde(default)]
     pub otel: OtelSettings,
+    /// Rate limiting and load shedding of the HTTP API.
+    pub limits: LimitsSettings,
+    /// Cross-origin requests to the HTTP API from browsers.
+    pub cors: CorsSettings,
 }
 
 /// Settings of the HTTP API process.
@@ -48,6 +52,10 @@ pub struct ApiSettings {
     /// Time in-flight requests get to finish once the listener is closed.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// Longest time one request may take before it is answered 504; must exceed
+    /// `result_wait` so that intended waits are never cut.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
 }
 
 /// Connection to Temporal. Unset optional values fall back to Temporal's own environment
@@ -188,4 +196,56 @@ pub struct OtelSettings {
     pub traces_sampler: Option<String>,
     /// Sampler argument, as `OTEL_TRACES_SAMPLER_ARG`.
     pub traces_sampler_arg: Option<String>,
+}
+
+/// Per-client rate limiting and the global concurrency limit of the HTTP API. Health, docs and
+/// the OpenAPI document are exempt.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSettings {
+    /// Requests per second each client may make on average (token bucket refill); 0 = no rate
+    /// limiting.
+    pub rate_per_second: f64,
+    /// Requests a client may make at once after being idle (token bucket size).
+    pub burst: u32,
+    /// Use the last address of `X-Forwarded-For` as the client address (behind a proxy that
+    /// appends to it); otherwise the TCP peer address.
+    pub trust_forwarded_for: bool,
+    /// Requests handled at once; beyond it requests are answered 503 at once. 0 = unlimited.
+    pub max_concurrent_requests: usize,
+}
+
+/// CORS: which browser origins may call the API.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Origins allowed to call the API (`https://app.example.com`), or `["*"]` for any; empty
+    /// = no CORS headers at all. In the environment: comma separated.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub allowed_origins: Vec<String>,
+    /// How long browsers may cache a preflight answer.
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+}
+
+/// A list, or one comma-separated string (how environment variables carry lists).
+fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(list) => list,
+        ListOrString::String(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }

@@ -6,6 +6,9 @@ use crate::{ConfigError, Settings};
 
 const MAX_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
+/// Room `api.request_timeout` leaves after `api.result_wait` for the Temporal calls around a wait.
+const REQUEST_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
+
 pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
     let api = &s.api;
     in_range(
@@ -16,6 +19,34 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
     )?;
     positive("api.result_wait", api.result_wait)?;
     positive("api.shutdown_grace", api.shutdown_grace)?;
+    if api.request_timeout < api.result_wait + REQUEST_TIMEOUT_MARGIN {
+        return Err(ConfigError::invalid(
+            "api.request_timeout",
+            format!(
+                "must exceed api.result_wait ({}) by at least {}, got {}",
+                humantime_serde::re::humantime::format_duration(api.result_wait),
+                humantime_serde::re::humantime::format_duration(REQUEST_TIMEOUT_MARGIN),
+                humantime_serde::re::humantime::format_duration(api.request_timeout),
+            ),
+        ));
+    }
+
+    let limits = &s.limits;
+    if !limits.rate_per_second.is_finite() || limits.rate_per_second < 0.0 {
+        return Err(ConfigError::invalid(
+            "limits.rate_per_second",
+            format!(
+                "must be 0 (off) or positive, got {}",
+                limits.rate_per_second
+            ),
+        ));
+    }
+    if limits.rate_per_second > 0.0 {
+        in_range("limits.burst", limits.burst, 1, 1_000_000)?;
+    }
+    for origin in &s.cors.allowed_origins {
+        valid_origin(origin, s.cors.allowed_origins.len())?;
+    }
 
     let t = &s.temporal;
     if let Some(address) = &t.address {
@@ -130,4 +161,30 @@ fn valid_address(key: &str, address: &str) -> Result<(), ConfigError> {
         return Err(bad());
     }
     Ok(())
+}
+
+/// `*` alone, or `scheme://host[:port]` exactly as browsers send it in `Origin`.
+fn valid_origin(origin: &str, count: usize) -> Result<(), ConfigError> {
+    const KEY: &str = "cors.allowed_origins";
+    if origin == "*" {
+        if count > 1 {
+            return Err(ConfigError::invalid(
+                KEY,
+                "\"*\" cannot be combined with other origins",
+            ));
+        }
+        return Ok(());
+    }
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(['/', ' ', '*']) => Ok(()),
+        _ => Err(ConfigError::invalid(
+            KEY,
+            format!(
+                "{origin:?} is not an origin like https://app.example.com (no path, no trailing slash)"
+            ),
+        )),
+    }
 }

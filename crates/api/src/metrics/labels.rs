@@ -138,6 +138,32 @@ impl FailureReason {
     }
 }
 
+/// Why the API's protection answered a request itself (`reason` of
+/// `flowgate_http_rejected_requests_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Over the client's rate (429).
+    RateLimited,
+    /// `limits.max_concurrent_requests` in flight already (503).
+    Overloaded,
+    /// Over `api.request_timeout` (504).
+    Timeout,
+}
+
+impl RejectReason {
+    /// Every reason.
+    pub const ALL: [Self; 3] = [Self::RateLimited, Self::Overloaded, Self::Timeout];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RateLimited => "rate_limited",
+            Self::Overloaded => "overloaded",
+            Self::Timeout => "timeout",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,8 @@ mod metrics_prometheus;
 mod openapi_contract;
 mod outage;
 mod outcomes;
+mod protection;
+mod protection_headers;
 mod schemathesis;
 mod shopping;
 mod traces;

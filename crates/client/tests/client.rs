@@ -1,0 +1,369 @@
+//! The client against a real stack: Temporal dev server, worker and API (flowgate-testkit).
+
+use std::time::{Duration, Instant};
+
+use flowgate_client::{
+    Arg, Client, Error, IdConflictPolicy, MessageReply, RunStatus, StartOptions,
+};
+use flowgate_testkit::{TestEnv, eventually};
+use flowgate_workflows::{
+    approval::{
+        Approval, ApprovalOutcome, ApprovalRequest, ApprovalState, ApprovalStatus, Note, NoteCount,
+    },
+    shopping::{Fruit, ShoppingItem, ShoppingList},
+};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn client(env: &TestEnv) -> Client {
+    Client::builder(&env.url(""))
+        .server_wait(env.settings.api.result_wait)
+        .build()
+        .expect("client")
+}
+
+fn guide_list() -> ShoppingList {
+    ShoppingList {
+        items: vec![
+            ShoppingItem {
+                fruit: Fruit::Apple,
+                amount: 5,
+            },
+            ShoppingItem {
+                fruit: Fruit::Banana,
+                amount: 3,
+            },
+        ],
+    }
+}
+
+fn order(customer: &str) -> ApprovalRequest {
+    ApprovalRequest {
+        customer: customer.to_owned(),
+        items: vec![ShoppingItem {
+            fruit: Fruit::Apple,
+            amount: 2,
+        }],
+        approval_timeout: Some("1h".to_owned()),
+    }
+}
+
+#[tokio::test]
+async fn the_guides_sync_trigger_returns_the_order_lines() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+
+    let run = client
+        .shopping_sync(&guide_list())
+        .await
+        .expect("sync trigger");
+
+    assert_eq!(run.status, RunStatus::Completed);
+    assert_eq!(
+        run.result.as_deref(),
+        Some("Ordered 5 Apples...Ordered 3 Bananas...")
+    );
+    assert!(run.workflow_id.starts_with("shopping-workflow-"), "{run:?}");
+    assert_eq!(run.error, None);
+}
+
+#[tokio::test]
+async fn the_guides_async_trigger_is_waited_for_and_its_status_read() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+
+    let started = client
+        .shopping_async(&guide_list())
+        .await
+        .expect("async trigger");
+    assert_eq!(started.status, RunStatus::Started);
+    assert_eq!(started.result, None);
+    let done = client
+        .wait_for_result(&started.workflow_id, Duration::from_secs(60))
+        .await
+        .expect("the workflow ends");
+    let status = client.status(&started.workflow_id).await.expect("status");
+
+    assert_eq!(done.workflow_id, started.workflow_id);
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(
+        done.result.as_deref(),
+        Some("Ordered 5 Apples...Ordered 3 Bananas...")
+    );
+    assert_eq!(status.workflow_id, started.workflow_id);
+    assert_eq!(status.status, "COMPLETED");
+    assert!(
+        status.start_time.is_some() && status.close_time.is_some(),
+        "{status:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_v1_start_waits_for_the_result_and_an_idempotent_retry_replays_the_same_run() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+    let list = ShoppingList {
+        items: vec![ShoppingItem {
+            fruit: Fruit::Cherry,
+            amount: 4,
+        }],
+    };
+    let options = StartOptions {
+        wait: Some(WAIT),
+        idempotency_key: Some("order-7f3a".to_owned()),
+        ..StartOptions::default()
+    };
+
+    let first = client
+        .start("shopping", &list, &options)
+        .await
+        .expect("start");
+    let retry = client
+        .start("shopping", &list, &options)
+        .await
+        .expect("retry");
+    let other_body = ShoppingList {
+        items: vec![ShoppingItem {
+            fruit: Fruit::Cherry,
+            amount: 5,
+        }],
+    };
+    let reused = client.start("shopping", &other_body, &options).await;
+
+    assert!(!first.accepted, "ended within the wait: a 200, {first:?}");
+    assert_eq!(first.run.status, RunStatus::Completed);
+    assert_eq!(
+        first.run.result_as::<String>().unwrap().as_deref(),
+        Some("Ordered 4 Cherries...")
+    );
+    assert!(!first.replayed());
+    assert!(first.run.run_id.is_some());
+    assert!(retry.replayed(), "{retry:?}");
+    assert_eq!(retry.run.workflow_id, first.run.workflow_id);
+    assert_eq!(retry.run.run_id, first.run.run_id);
+    assert_eq!(retry.run.result, first.run.result);
+    let problem = reused.expect_err("another body with the key is refused");
+    assert_eq!(
+        problem.code(),
+        Some("idempotency-key-reused"),
+        "{problem:?}"
+    );
+    assert_eq!(problem.problem().map(|p| p.status), Some(422));
+}
+
+#[tokio::test]
+async fn an_order_is_started_queried_noted_approved_and_its_result_read() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+
+    let started = client
+        .start(
+            "order-approval",
+            &order("ACME Corp"),
+            &StartOptions::default(),
+        )
+        .await
+        .expect("start");
+    assert!(started.accepted, "no wait: a 202, {started:?}");
+    assert_eq!(started.run.status, RunStatus::Running);
+    let id = started.run.workflow_id.clone();
+    assert_eq!(
+        started.location.as_deref(),
+        Some(format!("/v1/workflows/{id}").as_str())
+    );
+
+    let status: ApprovalStatus = client
+        .query(&id, "status", Arg::none())
+        .await
+        .expect("query");
+    assert_eq!(status.state, ApprovalState::Pending);
+    assert_eq!(status.customer, "ACME Corp");
+
+    let note = Arg::json(&Note {
+        text: "deliver on Monday".to_owned(),
+    });
+    let noted = client
+        .update::<NoteCount>(&id, "add_note", note, Some("note-1"))
+        .await
+        .expect("update");
+    assert_eq!(noted.result, NoteCount(1));
+    assert!(noted.update_id.is_some());
+    let again = client
+        .update::<NoteCount>(
+            &id,
+            "add_note",
+            Arg::json(&Note {
+                text: "deliver on Monday".to_owned(),
+            }),
+            Some("note-1"),
+        )
+        .await
+        .expect("retried update");
+    assert_eq!(
+        again.result,
+        NoteCount(1),
+        "the same key is the same update"
+    );
+    assert_eq!(again.update_id, noted.update_id);
+
+    let peek = client.v1_result(&id, None).await.expect("peek");
+    assert_eq!(peek.status, RunStatus::Running);
+    let waited_from = Instant::now();
+    let timed_out = client.wait_for_result(&id, Duration::from_secs(1)).await;
+    assert!(
+        matches!(timed_out, Err(Error::WaitTimedOut { .. })),
+        "{timed_out:?}"
+    );
+    let waited = waited_from.elapsed();
+    assert!(waited >= Duration::from_secs(1), "it waited: {waited:?}");
+    assert!(waited < Duration::from_secs(10), "bounded: {waited:?}");
+
+    let signaled: MessageReply = client
+        .signal(
+            &id,
+            "approve",
+            Arg::json(&Approval {
+                approver: "alice".to_owned(),
+            }),
+        )
+        .await
+        .expect("signal");
+    assert_eq!(signaled.status, "signaled");
+    let run = client.v1_result(&id, Some(WAIT)).await.expect("result");
+
+    assert_eq!(run.status, RunStatus::Completed, "{run:?}");
+    let outcome: ApprovalOutcome = run.result_as().unwrap().expect("a result");
+    assert_eq!(outcome.state, ApprovalState::Approved);
+    assert_eq!(outcome.decided_by.as_deref(), Some("alice"));
+    assert_eq!(outcome.notes, vec!["deliver on Monday".to_owned()]);
+    assert_eq!(outcome.order_lines.as_deref(), Some("Ordered 2 Apples..."));
+    let described = client.describe(&id).await.expect("describe");
+    assert_eq!(described.workflow_type, "OrderApprovalWorkflow");
+    assert_eq!(described.status, "COMPLETED");
+}
+
+#[tokio::test]
+async fn an_invalid_amount_is_a_422_problem_naming_its_field() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+    let list = ShoppingList {
+        items: vec![ShoppingItem {
+            fruit: Fruit::Apple,
+            amount: 0,
+        }],
+    };
+
+    let guide = client.shopping_sync(&list).await.expect_err("invalid");
+    let v1 = client
+        .start("shopping", &list, &StartOptions::default())
+        .await
+        .expect_err("invalid");
+
+    let problem = guide.problem().expect("a problem document");
+    assert_eq!(problem.status, 422);
+    assert_eq!(problem.code, "validation-failed");
+    assert_eq!(problem.type_uri, "urn:flowgate:problem:validation-failed");
+    assert_eq!(problem.errors[0].pointer, "/items/0/amount");
+    assert!(problem.request_id.is_some(), "{problem:?}");
+    let problem = v1.problem().expect("a problem document");
+    assert_eq!(problem.code, "validation-failed");
+    assert_eq!(problem.errors[0].pointer, "/input/items/0/amount");
+}
+
+#[tokio::test]
+async fn ids_with_slashes_spaces_percent_signs_and_unicode_round_trip() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+
+    for id in ["orders/2026/42", "order 42 %2F done?#", "заказ-β-✓"] {
+        let options = StartOptions {
+            workflow_id: Some(id.to_owned()),
+            id_conflict_policy: Some(IdConflictPolicy::Fail),
+            ..StartOptions::default()
+        };
+        let started = client
+            .start("order-approval", &order("Ünïcode GmbH"), &options)
+            .await
+            .expect("start");
+        assert_eq!(started.run.workflow_id, id);
+
+        let described = client.describe(id).await.expect("describe");
+        let status = client.status(id).await.expect("guide status");
+        let status_query: ApprovalStatus = client
+            .query(id, "status", Arg::none())
+            .await
+            .expect("query");
+        let terminated = client
+            .terminate(id, Some("test over"))
+            .await
+            .expect("terminate");
+        let run = client.v1_result(id, Some(WAIT)).await.expect("result");
+
+        assert_eq!(described.workflow_id, id);
+        assert_eq!(status.workflow_id, id);
+        assert_eq!(status_query.customer, "Ünïcode GmbH");
+        assert_eq!(terminated.workflow_id, id);
+        assert_eq!(run.workflow_id, id);
+        assert_eq!(run.status, RunStatus::Terminated);
+    }
+    let listed = eventually(Duration::from_secs(20), "the ids in the list", || async {
+        let all = client
+            .list_all(Some("WorkflowType='OrderApprovalWorkflow'"), Some(1))
+            .await
+            .expect("list");
+        (all.len() == 3).then_some(all)
+    })
+    .await;
+    let mut ids: Vec<_> = listed.iter().map(|w| w.workflow_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["order 42 %2F done?#", "orders/2026/42", "заказ-β-✓"]);
+}
+
+#[tokio::test]
+async fn a_canceled_order_ends_canceled_and_then_refuses_signals_with_409() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+    let started = client
+        .start(
+            "order-approval",
+            &order("ACME Corp"),
+            &StartOptions::default(),
+        )
+        .await
+        .expect("start");
+    let id = started.run.workflow_id;
+
+    let canceled = client.cancel(&id, None).await.expect("cancel");
+    let run = client
+        .v1_wait_for_result(&id, Duration::from_secs(60))
+        .await
+        .expect("result");
+    let late = client
+        .signal(
+            &id,
+            "approve",
+            Arg::json(&Approval {
+                approver: "alice".to_owned(),
+            }),
+        )
+        .await
+        .expect_err("the workflow has ended");
+
+    assert_eq!(canceled.status, "cancel_requested");
+    assert_eq!(run.status, RunStatus::Canceled, "{run:?}");
+    assert!(run.error.is_some());
+    assert_eq!(late.code(), Some("workflow-not-running"), "{late:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_workflow_is_a_404_problem() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+
+    let error = client
+        .describe("no/such workflow")
+        .await
+        .expect_err("unknown");
+
+    assert_eq!(error.code(), Some("workflow-not-found"), "{error:?}");
+}
