@@ -121,6 +121,12 @@ pub enum ApiError {
     /// The process cannot take traffic now (Temporal unreachable, or shutting down).
     #[error("not ready: {0}")]
     NotReady(String),
+    /// No API key, or one that is not configured (`auth.enabled`).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The API key has no permission for this action on this workflow.
+    #[error("{0}")]
+    Forbidden(String),
     /// The client made more requests than `limits.rate_per_second` / `limits.burst` allow.
     #[error("too many requests from this client; retry in {retry_after_secs} s")]
     RateLimited {
@@ -251,6 +257,8 @@ impl ApiError {
                 "Method not allowed",
             ),
             Self::NotReady(_) => (S::SERVICE_UNAVAILABLE, "not-ready", "Not ready"),
+            Self::Unauthenticated(_) => (S::UNAUTHORIZED, "unauthenticated", "Unauthenticated"),
+            Self::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden"),
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
             Self::Overloaded => (S::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
             Self::RequestTimeout(_) => (S::GATEWAY_TIMEOUT, "request-timeout", "Request timed out"),
@@ -315,6 +323,12 @@ impl IntoResponse for ApiError {
         };
         if let Some(value) = retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        if matches!(self, Self::Unauthenticated(_)) {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"flowgate\""),
+            );
         }
         response.extensions_mut().insert(problem);
         response

@@ -4,6 +4,7 @@
 //! routes; [`Application::run_until`] serves until a shutdown signal and drains. `main` and the
 //! integration tests share this path.
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod gateway;

@@ -4,7 +4,8 @@
 //! [`Protection::new`] builds the shared state from the settings; `startup` layers
 //! [`Protection::guard`] inside the problem renderer (so rejections are problem documents with
 //! the request id) and [`headers::security_headers`] and [`cors::layer`] outside it (so every
-//! answer, rejections included, carries them). Health, `/docs` and `/openapi.json` are exempt
+//! answer, rejections included, carries them). `crate::auth::authenticate` runs just outside the
+//! guard, so authenticated requests are rate limited per principal. Health, `/docs` and `/openapi.json` are exempt
 //! from the rate and concurrency limits: probes must keep answering under load.
 
 pub mod cors;
@@ -88,15 +89,18 @@ impl Protection {
 }
 
 /// Probes and documentation: never rate limited or shed.
-fn is_exempt(path: &str) -> bool {
+pub(crate) fn is_exempt(path: &str) -> bool {
     matches!(path, "/" | "/livez" | "/readyz" | "/openapi.json")
         || path == "/docs"
         || path.starts_with("/docs/")
 }
 
-/// Who a request counts against: the client address (the last `X-Forwarded-For` entry when
-/// trusted, else the TCP peer). Authenticated principals will take precedence once they exist.
+/// Who a request counts against: the authenticated principal (the API key's name), else the
+/// client address (the last `X-Forwarded-For` entry when trusted, else the TCP peer).
 fn client_key(request: &Request, trust_forwarded_for: bool) -> String {
+    if let Some(principal) = request.extensions().get::<crate::auth::Principal>() {
+        return format!("key:{}", principal.name);
+    }
     if trust_forwarded_for
         && let Some(ip) = request
             .headers()

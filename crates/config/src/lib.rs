@@ -8,12 +8,14 @@
 //!
 //! [`load`] validates the result, so a process that got [`Settings`] can trust them.
 
+mod auth;
 mod cli;
 mod load;
 mod secret;
 mod settings;
 mod validate;
 
+pub use auth::{Action, ApiKeySettings, AuthSettings, Permission, parse_sha256_hex};
 pub use cli::{Command, ConfigArgs};
 pub use load::{ConfigError, DEFAULT_CONFIG, ENV_PREFIX, NON_SETTING_VARS, load, load_from};
 pub use secret::{REDACTED, Secret};

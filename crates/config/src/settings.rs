@@ -5,7 +5,7 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::Secret;
+use crate::{auth::AuthSettings, secret::Secret};
 
 /// Everything Flowgate's processes can be configured with. The API and the worker read the same
 /// tree, so one config file can be mounted into both.
@@ -31,6 +31,9 @@ pub struct Settings {
     pub limits: LimitsSettings,
     /// Cross-origin requests to the HTTP API from browsers.
     pub cors: CorsSettings,
+    /// API keys and their permissions.
+    #[serde(default)]
+    pub auth: AuthSettings,
 }
 
 /// Settings of the HTTP API process.

@@ -48,6 +48,8 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
         valid_origin(origin, s.cors.allowed_origins.len())?;
     }
 
+    validate_auth(&s.auth)?;
+
     let t = &s.temporal;
     if let Some(address) = &t.address {
         valid_address("temporal.address", address)?;
@@ -113,6 +115,45 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
     tracing_subscriber::EnvFilter::builder()
         .parse(&s.log.level)
         .map_err(|e| ConfigError::invalid("log.level", e.to_string()))?;
+    Ok(())
+}
+
+/// Each key: a unique name, a 64-hex-character hash, permissions that parse. Errors name the key
+/// (`auth.api_keys[<name>]`), never its hash.
+fn validate_auth(auth: &crate::AuthSettings) -> Result<(), ConfigError> {
+    if auth.enabled && auth.api_keys.is_empty() {
+        return Err(ConfigError::invalid(
+            "auth.api_keys",
+            "auth.enabled is true but no [[auth.api_keys]] are configured",
+        ));
+    }
+    let mut names = std::collections::HashSet::new();
+    for (i, key) in auth.api_keys.iter().enumerate() {
+        let name = key.name.trim();
+        let path = if name.is_empty() {
+            format!("auth.api_keys[{i}]")
+        } else {
+            format!("auth.api_keys[{name}]")
+        };
+        if name.is_empty() {
+            return Err(ConfigError::invalid(&path, "name must not be empty"));
+        }
+        if !names.insert(name) {
+            return Err(ConfigError::invalid(
+                &path,
+                format!("duplicate key name {name:?}; names must be unique"),
+            ));
+        }
+        crate::parse_sha256_hex(key.sha256.expose())
+            .map_err(|problem| ConfigError::invalid(&path, problem))?;
+        if key.permissions.is_empty() {
+            return Err(ConfigError::invalid(&path, "permissions must not be empty"));
+        }
+        for permission in &key.permissions {
+            crate::Permission::parse(permission)
+                .map_err(|problem| ConfigError::invalid(&path, problem))?;
+        }
+    }
     Ok(())
 }
 

@@ -5,9 +5,10 @@ use flowgate_config::CorsSettings;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// Request headers browsers may send beyond the CORS-safelisted ones.
-const ALLOWED_HEADERS: [&str; 7] = [
+const ALLOWED_HEADERS: [&str; 8] = [
     "content-type",
     "authorization",
+    "x-api-key",
     "idempotency-key",
     "prefer",
     "x-request-id",

@@ -3,6 +3,7 @@
 
 pub mod executions;
 pub mod health;
+mod security;
 pub mod shopping;
 pub mod v1;
 
@@ -58,6 +59,7 @@ pub struct ApiDoc;
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     v1::openapi::extend(&mut doc);
+    security::document(&mut doc);
     doc
 }
 

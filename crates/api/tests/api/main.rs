@@ -1,5 +1,7 @@
 //! Integration tests of the HTTP API against a real Temporal dev server and the real worker.
 
+mod auth;
+mod auth_binary;
 mod contract;
 mod drain;
 mod errors;

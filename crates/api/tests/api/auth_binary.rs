@@ -1,0 +1,184 @@
+//! API keys through the real `flowgate-api` binary: keys stay out of its logs, problems and
+//! `check-config`; bad `[[auth.api_keys]]` entries stop start-up; `hash-key`.
+
+use std::{path::Path, process::Stdio, time::Duration};
+
+use flowgate_testkit::{
+    TestEnv, eventually,
+    process::{Proc, free_port},
+};
+use reqwest::StatusCode;
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+
+use crate::{
+    auth::{ADMIN, SHOP, sha256_hex},
+    problem,
+};
+
+const BIN: &str = env!("CARGO_BIN_EXE_flowgate-api");
+
+fn config_file(dir: &Path, body: &str) -> String {
+    let path = dir.join("auth.toml");
+    std::fs::write(&path, body).unwrap();
+    path.display().to_string()
+}
+
+fn key_toml(name: &str, sha256: &str, permissions: &str) -> String {
+    format!(
+        "[[auth.api_keys]]\nname = \"{name}\"\nsha256 = \"{sha256}\"\npermissions = {permissions}\n"
+    )
+}
+
+#[tokio::test]
+async fn the_key_never_appears_in_logs_problems_or_check_config() {
+    let env = TestEnv::builder()
+        .without_api()
+        .without_worker()
+        .start()
+        .await;
+    let hash = sha256_hex(ADMIN);
+    let config = config_file(
+        env.dir(),
+        &format!(
+            "[auth]\nenabled = true\n{}",
+            key_toml("admin", &hash, r#"["*:*"]"#)
+        ),
+    );
+    let port = free_port();
+    let envs = [
+        ("TEMPORAL_ADDRESS", env.temporal.address()),
+        ("FLOWGATE_CONFIG", config.clone()),
+        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+        ("FLOWGATE_API__PORT", port.to_string()),
+        ("RUST_LOG", "debug".to_owned()),
+    ];
+    let api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually(
+        Duration::from_secs(20),
+        "the API binary to become ready",
+        || async {
+            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+
+    let ok = http
+        .get(format!("{base}/v1/workflows/no-such-workflow"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    let body = problem(ok, StatusCode::NOT_FOUND).await;
+    assert!(!body.to_string().contains(ADMIN), "{body}");
+    let started = http
+        .post(format!("{base}/v1/workflows/shopping"))
+        .header("x-api-key", ADMIN)
+        .json(&json!({"input": {"items": [{"fruit": "APPLE", "amount": 1}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(started.status().is_success(), "{}", started.status());
+    let wrong = http
+        .get(format!("{base}/v1/workflows"))
+        .bearer_auth(format!("{ADMIN}x"))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(wrong, StatusCode::UNAUTHORIZED).await;
+    assert!(!body.to_string().contains(ADMIN), "{body}");
+
+    let log = api.log_text();
+    assert!(
+        log.contains("/v1/workflows"),
+        "the requests are logged: {log}"
+    );
+    assert!(!log.contains(ADMIN), "the key leaked into the log:\n{log}");
+
+    let mut check = Proc::spawn(
+        Path::new(BIN),
+        &["--config", &config, "check-config"],
+        &[],
+        env.dir().join("check.log"),
+    );
+    let status = check.wait_exit(Duration::from_secs(20)).await;
+    let output = check.log_text();
+    assert!(status.success(), "{output}");
+    assert!(
+        output.contains("name = \"admin\"") && output.contains("[redacted]"),
+        "{output}"
+    );
+    assert!(!output.contains(&hash), "{output}");
+}
+
+#[tokio::test]
+async fn a_bad_api_key_entry_stops_start_up_with_one_line_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = sha256_hex("k");
+    let cases = [
+        (
+            key_toml("ci", "not-hex", r#"["read:*"]"#),
+            "auth.api_keys[ci]",
+            "sha256",
+        ),
+        (
+            format!(
+                "{}{}",
+                key_toml("ci", &good, r#"["read:*"]"#),
+                key_toml("ci", &good, r#"["read:*"]"#)
+            ),
+            "auth.api_keys[ci]",
+            "duplicate",
+        ),
+        (
+            key_toml("ops", &good, r#"["delete:*"]"#),
+            "auth.api_keys[ops]",
+            "delete",
+        ),
+        (String::new(), "auth.api_keys", "no [[auth.api_keys]]"),
+    ];
+    for (keys, key, problem) in cases {
+        let config = config_file(dir.path(), &format!("[auth]\nenabled = true\n{keys}"));
+        let mut proc = Proc::spawn(
+            Path::new(BIN),
+            &["--config", &config],
+            &[],
+            dir.path().join("api.log"),
+        );
+        let status = proc.wait_exit(Duration::from_secs(20)).await;
+        let output = proc.log_text();
+        assert_eq!(status.code(), Some(2), "{keys}: {output}");
+        assert_eq!(output.trim().lines().count(), 1, "one line: {output}");
+        assert!(
+            output.contains(key) && output.contains(problem),
+            "{key} / {problem}: {output}"
+        );
+        assert!(!output.contains(&good), "{output}");
+    }
+}
+
+#[tokio::test]
+async fn hash_key_prints_the_sha256_of_the_key_on_stdin() {
+    let mut child = tokio::process::Command::new(BIN)
+        .arg("hash-key")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{SHOP}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        sha256_hex(SHOP)
+    );
+}
