@@ -56,8 +56,9 @@ pub struct WorkflowRunOut {
     pub workflow_id: String,
     /// Where the run stands.
     pub status: RunStatus,
-    /// The workflow's result once completed, otherwise null.
-    #[schema(value_type = Option<String>, example = "Ordered 5 Apples...Ordered 3 Bananas...")]
+    /// The workflow's result once completed, otherwise null: any JSON value (the shopping
+    /// workflow's is a string; these routes also read other workflows).
+    #[schema(value_type = Option<serde_json::Value>, example = "Ordered 5 Apples...Ordered 3 Bananas...")]
     pub result: Option<serde_json::Value>,
     /// Why the workflow did not complete (failed, canceled, terminated, timed_out only).
     #[serde(skip_serializing_if = "Option::is_none")]
