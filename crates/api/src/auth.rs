@@ -1,18 +1,22 @@
-//! API-key authentication and per-workflow authorization (`[auth]`).
+//! Authentication (API keys, JWT bearer tokens) and per-workflow authorization (`[auth]`).
 //!
 //! Two middlewares, layered by `startup` around the rate limiter:
-//! [`authenticate`] (outside it) turns the presented key into a [`Principal`] or answers 401, so
-//! rate limits count per principal; [`authorize`] (inside it, so the describe calls it may make
-//! are limited too) answers 403 unless one of the principal's permissions covers what the route
-//! does (see [`route::required`]). Health, readiness, `/docs` and `/openapi.json` stay open.
+//! [`authenticate`] (outside it) turns the presented key or token into a [`Principal`] or answers
+//! 401, so rate limits count per principal; [`authorize`] (inside it, so the describe calls it
+//! may make are limited too) answers 403 unless one of the principal's permissions covers what
+//! the route does (see [`route::required`]). Health, readiness, `/docs` and `/openapi.json` stay
+//! open.
 //!
 //! Keys are never kept or compared in clear: the SHA-256 of the presented key is compared with
 //! every configured hash in constant time (`subtle`), without stopping at the first match, and
-//! neither the key nor its hash is logged or put into a problem.
+//! neither the key nor its hash is logged or put into a problem. A bearer value shaped like a JWT
+//! is verified as a token when `[auth.jwt]` is configured ([`jwt`]); tokens never reach logs or
+//! problems either.
 
+mod jwt;
 mod route;
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use axum::{
     extract::{Request, State},
@@ -24,66 +28,156 @@ use flowgate_config::{Action, AuthSettings, Permission};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    error::ApiError,
+    metrics::{ApiMetrics, RejectReason},
+    state::AppState,
+};
 
 pub use route::Target;
 
 /// `X-API-Key`, the alternative to `Authorization: Bearer`.
 pub const X_API_KEY: &str = "x-api-key";
 
-/// The configured keys. Built once at start-up.
-pub struct ApiKeys {
-    keys: Vec<Key>,
+/// The configured keys and token verifier. Built once at start-up.
+pub struct Authenticator {
+    keys: ApiKeys,
+    tokens: Option<jwt::TokenVerifier>,
+    metrics: ApiMetrics,
 }
+
+/// The configured API keys.
+struct ApiKeys(Vec<Key>);
 
 struct Key {
     digest: [u8; 32],
     principal: Principal,
 }
 
-/// Who made a request: the name of the key it carried and what that key may do. Put into the
-/// request's extensions by [`authenticate`].
+/// Who made a request: the API key's name or the token's subject, and what it may do. Put into
+/// the request's extensions by [`authenticate`].
 #[derive(Debug, Clone)]
 pub struct Principal {
-    /// The key's configured name.
+    /// The key's configured name, or the token's subject.
     pub name: Arc<str>,
+    /// How it authenticated.
+    pub kind: PrincipalKind,
     permissions: Arc<[Permission]>,
 }
 
-impl ApiKeys {
-    /// The keys of `[auth]`, or `None` when authentication is off. Settings are validated, so
-    /// every hash and permission parses.
-    pub fn from_settings(auth: &AuthSettings) -> Option<Arc<Self>> {
+/// How a principal authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrincipalKind {
+    /// A configured API key.
+    ApiKey,
+    /// A verified JWT bearer token.
+    Token,
+}
+
+impl Principal {
+    /// The rate-limit bucket of this principal (keys and token subjects never share one).
+    pub fn bucket(&self) -> String {
+        match self.kind {
+            PrincipalKind::ApiKey => format!("key:{}", self.name),
+            PrincipalKind::Token => format!("sub:{}", self.name),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self.kind {
+            PrincipalKind::ApiKey => format!("API key {:?}", self.name),
+            PrincipalKind::Token => format!("token subject {:?}", self.name),
+        }
+    }
+}
+
+impl Authenticator {
+    /// The keys and token verifier of `[auth]`, or `None` when authentication is off. Settings
+    /// are validated, so every hash, permission and static key parses. Starts the refresh of
+    /// the token signing key set, if one is configured (needs a Tokio runtime).
+    pub fn from_settings(auth: &AuthSettings, metrics: ApiMetrics) -> Option<Arc<Self>> {
         if !auth.enabled {
             return None;
         }
+        let parse = |list: &[String]| -> Vec<Permission> {
+            list.iter()
+                .filter_map(|p| Permission::parse(p).ok())
+                .collect()
+        };
+        let roles: Arc<BTreeMap<String, Arc<[Permission]>>> = Arc::new(
+            auth.roles
+                .iter()
+                .map(|(name, list)| (name.clone(), parse(list).into()))
+                .collect(),
+        );
+        let keys = ApiKeys::new(auth, &roles);
+        let tokens = jwt::TokenVerifier::from_settings(&auth.jwt, roles, metrics.clone());
+        Some(Arc::new(Self {
+            keys,
+            tokens,
+            metrics,
+        }))
+    }
+
+    /// The principal of a request's credentials, or the 401 (503 while token keys are
+    /// unavailable) to answer.
+    async fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+        let Some(credential) = presented(headers) else {
+            return Err(ApiError::Unauthenticated(
+                if self.tokens.is_some() {
+                    "credentials are required: send Authorization: Bearer <token or API key> or X-API-Key: <key>"
+                } else {
+                    "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>"
+                }
+                .to_owned(),
+            ));
+        };
+        if let (Credential::Bearer(token), Some(tokens)) = (credential, &self.tokens)
+            && jwt::TokenVerifier::looks_like_jwt(token)
+        {
+            return tokens.verify(token).await;
+        }
+        let (Credential::Bearer(key) | Credential::ApiKey(key)) = credential;
+        self.keys
+            .identify(key)
+            .ok_or_else(|| ApiError::Unauthenticated("the API key is not valid".to_owned()))
+    }
+}
+
+impl ApiKeys {
+    /// The keys of `auth.api_keys`, each with its permissions and those of its roles.
+    fn new(auth: &AuthSettings, roles: &BTreeMap<String, Arc<[Permission]>>) -> Self {
         let keys = auth
             .api_keys
             .iter()
             .filter_map(|key| {
                 let digest = flowgate_config::parse_sha256_hex(key.sha256.expose()).ok()?;
-                let permissions = key
+                let mut permissions: Vec<Permission> = key
                     .permissions
                     .iter()
                     .filter_map(|p| Permission::parse(p).ok())
                     .collect();
+                for role in &key.roles {
+                    permissions.extend(roles.get(role).into_iter().flat_map(|p| p.iter().cloned()));
+                }
                 Some(Key {
                     digest,
                     principal: Principal {
                         name: key.name.trim().into(),
-                        permissions,
+                        kind: PrincipalKind::ApiKey,
+                        permissions: permissions.into(),
                     },
                 })
             })
             .collect();
-        Some(Arc::new(Self { keys }))
+        Self(keys)
     }
 
     /// The principal whose hash matches `presented`. Every hash is compared, in constant time.
     fn identify(&self, presented: &str) -> Option<Principal> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         let mut found = None;
-        for key in &self.keys {
+        for key in &self.0 {
             if bool::from(key.digest.ct_eq(&digest)) && found.is_none() {
                 found = Some(key.principal.clone());
             }
@@ -92,49 +186,58 @@ impl ApiKeys {
     }
 }
 
-/// The key a request presents: `Authorization: Bearer <key>`, else `X-API-Key: <key>`.
-fn presented_key(headers: &HeaderMap) -> Option<&str> {
+/// What a request presents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential<'a> {
+    /// `Authorization: Bearer <value>`: an API key or a token.
+    Bearer(&'a str),
+    /// `X-API-Key: <key>`.
+    ApiKey(&'a str),
+}
+
+/// `Authorization: Bearer <value>`, else `X-API-Key: <key>`.
+fn presented(headers: &HeaderMap) -> Option<Credential<'_>> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, token) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        });
-    bearer
-        .or_else(|| headers.get(X_API_KEY).and_then(|v| v.to_str().ok()))
+        })
+        .filter(|k| !k.is_empty());
+    if let Some(bearer) = bearer {
+        return Some(Credential::Bearer(bearer));
+    }
+    headers
+        .get(X_API_KEY)
+        .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|k| !k.is_empty())
+        .map(Credential::ApiKey)
 }
 
-/// Middleware: 401 unless the request carries a configured key (open routes excepted); the
-/// [`Principal`] goes into the request's extensions.
+/// Middleware: 401 unless the request carries a configured key or a valid token (open routes
+/// excepted); the [`Principal`] goes into the request's extensions.
 pub async fn authenticate(
-    State(keys): State<Arc<ApiKeys>>,
+    State(auth): State<Arc<Authenticator>>,
     mut request: Request,
     next: Next,
 ) -> Response {
     if crate::protect::is_exempt(request.uri().path()) {
         return next.run(request).await;
     }
-    let principal = match presented_key(request.headers()) {
-        None => {
-            return ApiError::Unauthenticated(
-                "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>"
-                    .to_owned(),
-            )
-            .into_response();
+    match auth.principal(request.headers()).await {
+        Ok(principal) => {
+            request.extensions_mut().insert(principal);
+            next.run(request).await
         }
-        Some(key) => match keys.identify(key) {
-            Some(principal) => principal,
-            None => {
-                return ApiError::Unauthenticated("the API key is not valid".to_owned())
-                    .into_response();
+        Err(error) => {
+            if matches!(error, ApiError::Unauthenticated(_)) {
+                auth.metrics.rejected(RejectReason::Unauthenticated);
             }
-        },
-    };
-    request.extensions_mut().insert(principal);
-    next.run(request).await
+            error.into_response()
+        }
+    }
 }
 
 /// Middleware: 403 unless the principal may do what the route does.
@@ -150,6 +253,9 @@ pub async fn authorize(State(state): State<AppState>, request: Request, next: Ne
     if let Some((action, target)) = required
         && let Err(error) = principal.check(action, target, &state).await
     {
+        if matches!(error, ApiError::Forbidden(_)) {
+            state.metrics.rejected(RejectReason::Forbidden);
+        }
         return error.into_response();
     }
     next.run(Request::from_parts(parts, body)).await
@@ -166,8 +272,8 @@ impl Principal {
 
     fn forbidden(&self, action: Action, what: &str) -> ApiError {
         ApiError::Forbidden(format!(
-            "API key {:?} has no permission to {action} {what}",
-            self.name
+            "{} has no permission to {action} {what}",
+            self.describe()
         ))
     }
 
@@ -227,7 +333,7 @@ mod tests {
 
     use super::*;
 
-    fn keys() -> Arc<ApiKeys> {
+    fn keys() -> ApiKeys {
         let key = |name: &str, secret: &str| ApiKeySettings {
             name: name.to_owned(),
             sha256: Secret::new(
@@ -237,12 +343,16 @@ mod tests {
                     .collect::<String>(),
             ),
             permissions: vec!["read:*".to_owned()],
+            roles: Vec::new(),
         };
-        ApiKeys::from_settings(&AuthSettings {
-            enabled: true,
-            api_keys: vec![key("old", "old-secret"), key("new", "new-secret")],
-        })
-        .unwrap()
+        ApiKeys::new(
+            &AuthSettings {
+                enabled: true,
+                api_keys: vec![key("old", "old-secret"), key("new", "new-secret")],
+                ..AuthSettings::default()
+            },
+            &BTreeMap::new(),
+        )
     }
 
     #[test]
@@ -256,10 +366,10 @@ mod tests {
     #[test]
     fn the_key_comes_from_bearer_or_x_api_key() {
         let mut headers = HeaderMap::new();
-        assert_eq!(presented_key(&headers), None);
+        assert_eq!(presented(&headers), None);
         headers.insert(X_API_KEY, "k1".parse().unwrap());
-        assert_eq!(presented_key(&headers), Some("k1"));
+        assert_eq!(presented(&headers), Some(Credential::ApiKey("k1")));
         headers.insert(header::AUTHORIZATION, "Bearer k2".parse().unwrap());
-        assert_eq!(presented_key(&headers), Some("k2"));
+        assert_eq!(presented(&headers), Some(Credential::Bearer("k2")));
     }
 }

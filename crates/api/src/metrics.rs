@@ -57,6 +57,7 @@ struct Inner {
     temporal_duration: HistogramVec,
     temporal_failures: IntCounterVec,
     rejected: IntCounterVec,
+    jwks_fetches: IntCounterVec,
 }
 
 impl ApiMetrics {
@@ -107,9 +108,16 @@ impl ApiMetrics {
         let rejected = IntCounterVec::new(
             Opts::new(
                 "flowgate_http_rejected_requests_total",
-                "Requests the API's protection answered itself, by reason (rate_limited: 429, overloaded: 503, timeout: 504).",
+                "Requests the API's protection answered itself, by reason (unauthenticated: 401, forbidden: 403, rate_limited: 429, overloaded: 503, timeout: 504).",
             ),
             &["reason"],
+        )?;
+        let jwks_fetches = IntCounterVec::new(
+            Opts::new(
+                "flowgate_auth_jwks_fetches_total",
+                "Fetches of the token signing key set (auth.jwt.jwks_url), by outcome (ok, error).",
+            ),
+            &["outcome"],
         )?;
         let temporal_up = TemporalUp {
             gauge: IntGauge::new(
@@ -124,6 +132,7 @@ impl ApiMetrics {
         registry.register(Box::new(temporal_duration.clone()))?;
         registry.register(Box::new(temporal_failures.clone()))?;
         registry.register(Box::new(rejected.clone()))?;
+        registry.register(Box::new(jwks_fetches.clone()))?;
         registry.register(Box::new(temporal_up))?;
         for reason in RejectReason::ALL {
             rejected.with_label_values(&[reason.as_str()]);
@@ -149,6 +158,7 @@ impl ApiMetrics {
                 temporal_duration,
                 temporal_failures,
                 rejected,
+                jwks_fetches,
             }),
         })
     }
@@ -171,6 +181,14 @@ impl ApiMetrics {
         self.inner
             .rejected
             .with_label_values(&[reason.as_str()])
+            .inc();
+    }
+
+    /// Counts one fetch of the token signing key set.
+    pub fn jwks_fetch(&self, ok: bool) {
+        self.inner
+            .jwks_fetches
+            .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
     }
 

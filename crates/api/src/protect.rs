@@ -95,11 +95,11 @@ pub(crate) fn is_exempt(path: &str) -> bool {
         || path.starts_with("/docs/")
 }
 
-/// Who a request counts against: the authenticated principal (the API key's name), else the
+/// Who a request counts against: the authenticated principal (API key name or token subject), else the
 /// client address (the last `X-Forwarded-For` entry when trusted, else the TCP peer).
 fn client_key(request: &Request, trust_forwarded_for: bool) -> String {
     if let Some(principal) = request.extensions().get::<crate::auth::Principal>() {
-        return format!("key:{}", principal.name);
+        return principal.bucket();
     }
     if trust_forwarded_for
         && let Some(ip) = request

@@ -14,7 +14,7 @@ use tower_http::{
 };
 
 use crate::{
-    auth::{self, ApiKeys},
+    auth::{self, Authenticator},
     error::render_problems,
     metrics::ApiMetrics,
     protect::{self, Protection},
@@ -53,15 +53,16 @@ impl Application {
         let state = AppState::new(Arc::new(settings), link, metrics);
         let body_limit = state.settings.api.body_limit_bytes;
         let protection = Protection::new(&state.settings, state.metrics.clone());
-        let api_keys = ApiKeys::from_settings(&state.settings.auth);
-        let authorize = api_keys
+        let authenticator =
+            Authenticator::from_settings(&state.settings.auth, state.metrics.clone());
+        let authorize = authenticator
             .is_some()
             .then(|| middleware::from_fn_with_state(state.clone(), auth::authorize));
         // Outermost first: the request id exists before the span opens and is echoed back on
         // every response; security and CORS headers go on every answer, preflights are answered
         // before any limit; problems are rendered with the request id (and the trace id);
-        // panics become problems too; API keys are checked (401) before the rate limit, so it
-        // counts per key; rate, concurrency and time limits wrap the permission check (403, which
+        // panics become problems too; API keys and tokens are checked (401) before the rate limit,
+        // so it counts per principal; rate, concurrency and time limits wrap the permission check (403, which
         // may describe the workflow) and the handler.
         let router = routes::router(state.clone()).layer(
             ServiceBuilder::new()
@@ -74,7 +75,8 @@ impl Application {
                 .layer(middleware::from_fn(render_problems))
                 .layer(CatchPanicLayer::custom(crate::error::panic_response))
                 .option_layer(
-                    api_keys.map(|keys| middleware::from_fn_with_state(keys, auth::authenticate)),
+                    authenticator
+                        .map(|auth| middleware::from_fn_with_state(auth, auth::authenticate)),
                 )
                 .layer(middleware::from_fn_with_state(
                     protection,

@@ -1,10 +1,11 @@
-//! `[auth]`: API keys (stored as SHA-256 hashes) and their permissions.
+//! `[auth]`: API keys (stored as SHA-256 hashes), JWT bearer tokens (`[auth.jwt]`), roles and
+//! permissions.
 //!
 //! A permission is `"<action>:<workflow>"`: the action is `start`, `read`, `message`,
 //! `control` or `*`; the workflow is a registered route name (`shopping`), a Temporal workflow
 //! type, or `*` for any. [`Permission::parse`] is the one parser, used by validation and the API.
 
-use std::fmt;
+use std::{collections::BTreeMap, fmt, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +20,96 @@ pub struct AuthSettings {
     /// The accepted keys; several may be valid at once (rotation).
     #[serde(default)]
     pub api_keys: Vec<ApiKeySettings>,
+    /// Named sets of permissions, granted to API keys by `roles` and to tokens by the roles
+    /// they carry (`auth.jwt.roles_claim`).
+    #[serde(default)]
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// JWT bearer tokens; verified when `jwks_url` or `keys` is set.
+    #[serde(default)]
+    pub jwt: JwtSettings,
+}
+
+/// JWT bearer tokens: where the signing keys come from and what a token must say.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// The issuer's JSON Web Key Set (`https://idp.example/.well-known/jwks.json`); fetched at
+    /// start, refreshed every `jwks_refresh_interval` and when a token names an unknown key.
+    #[serde(default)]
+    pub jwks_url: Option<String>,
+    /// How often the key set is fetched again.
+    #[serde(with = "humantime_serde")]
+    pub jwks_refresh_interval: Duration,
+    /// A token naming an unknown key (`kid`) fetches the key set again at most this often.
+    #[serde(with = "humantime_serde")]
+    pub jwks_min_refresh_interval: Duration,
+    /// Bound on one fetch of the key set.
+    #[serde(with = "humantime_serde")]
+    pub jwks_timeout: Duration,
+    /// Signing keys configured here instead of (or besides) a key set.
+    #[serde(default)]
+    pub keys: Vec<JwtKeySettings>,
+    /// The accepted `iss`; required when tokens are verified.
+    #[serde(default)]
+    pub issuer: String,
+    /// Accepted `aud` values (a token must name one); required when tokens are verified. In the
+    /// environment: comma separated.
+    #[serde(default, deserialize_with = "crate::settings::list_or_comma_separated")]
+    pub audience: Vec<String>,
+    /// Tolerated clock difference for `exp` and `nbf`.
+    #[serde(with = "humantime_serde")]
+    pub clock_skew: Duration,
+    /// The claim naming the principal (logs, 403 answers, rate-limit buckets).
+    pub subject_claim: String,
+    /// The claim listing the token's roles: an array of strings or one space-separated string;
+    /// dots reach into objects (`realm_access.roles`).
+    pub roles_claim: String,
+}
+
+impl Default for JwtSettings {
+    /// The values of `default.toml`.
+    fn default() -> Self {
+        Self {
+            jwks_url: None,
+            jwks_refresh_interval: Duration::from_secs(300),
+            jwks_min_refresh_interval: Duration::from_secs(30),
+            jwks_timeout: Duration::from_secs(5),
+            keys: Vec::new(),
+            issuer: String::new(),
+            audience: Vec::new(),
+            clock_skew: Duration::from_secs(60),
+            subject_claim: "sub".to_owned(),
+            roles_claim: "roles".to_owned(),
+        }
+    }
+}
+
+impl JwtSettings {
+    /// Whether tokens are verified at all: a key set or static keys are configured.
+    pub fn is_configured(&self) -> bool {
+        self.jwks_url
+            .as_deref()
+            .is_some_and(|u| !u.trim().is_empty())
+            || !self.keys.is_empty()
+    }
+}
+
+/// One static token signing key: a public key in PEM, or an HMAC secret.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtKeySettings {
+    /// The `kid` tokens signed with this key carry; unset = tried for tokens without `kid`.
+    #[serde(default)]
+    pub kid: Option<String>,
+    /// `RS256` `RS384` `RS512` `PS256` `PS384` `PS512` `ES256` `ES384` `EdDSA` (with `pem`) or
+    /// `HS256` `HS384` `HS512` (with `secret`). Tokens must use exactly this algorithm.
+    pub algorithm: String,
+    /// The public key, PEM (`-----BEGIN PUBLIC KEY-----`, or `RSA PUBLIC KEY`).
+    #[serde(default)]
+    pub pem: Option<String>,
+    /// The shared secret of an HMAC algorithm; printed redacted.
+    #[serde(default)]
+    pub secret: Option<Secret>,
 }
 
 /// One accepted API key.
@@ -33,6 +124,46 @@ pub struct ApiKeySettings {
     /// What the key may do: `"<action>:<workflow>"`, e.g. `"start:shopping"`, `"read:*"`, `"*:*"`.
     #[serde(default)]
     pub permissions: Vec<String>,
+    /// Roles of `[auth.roles]` whose permissions the key also has.
+    #[serde(default)]
+    pub roles: Vec<String>,
+}
+
+impl JwtKeySettings {
+    /// The verification key and its algorithm; the error says what is wrong (never the secret).
+    pub fn decoding_key(
+        &self,
+    ) -> Result<(jsonwebtoken::DecodingKey, jsonwebtoken::Algorithm), String> {
+        use jsonwebtoken::{Algorithm as A, DecodingKey};
+        let algorithm: A = self.algorithm.trim().parse().map_err(|_| {
+            format!(
+                "algorithm {:?} is not one of RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA HS256 HS384 HS512",
+                self.algorithm
+            )
+        })?;
+        let hmac = matches!(algorithm, A::HS256 | A::HS384 | A::HS512);
+        let key = match (&self.pem, &self.secret, hmac) {
+            (Some(_), Some(_), _) => return Err("set either pem or secret, not both".to_owned()),
+            (None, Some(secret), true) if secret.expose().len() >= 32 => {
+                DecodingKey::from_secret(secret.expose().as_bytes())
+            }
+            (None, Some(_), true) => {
+                return Err("an HMAC secret must be at least 32 bytes long".to_owned());
+            }
+            (_, _, true) => return Err(format!("{algorithm:?} needs a secret, not a pem")),
+            (Some(pem), None, false) => {
+                let pem = pem.trim().as_bytes();
+                match algorithm {
+                    A::ES256 | A::ES384 => DecodingKey::from_ec_pem(pem),
+                    A::EdDSA => DecodingKey::from_ed_pem(pem),
+                    _ => DecodingKey::from_rsa_pem(pem),
+                }
+                .map_err(|e| format!("pem is not a {algorithm:?} public key: {e}"))?
+            }
+            (None, _, false) => return Err(format!("{algorithm:?} needs a public key in pem")),
+        };
+        Ok((key, algorithm))
+    }
 }
 
 /// What a request does.

@@ -15,7 +15,9 @@ mod secret;
 mod settings;
 mod validate;
 
-pub use auth::{Action, ApiKeySettings, AuthSettings, Permission, parse_sha256_hex};
+pub use auth::{
+    Action, ApiKeySettings, AuthSettings, JwtKeySettings, JwtSettings, Permission, parse_sha256_hex,
+};
 pub use cli::{Command, ConfigArgs};
 pub use load::{ConfigError, DEFAULT_CONFIG, ENV_PREFIX, NON_SETTING_VARS, load, load_from};
 pub use secret::{REDACTED, Secret};

@@ -232,7 +232,7 @@ pub struct CorsSettings {
 }
 
 /// A list, or one comma-separated string (how environment variables carry lists).
-fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+pub(crate) fn list_or_comma_separated<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {

@@ -121,12 +121,26 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
 /// Each key: a unique name, a 64-hex-character hash, permissions that parse. Errors name the key
 /// (`auth.api_keys[<name>]`), never its hash.
 fn validate_auth(auth: &crate::AuthSettings) -> Result<(), ConfigError> {
-    if auth.enabled && auth.api_keys.is_empty() {
+    if auth.enabled && auth.api_keys.is_empty() && !auth.jwt.is_configured() {
         return Err(ConfigError::invalid(
             "auth.api_keys",
-            "auth.enabled is true but no [[auth.api_keys]] are configured",
+            "auth.enabled is true but neither [[auth.api_keys]] nor auth.jwt.jwks_url / [[auth.jwt.keys]] are configured",
         ));
     }
+    for (role, permissions) in &auth.roles {
+        let path = format!("auth.roles.{role}");
+        if role.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "auth.roles",
+                "role names must not be empty",
+            ));
+        }
+        for permission in permissions {
+            crate::Permission::parse(permission)
+                .map_err(|problem| ConfigError::invalid(&path, problem))?;
+        }
+    }
+    validate_jwt(&auth.jwt)?;
     let mut names = std::collections::HashSet::new();
     for (i, key) in auth.api_keys.iter().enumerate() {
         let name = key.name.trim();
@@ -146,13 +160,66 @@ fn validate_auth(auth: &crate::AuthSettings) -> Result<(), ConfigError> {
         }
         crate::parse_sha256_hex(key.sha256.expose())
             .map_err(|problem| ConfigError::invalid(&path, problem))?;
-        if key.permissions.is_empty() {
-            return Err(ConfigError::invalid(&path, "permissions must not be empty"));
+        if key.permissions.is_empty() && key.roles.is_empty() {
+            return Err(ConfigError::invalid(
+                &path,
+                "permissions and roles must not both be empty",
+            ));
+        }
+        if let Some(role) = key.roles.iter().find(|r| !auth.roles.contains_key(*r)) {
+            return Err(ConfigError::invalid(
+                &path,
+                format!("role {role:?} is not defined in [auth.roles]"),
+            ));
         }
         for permission in &key.permissions {
             crate::Permission::parse(permission)
                 .map_err(|problem| ConfigError::invalid(&path, problem))?;
         }
+    }
+    Ok(())
+}
+
+/// Token verification: an issuer and an audience, a usable key set URL, keys that parse.
+fn validate_jwt(jwt: &crate::JwtSettings) -> Result<(), ConfigError> {
+    positive("auth.jwt.jwks_refresh_interval", jwt.jwks_refresh_interval)?;
+    positive("auth.jwt.jwks_timeout", jwt.jwks_timeout)?;
+    non_empty("auth.jwt.subject_claim", &jwt.subject_claim)?;
+    non_empty("auth.jwt.roles_claim", &jwt.roles_claim)?;
+    if let Some(url) = &jwt.jwks_url
+        && !url.trim().is_empty()
+    {
+        let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+        let host = url.split_once("://").map_or("", |(_, rest)| rest);
+        if !matches!(scheme.as_deref(), Some("http" | "https")) || host.is_empty() {
+            return Err(ConfigError::invalid(
+                "auth.jwt.jwks_url",
+                format!("{url:?} is not an http:// or https:// URL"),
+            ));
+        }
+    }
+    if !jwt.is_configured() {
+        return Ok(());
+    }
+    if jwt.issuer.trim().is_empty() {
+        return Err(ConfigError::invalid(
+            "auth.jwt.issuer",
+            "required when tokens are verified (the token's iss must equal it)",
+        ));
+    }
+    if jwt.audience.iter().all(|a| a.trim().is_empty()) {
+        return Err(ConfigError::invalid(
+            "auth.jwt.audience",
+            "required when tokens are verified (the token's aud must name one of them)",
+        ));
+    }
+    for (i, key) in jwt.keys.iter().enumerate() {
+        let path = match key.kid.as_deref() {
+            Some(kid) => format!("auth.jwt.keys[{kid}]"),
+            None => format!("auth.jwt.keys[{i}]"),
+        };
+        key.decoding_key()
+            .map_err(|problem| ConfigError::invalid(&path, problem))?;
     }
     Ok(())
 }

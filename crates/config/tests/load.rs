@@ -171,3 +171,53 @@ fn an_unknown_otlp_protocol_is_rejected() {
         .to_string();
     assert!(err.contains("otel.protocol"), "{err}");
 }
+
+#[test]
+fn token_verification_is_configured_from_the_environment() {
+    let s = load_from(
+        None,
+        &env(&[
+            ("FLOWGATE_AUTH__ENABLED", "true"),
+            (
+                "FLOWGATE_AUTH__JWT__JWKS_URL",
+                "https://idp.example/jwks.json",
+            ),
+            ("FLOWGATE_AUTH__JWT__ISSUER", "https://idp.example/"),
+            ("FLOWGATE_AUTH__JWT__AUDIENCE", "flowgate,flowgate-staging"),
+            ("FLOWGATE_AUTH__JWT__CLOCK_SKEW", "15s"),
+            ("FLOWGATE_AUTH__JWT__ROLES_CLAIM", "realm_access.roles"),
+        ]),
+    )
+    .unwrap();
+    let jwt = &s.auth.jwt;
+    assert!(jwt.is_configured());
+    assert_eq!(jwt.audience, ["flowgate", "flowgate-staging"]);
+    assert_eq!(jwt.clock_skew, Duration::from_secs(15));
+    assert_eq!(jwt.roles_claim, "realm_access.roles");
+    assert_eq!(jwt.subject_claim, "sub");
+
+    let err = load_from(
+        None,
+        &env(&[
+            ("FLOWGATE_AUTH__ENABLED", "true"),
+            (
+                "FLOWGATE_AUTH__JWT__JWKS_URL",
+                "https://idp.example/jwks.json",
+            ),
+            ("FLOWGATE_AUTH__JWT__ISSUER", "https://idp.example/"),
+        ]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("auth.jwt.audience"), "{err}");
+}
+
+#[test]
+fn the_default_token_settings_are_those_of_the_default_file() {
+    let s = load_from(None, &env(&[])).unwrap();
+    assert_eq!(
+        toml::to_string(&s.auth.jwt).unwrap(),
+        toml::to_string(&flowgate_config::JwtSettings::default()).unwrap()
+    );
+    assert!(!s.auth.jwt.is_configured());
+}

@@ -148,11 +148,21 @@ pub enum RejectReason {
     Overloaded,
     /// Over `api.request_timeout` (504).
     Timeout,
+    /// No valid API key or token (401).
+    Unauthenticated,
+    /// The principal has no permission for the action on the workflow (403).
+    Forbidden,
 }
 
 impl RejectReason {
     /// Every reason.
-    pub const ALL: [Self; 3] = [Self::RateLimited, Self::Overloaded, Self::Timeout];
+    pub const ALL: [Self; 5] = [
+        Self::RateLimited,
+        Self::Overloaded,
+        Self::Timeout,
+        Self::Unauthenticated,
+        Self::Forbidden,
+    ];
 
     /// The label value.
     pub fn as_str(self) -> &'static str {
@@ -160,6 +170,8 @@ impl RejectReason {
             Self::RateLimited => "rate_limited",
             Self::Overloaded => "overloaded",
             Self::Timeout => "timeout",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
         }
     }
 }

@@ -1,10 +1,13 @@
-//! The API keys in the OpenAPI document: the `bearerAuth` and `apiKey` schemes, required
-//! globally, lifted (`security: []`) on the open routes, and 401/403 on every protected
-//! operation. Whether keys are enforced is configuration (`auth.enabled`); the document always
-//! describes the protected shape.
+//! Authentication and protection in the OpenAPI document: the `bearerAuth` and `apiKey`
+//! schemes, required globally, lifted (`security: []`) on the open routes; 401/403 on every
+//! protected operation; and the answers of the protection layer (429 with `Retry-After`, 503 when
+//! shedding load, 504 past `api.request_timeout`) on every limited operation. Whether keys are
+//! enforced and limits set is configuration; the document always describes the protected shape.
 
 use utoipa::openapi::{
-    ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder,
+    ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder,
+    Type,
+    path::Operation,
     security::{
         ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
     },
@@ -20,7 +23,9 @@ pub(super) fn document(doc: &mut OpenApi) {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .description(Some("An API key as `Authorization: Bearer <key>`."))
+                .description(Some(
+                    "An API key (`auth.api_keys`) or a JWT (`auth.jwt`) as `Authorization: Bearer <value>`.",
+                ))
                 .build(),
         ),
     );
@@ -34,26 +39,38 @@ pub(super) fn document(doc: &mut OpenApi) {
     for (name, description) in [
         (
             "Unauthenticated",
-            "No API key, or one that is not configured (only when auth.enabled)",
+            "No API key or token, an API key that is not configured, or a token that is not valid (only when auth.enabled)",
         ),
         (
             "Forbidden",
-            "The API key has no permission for this action on this workflow type",
+            "The API key or token has no permission for this action on this workflow type",
         ),
     ] {
-        let response = ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/problem+json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .build();
         components
             .responses
-            .insert(name.to_owned(), RefOr::T(response));
+            .insert(name.to_owned(), RefOr::T(problem(description, false)));
     }
+    components.responses.insert(
+        "RateLimited".to_owned(),
+        RefOr::T(problem(
+            "Over the client's rate limit (limits.rate_per_second, limits.burst); retry after Retry-After seconds",
+            true,
+        )),
+    );
+    components.responses.insert(
+        "Overloaded".to_owned(),
+        RefOr::T(problem(
+            "Overloaded: limits.max_concurrent_requests are in flight (retry after Retry-After seconds), or the token signing keys cannot be fetched",
+            true,
+        )),
+    );
+    components.responses.insert(
+        "RequestTimeout".to_owned(),
+        RefOr::T(problem(
+            "The request took longer than api.request_timeout",
+            false,
+        )),
+    );
     doc.security = Some(vec![
         SecurityRequirement::new("bearerAuth", Vec::<String>::new()),
         SecurityRequirement::new("apiKey", Vec::<String>::new()),
@@ -75,13 +92,70 @@ pub(super) fn document(doc: &mut OpenApi) {
                 operation.security = Some(Vec::new());
                 continue;
             }
-            for (status, name) in [("401", "Unauthenticated"), ("403", "Forbidden")] {
+            for (status, name) in [
+                ("401", "Unauthenticated"),
+                ("403", "Forbidden"),
+                ("429", "RateLimited"),
+            ] {
                 operation
                     .responses
                     .responses
                     .entry(status.to_owned())
                     .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
             }
+            also(
+                operation,
+                "503",
+                "Overloaded",
+                "or overloaded (limits.max_concurrent_requests), or the token signing keys cannot be fetched",
+            );
+            also(
+                operation,
+                "504",
+                "RequestTimeout",
+                "or the request took longer than api.request_timeout",
+            );
         }
+    }
+}
+
+/// A problem+json response, with a `Retry-After` header if `retry_after`.
+fn problem(description: &str, retry_after: bool) -> Response {
+    let mut builder = ResponseBuilder::new().description(description).content(
+        "application/problem+json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build(),
+    );
+    if retry_after {
+        builder = builder.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                )
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+    }
+    builder.build()
+}
+
+/// Documents `status` from the protection layer: the shared response if the route has none,
+/// else the route's own description extended by `or`.
+fn also(operation: &mut Operation, status: &str, shared: &str, or: &str) {
+    match operation.responses.responses.get_mut(status) {
+        None => {
+            operation.responses.responses.insert(
+                status.to_owned(),
+                RefOr::Ref(Ref::from_response_name(shared)),
+            );
+        }
+        Some(RefOr::T(own)) => {
+            own.description = format!("{}; {or}", own.description);
+        }
+        Some(RefOr::Ref(_)) => {}
     }
 }

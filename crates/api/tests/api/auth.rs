@@ -29,6 +29,7 @@ fn api_key(name: &str, key: &str, permissions: &[&str]) -> ApiKeySettings {
         name: name.to_owned(),
         sha256: Secret::new(sha256_hex(key)),
         permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+        roles: Vec::new(),
     }
 }
 
@@ -42,6 +43,7 @@ fn with_keys(s: &mut Settings) {
             api_key("reader-2026", READER_NEW, &["read:*"]),
             api_key("approvals", APPROVALS, &["read:order-approval"]),
         ],
+        ..AuthSettings::default()
     };
 }
 

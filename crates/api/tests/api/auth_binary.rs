@@ -1,5 +1,6 @@
-//! API keys through the real `flowgate-api` binary: keys stay out of its logs, problems and
-//! `check-config`; bad `[[auth.api_keys]]` entries stop start-up; `hash-key`.
+//! API keys and tokens through the real `flowgate-api` binary: keys, tokens and HMAC secrets
+//! stay out of its logs, problems and `check-config`; bad `[auth]` entries stop start-up;
+//! `hash-key`.
 
 use std::{path::Path, process::Stdio, time::Duration};
 
@@ -24,6 +25,13 @@ fn config_file(dir: &Path, body: &str) -> String {
     path.display().to_string()
 }
 
+/// `[auth.jwt]` with an issuer and an audience.
+const JWT: &str = "[auth.jwt]\nissuer = \"https://idp.example.test/\"\naudience = [\"flowgate\"]\n";
+/// The HMAC secret of [`HS_KEY`].
+const HMAC_SECRET: &str = "hmac-secret-0123456789-abcdefghij-XYZ";
+/// A static HMAC token key.
+const HS_KEY: &str = "[[auth.jwt.keys]]\nkid = \"hs\"\nalgorithm = \"HS256\"\nsecret = \"hmac-secret-0123456789-abcdefghij-XYZ\"\n";
+
 fn key_toml(name: &str, sha256: &str, permissions: &str) -> String {
     format!(
         "[[auth.api_keys]]\nname = \"{name}\"\nsha256 = \"{sha256}\"\npermissions = {permissions}\n"
@@ -41,7 +49,7 @@ async fn the_key_never_appears_in_logs_problems_or_check_config() {
     let config = config_file(
         env.dir(),
         &format!(
-            "[auth]\nenabled = true\n{}",
+            "[auth]\nenabled = true\n{}[auth.roles]\nreader = [\"read:*\"]\n{JWT}{HS_KEY}",
             key_toml("admin", &hash, r#"["*:*"]"#)
         ),
     );
@@ -90,6 +98,36 @@ async fn the_key_never_appears_in_logs_problems_or_check_config() {
         .unwrap();
     let body = problem(wrong, StatusCode::UNAUTHORIZED).await;
     assert!(!body.to_string().contains(ADMIN), "{body}");
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header {
+            kid: Some("hs".to_owned()),
+            ..jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256)
+        },
+        &json!({"iss": "https://idp.example.test/", "aud": "flowgate", "sub": "svc-reports",
+                "roles": ["reader"], "exp": 4_102_444_800_u64}),
+        &jsonwebtoken::EncodingKey::from_secret(HMAC_SECRET.as_bytes()),
+    )
+    .unwrap();
+    let listed = http
+        .get(format!("{base}/v1/workflows"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+    let refused = http
+        .post(format!("{base}/v1/workflows/shopping"))
+        .bearer_auth(&token)
+        .json(&json!({"input": {"items": [{"fruit": "APPLE", "amount": 1}]}}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(refused, StatusCode::FORBIDDEN).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("svc-reports"),
+        "{body}"
+    );
+    assert!(!body.to_string().contains(&token), "{body}");
 
     let log = api.log_text();
     assert!(
@@ -97,6 +135,15 @@ async fn the_key_never_appears_in_logs_problems_or_check_config() {
         "the requests are logged: {log}"
     );
     assert!(!log.contains(ADMIN), "the key leaked into the log:\n{log}");
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(
+        !log.contains(signature),
+        "the token leaked into the log:\n{log}"
+    );
+    assert!(
+        !log.contains(HMAC_SECRET),
+        "the HMAC secret leaked into the log"
+    );
 
     let mut check = Proc::spawn(
         Path::new(BIN),
@@ -112,6 +159,7 @@ async fn the_key_never_appears_in_logs_problems_or_check_config() {
         "{output}"
     );
     assert!(!output.contains(&hash), "{output}");
+    assert!(!output.contains(HMAC_SECRET), "{output}");
 }
 
 #[tokio::test]
@@ -138,7 +186,52 @@ async fn a_bad_api_key_entry_stops_start_up_with_one_line_naming_the_key() {
             "auth.api_keys[ops]",
             "delete",
         ),
-        (String::new(), "auth.api_keys", "no [[auth.api_keys]]"),
+        (String::new(), "auth.api_keys", "neither [[auth.api_keys]]"),
+        (
+            key_toml("ci", &good, "[]") + "roles = [\"ops\"]\n",
+            "auth.api_keys[ci]",
+            "role \"ops\" is not defined",
+        ),
+        (
+            key_toml("ci", &good, r#"["read:*"]"#) + "[auth.roles]\nops = [\"delete:*\"]\n",
+            "auth.roles.ops",
+            "delete",
+        ),
+        (
+            format!("{JWT}jwks_url = \"ftp://idp.example/keys\"\n"),
+            "auth.jwt.jwks_url",
+            "http",
+        ),
+        (
+            format!("[auth.jwt]\naudience = [\"a\"]\n{HS_KEY}"),
+            "auth.jwt.issuer",
+            "required",
+        ),
+        (
+            format!("[auth.jwt]\nissuer = \"i\"\n{HS_KEY}"),
+            "auth.jwt.audience",
+            "required",
+        ),
+        (
+            format!(
+                "{JWT}[[auth.jwt.keys]]\nkid = \"k1\"\nalgorithm = \"ES256\"\npem = \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\"\n"
+            ),
+            "auth.jwt.keys[k1]",
+            "pem",
+        ),
+        (
+            format!(
+                "{JWT}[[auth.jwt.keys]]\nalgorithm = \"HS256\"\nsecret = \"{}\"\n",
+                &good[..20]
+            ),
+            "auth.jwt.keys[0]",
+            "32 bytes",
+        ),
+        (
+            format!("{JWT}[[auth.jwt.keys]]\nalgorithm = \"none\"\npem = \"x\"\n"),
+            "auth.jwt.keys[0]",
+            "algorithm",
+        ),
     ];
     for (keys, key, problem) in cases {
         let config = config_file(dir.path(), &format!("[auth]\nenabled = true\n{keys}"));
@@ -156,7 +249,7 @@ async fn a_bad_api_key_entry_stops_start_up_with_one_line_naming_the_key() {
             output.contains(key) && output.contains(problem),
             "{key} / {problem}: {output}"
         );
-        assert!(!output.contains(&good), "{output}");
+        assert!(!output.contains(&good[..20]), "{output}");
     }
 }
 

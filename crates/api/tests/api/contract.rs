@@ -95,6 +95,47 @@ async fn the_openapi_document_covers_every_route() {
 }
 
 #[tokio::test]
+async fn every_protected_operation_documents_its_security_and_the_protection_answers() {
+    let env = TestEnv::builder().without_worker().start().await;
+    let doc = json(env.get("/openapi.json").await, StatusCode::OK).await;
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["bearerAuth"]["scheme"], "bearer", "{schemes}");
+    assert!(
+        schemes["bearerAuth"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("JWT"),
+        "{schemes}"
+    );
+    assert_eq!(schemes["apiKey"]["name"], "X-API-Key", "{schemes}");
+    assert_eq!(
+        doc["security"],
+        json!([{"bearerAuth": []}, {"apiKey": []}]),
+        "required globally"
+    );
+    let retry_after = &doc["components"]["responses"]["RateLimited"]["headers"]["Retry-After"];
+    assert_eq!(retry_after["schema"]["type"], "integer", "{retry_after}");
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            let open = ["/", "/livez", "/readyz"].contains(&path.as_str());
+            if open {
+                assert_eq!(operation["security"], json!([]), "{method} {path} is open");
+                assert!(!responses.contains_key("401"), "{method} {path}");
+                continue;
+            }
+            assert!(operation.get("security").is_none(), "{method} {path}");
+            for status in ["401", "403", "429", "503", "504"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_openapi_document_types_each_registered_workflow_and_message() {
     let env = TestEnv::start().await;
     let doc = json(env.get("/openapi.json").await, StatusCode::OK).await;

@@ -72,6 +72,10 @@ fn bad_values_are_refused_with_a_message_naming_them() {
             "'apii' not allowed",
         ),
         (
+            json!({"config": {"auth": {"jwt": {"keys": [{"algorithm": "HS256", "secret": "s"}]}}}}),
+            "/config/auth/jwt/keys/0",
+        ),
+        (
             json!({"metrics": {"serviceMonitor": {"interval": "30"}}}),
             "/metrics/serviceMonitor/interval",
         ),

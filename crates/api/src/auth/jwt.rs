@@ -1,0 +1,447 @@
+//! JWT bearer tokens (`[auth.jwt]`): signature by a known key with that key's algorithm, then
+//! `iss`, `aud`, `exp` and `nbf` (within `clock_skew`); the principal is the subject claim and its
+//! permissions are those of the roles in the roles claim.
+//!
+//! Keys come from `[[auth.jwt.keys]]` and from the key set at `jwks_url`, which is fetched at
+//! start, every `jwks_refresh_interval`, and when a token names a `kid` not in it (at most every
+//! `jwks_min_refresh_interval`), so an issuer's key rotation needs no restart. A fetch that fails
+//! keeps the keys already known.
+
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, RwLock, Weak},
+    time::{Duration, Instant},
+};
+
+use flowgate_config::{JwtSettings, Permission};
+use jsonwebtoken::{
+    Algorithm, DecodingKey, Validation,
+    errors::ErrorKind,
+    jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse},
+};
+use serde_json::Value;
+
+use super::{Principal, PrincipalKind};
+use crate::{error::ApiError, metrics::ApiMetrics};
+
+/// Verifies tokens. Built once at start-up; the key set refreshes itself.
+pub(super) struct TokenVerifier {
+    static_keys: Vec<VerifyKey>,
+    jwks: Option<Arc<KeySet>>,
+    issuer: String,
+    audience: Vec<String>,
+    leeway: u64,
+    subject_claim: String,
+    roles_claim: Vec<String>,
+    roles: Arc<BTreeMap<String, Arc<[Permission]>>>,
+}
+
+/// One verification key and the algorithms tokens signed with it may use.
+struct VerifyKey {
+    kid: Option<String>,
+    algorithms: Vec<Algorithm>,
+    key: DecodingKey,
+}
+
+/// The fetched key set: `None` until the first successful fetch.
+struct KeySet {
+    url: String,
+    client: reqwest::Client,
+    keys: RwLock<Option<Arc<[VerifyKey]>>>,
+    /// When the last fetch started; serialises fetches (one at a time).
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    min_refresh: Duration,
+    metrics: ApiMetrics,
+}
+
+impl TokenVerifier {
+    /// The verifier of `[auth.jwt]`, or `None` when no keys are configured. Settings are
+    /// validated, so every static key parses. Starts the key set's refresh task (which ends
+    /// when the verifier is dropped).
+    pub(super) fn from_settings(
+        jwt: &JwtSettings,
+        roles: Arc<BTreeMap<String, Arc<[Permission]>>>,
+        metrics: ApiMetrics,
+    ) -> Option<Self> {
+        if !jwt.is_configured() {
+            return None;
+        }
+        let static_keys = jwt
+            .keys
+            .iter()
+            .filter_map(|k| {
+                let (key, algorithm) = k.decoding_key().ok()?;
+                Some(VerifyKey {
+                    kid: k.kid.clone(),
+                    algorithms: vec![algorithm],
+                    key,
+                })
+            })
+            .collect();
+        let jwks = jwt
+            .jwks_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|url| {
+                let set = Arc::new(KeySet {
+                    url: url.to_owned(),
+                    client: reqwest::Client::builder()
+                        .timeout(jwt.jwks_timeout)
+                        .build()
+                        .unwrap_or_default(),
+                    keys: RwLock::new(None),
+                    last_fetch: tokio::sync::Mutex::new(None),
+                    min_refresh: jwt.jwks_min_refresh_interval,
+                    metrics,
+                });
+                tokio::spawn(refresh_periodically(
+                    Arc::downgrade(&set),
+                    jwt.jwks_refresh_interval,
+                    jwt.jwks_min_refresh_interval.max(Duration::from_secs(1)),
+                ));
+                set
+            });
+        Some(Self {
+            static_keys,
+            jwks,
+            issuer: jwt.issuer.trim().to_owned(),
+            audience: jwt.audience.iter().map(|a| a.trim().to_owned()).collect(),
+            leeway: jwt.clock_skew.as_secs(),
+            subject_claim: jwt.subject_claim.clone(),
+            roles_claim: jwt.roles_claim.split('.').map(str::to_owned).collect(),
+            roles,
+        })
+    }
+
+    /// Whether `token` is shaped like a JWT (three base64url parts with a JSON header), as
+    /// opposed to an API key.
+    pub(super) fn looks_like_jwt(token: &str) -> bool {
+        token.split('.').count() == 3 && jsonwebtoken::decode_header(token).is_ok()
+    }
+
+    /// The principal of a valid token; 401 for an invalid one, 503 while no key set could be
+    /// fetched yet.
+    pub(super) async fn verify(&self, token: &str) -> Result<Principal, ApiError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| invalid("the bearer token is not a well-formed JWT"))?;
+        let mut fetched = self.fetched_keys();
+        let mut candidates = self.candidates(&header, fetched.as_deref());
+        if candidates.is_empty()
+            && let Some(set) = &self.jwks
+        {
+            // A kid the set does not have yet (the issuer rotated keys), or no set yet.
+            set.refresh_if_due().await;
+            fetched = self.fetched_keys();
+            candidates = self.candidates(&header, fetched.as_deref());
+            if candidates.is_empty() && fetched.is_none() && self.static_keys.is_empty() {
+                return Err(ApiError::NotReady(
+                    "cannot verify tokens: the signing key set (auth.jwt.jwks_url) could not be fetched"
+                        .to_owned(),
+                ));
+            }
+        }
+        if candidates.is_empty() {
+            return Err(invalid(match &header.kid {
+                Some(kid) => format!(
+                    "the token's signing key {kid:?} is not known for algorithm {:?}",
+                    header.alg
+                ),
+                None => format!("no signing key is known for algorithm {:?}", header.alg),
+            }));
+        }
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = self.leeway;
+        validation.validate_nbf = true;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&self.audience);
+        validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+        let mut last = None;
+        for key in candidates {
+            match jsonwebtoken::decode::<Value>(token, &key.key, &validation) {
+                Ok(data) => return self.principal(&data.claims),
+                Err(e) => {
+                    // A claim error means the signature was good: it is the one to report.
+                    let signature = matches!(
+                        e.kind(),
+                        ErrorKind::InvalidSignature
+                            | ErrorKind::InvalidEcdsaKey
+                            | ErrorKind::InvalidRsaKey(_)
+                            | ErrorKind::InvalidKeyFormat
+                            | ErrorKind::InvalidAlgorithm
+                    );
+                    if !signature {
+                        return Err(invalid(describe(e.kind())));
+                    }
+                    last = Some(e);
+                }
+            }
+        }
+        Err(invalid(
+            last.map_or("the token is not valid", |e| describe(e.kind())),
+        ))
+    }
+
+    fn fetched_keys(&self) -> Option<Arc<[VerifyKey]>> {
+        self.jwks.as_ref().and_then(|set| {
+            set.keys
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone()
+        })
+    }
+
+    /// Keys that may have signed a token with this header: the same `kid` (any key when the
+    /// token has none) and an algorithm the key allows.
+    fn candidates<'a>(
+        &'a self,
+        header: &jsonwebtoken::Header,
+        fetched: Option<&'a [VerifyKey]>,
+    ) -> Vec<&'a VerifyKey> {
+        self.static_keys
+            .iter()
+            .chain(fetched.into_iter().flatten())
+            .filter(|k| header.kid.is_none() || k.kid == header.kid)
+            .filter(|k| k.algorithms.contains(&header.alg))
+            .collect()
+    }
+
+    /// The verified claims as a principal: its subject and the permissions of its roles.
+    fn principal(&self, claims: &Value) -> Result<Principal, ApiError> {
+        let subject = claims
+            .get(&self.subject_claim)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "the token has no {:?} claim naming its subject",
+                    self.subject_claim
+                ))
+            })?;
+        let mut permissions = Vec::new();
+        for role in roles_of(claims, &self.roles_claim) {
+            if let Some(granted) = self.roles.get(&role) {
+                permissions.extend(granted.iter().cloned());
+            }
+        }
+        Ok(Principal {
+            name: subject.into(),
+            kind: PrincipalKind::Token,
+            permissions: permissions.into(),
+        })
+    }
+}
+
+/// The roles at `path` in the claims: an array of strings or one space-separated string.
+fn roles_of(claims: &Value, path: &[String]) -> Vec<String> {
+    let mut value = claims;
+    for part in path {
+        match value.get(part) {
+            Some(inner) => value = inner,
+            None => return Vec::new(),
+        }
+    }
+    match value {
+        Value::String(s) => s.split_whitespace().map(str::to_owned).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn invalid(detail: impl Into<String>) -> ApiError {
+    ApiError::Unauthenticated(detail.into())
+}
+
+/// What is wrong with a token, for the 401's detail (no token contents).
+fn describe(kind: &ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::ExpiredSignature => "the token has expired",
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
+        ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+        ErrorKind::InvalidAudience => "the token's audience is not accepted",
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "exp" => "the token has no exp claim",
+            "iss" => "the token has no iss claim",
+            "aud" => "the token has no aud claim",
+            _ => "the token lacks a required claim",
+        },
+        ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted for its key",
+        ErrorKind::InvalidSignature
+        | ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::InvalidKeyFormat => "the token's signature is not valid",
+        _ => "the token is not valid",
+    }
+}
+
+impl KeySet {
+    /// Fetches the set unless a fetch started less than `min_refresh` ago (then waits for it).
+    async fn refresh_if_due(&self) {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some_and(|at| at.elapsed() < self.min_refresh) {
+            return;
+        }
+        *last = Some(Instant::now());
+        self.fetch().await;
+    }
+
+    /// One fetch; on success the keys replace the known ones. Returns whether it succeeded.
+    async fn fetch(&self) -> bool {
+        match self.download().await {
+            Ok(keys) => {
+                tracing::debug!(url = %self.url, keys = keys.len(), "token signing keys fetched");
+                *self
+                    .keys
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(keys.into());
+                self.metrics.jwks_fetch(true);
+                true
+            }
+            Err(problem) => {
+                tracing::warn!(url = %self.url, %problem, "cannot fetch the token signing keys; keeping the known ones");
+                self.metrics.jwks_fetch(false);
+                false
+            }
+        }
+    }
+
+    async fn download(&self) -> Result<Vec<VerifyKey>, String> {
+        let response = self
+            .client
+            .get(&self.url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        if !response.status().is_success() {
+            return Err(format!("answered {}", response.status()));
+        }
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| format!("not JSON: {e}"))?;
+        let keys = parse_key_set(&body);
+        if keys.is_empty() {
+            return Err("the key set has no usable signing keys".to_owned());
+        }
+        Ok(keys)
+    }
+}
+
+/// The usable signing keys of a JWKS document; encryption keys, symmetric keys and keys this
+/// build cannot use are skipped.
+fn parse_key_set(body: &Value) -> Vec<VerifyKey> {
+    let Some(keys) = body.get("keys").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    keys.iter()
+        .filter_map(|value| {
+            let jwk: Jwk = serde_json::from_value(value.clone()).ok()?;
+            if matches!(
+                jwk.common.public_key_use,
+                Some(PublicKeyUse::Encryption | PublicKeyUse::Other(_))
+            ) {
+                return None;
+            }
+            let algorithms = match &jwk.common.key_algorithm {
+                Some(declared) => vec![
+                    serde_json::to_value(declared)
+                        .ok()
+                        .and_then(|v| v.as_str()?.parse::<Algorithm>().ok())?,
+                ],
+                None => match &jwk.algorithm {
+                    AlgorithmParameters::RSA(_) => vec![
+                        Algorithm::RS256,
+                        Algorithm::RS384,
+                        Algorithm::RS512,
+                        Algorithm::PS256,
+                        Algorithm::PS384,
+                        Algorithm::PS512,
+                    ],
+                    AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                        EllipticCurve::P256 => vec![Algorithm::ES256],
+                        EllipticCurve::P384 => vec![Algorithm::ES384],
+                        _ => return None,
+                    },
+                    AlgorithmParameters::OctetKeyPair(_) => vec![Algorithm::EdDSA],
+                    AlgorithmParameters::OctetKey(_) => return None,
+                },
+            };
+            // Never HMAC from a published set: its "key" would be public.
+            if matches!(&jwk.algorithm, AlgorithmParameters::OctetKey(_))
+                || algorithms
+                    .iter()
+                    .any(|a| matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+            {
+                return None;
+            }
+            Some(VerifyKey {
+                kid: jwk.common.key_id.clone(),
+                algorithms,
+                key: DecodingKey::from_jwk(&jwk).ok()?,
+            })
+        })
+        .collect()
+}
+
+/// Fetches the set at start and every `interval` (after a failure, every `retry`), until the
+/// verifier is dropped.
+async fn refresh_periodically(set: Weak<KeySet>, interval: Duration, retry: Duration) {
+    loop {
+        let Some(strong) = set.upgrade() else { return };
+        let ok = {
+            let mut last = strong.last_fetch.lock().await;
+            // A token naming an unknown kid may just have fetched it.
+            if last.is_some_and(|at| at.elapsed() < strong.min_refresh.min(interval)) {
+                true
+            } else {
+                *last = Some(Instant::now());
+                strong.fetch().await
+            }
+        };
+        drop(strong);
+        tokio::time::sleep(if ok { interval } else { retry.min(interval) }).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_come_from_arrays_strings_and_nested_claims() {
+        let claims = serde_json::json!({
+            "roles": ["shop", "reader"],
+            "scope": "read start",
+            "realm_access": {"roles": ["operator"]},
+            "n": 5
+        });
+        let path = |p: &str| p.split('.').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(roles_of(&claims, &path("roles")), ["shop", "reader"]);
+        assert_eq!(roles_of(&claims, &path("scope")), ["read", "start"]);
+        assert_eq!(roles_of(&claims, &path("realm_access.roles")), ["operator"]);
+        assert!(roles_of(&claims, &path("n")).is_empty());
+        assert!(roles_of(&claims, &path("missing.roles")).is_empty());
+    }
+
+    #[test]
+    fn key_sets_keep_signing_keys_only() {
+        let set = serde_json::json!({"keys": [
+            {"kty": "OKP", "crv": "Ed25519", "kid": "ed", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty": "OKP", "crv": "Ed25519", "kid": "enc", "use": "enc", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "RSA", "kid": "weird", "alg": "RSA-OAEP", "n": "AQAB", "e": "AQAB"},
+            {"kty": "unknown", "kid": "x"}
+        ]});
+        let keys = parse_key_set(&set);
+        assert_eq!(keys.len(), 1, "only the Ed25519 signing key is usable");
+        assert_eq!(keys[0].kid.as_deref(), Some("ed"));
+        assert_eq!(keys[0].algorithms, [Algorithm::EdDSA]);
+        assert!(parse_key_set(&serde_json::json!({"nokeys": []})).is_empty());
+    }
+}
