@@ -72,6 +72,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Authenticates every request with `Authorization: Bearer <credential>`: an API key or a
+    /// JWT (when the API has `auth.enabled`). Never printed by `Debug`.
+    pub fn bearer(self, credential: &str) -> Self {
+        self.default_header("authorization", &format!("Bearer {credential}"))
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
         if let Some(header) = self.invalid_header {

@@ -367,3 +367,51 @@ async fn an_unknown_workflow_is_a_404_problem() {
 
     assert_eq!(error.code(), Some("workflow-not-found"), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_bearer_credential_authenticates_every_call_and_none_is_a_401_problem() {
+    use flowgate_config::{ApiKeySettings, AuthSettings, Secret};
+    use sha2::{Digest, Sha256};
+    const KEY: &str = "client-test-key-4c1f9a";
+    let hash: String = Sha256::digest(KEY.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let env = TestEnv::builder()
+        .without_worker()
+        .settings(|s| {
+            s.auth = AuthSettings {
+                enabled: true,
+                api_keys: vec![ApiKeySettings {
+                    name: "ci".to_owned(),
+                    sha256: Secret::new(hash),
+                    permissions: vec!["*:*".to_owned()],
+                    roles: Vec::new(),
+                }],
+                ..AuthSettings::default()
+            };
+        })
+        .start()
+        .await;
+
+    let error = client(&env)
+        .shopping_async(&guide_list())
+        .await
+        .expect_err("no credential");
+    assert_eq!(error.code(), Some("unauthenticated"), "{error:?}");
+
+    let authenticated = Client::builder(&env.url(""))
+        .bearer(KEY)
+        .build()
+        .expect("client");
+    assert!(!format!("{authenticated:?}").contains(KEY));
+    let started = authenticated
+        .shopping_async(&guide_list())
+        .await
+        .expect("authenticated start");
+    let described = authenticated
+        .describe(&started.workflow_id)
+        .await
+        .expect("authenticated describe");
+    assert_eq!(described.workflow_id, started.workflow_id);
+}
