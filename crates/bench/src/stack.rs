@@ -1,0 +1,162 @@
+//! The measured stack: a Temporal dev server tuned for load, the worker, and two API processes
+//! built in release mode.
+//!
+//! The async-start API serves a task queue no worker polls, so the start path is measured alone
+//! (the floor's starts go to the same queue); the sync API and the worker serve the normal queue.
+
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+use flowgate_testkit::process::{Proc, free_port};
+
+/// Task queue of the async-start scenarios (no worker polls it).
+pub(crate) const START_ONLY_QUEUE: &str = "bench-start-only";
+/// Dynamic config that lifts the dev server's per-shard processor rate limits (they add a
+/// ~100 ms step under back-to-back load).
+pub(crate) const TEMPORAL_TUNING: [(&str, &str); 3] = [
+    ("history.transferProcessorMaxPollRPS", "10000"),
+    ("history.timerProcessorMaxPollRPS", "10000"),
+    ("history.visibilityProcessorMaxPollRPS", "10000"),
+];
+
+/// Everything running.
+pub(crate) struct Stack {
+    /// The dev server.
+    pub(crate) temporal: DevServer,
+    /// The API whose shopping queue has no worker.
+    pub(crate) api_start: Service,
+    /// The API on the worker's queue.
+    pub(crate) api_sync: Service,
+    /// The worker.
+    pub(crate) worker: Service,
+}
+
+/// A running Flowgate process.
+pub(crate) struct Service {
+    /// Base URL (`http://127.0.0.1:port`).
+    pub(crate) url: String,
+    proc: Proc,
+}
+
+impl Service {
+    /// Its process id.
+    pub(crate) fn pid(&self) -> anyhow::Result<u32> {
+        self.proc.pid().context("the process has exited")
+    }
+
+    /// Everything it printed.
+    pub(crate) fn log(&self) -> String {
+        self.proc.log_text()
+    }
+}
+
+impl Stack {
+    /// Starts the stack with the binaries in `bin_dir`; logs go to `log_dir`.
+    pub(crate) async fn start(bin_dir: &Path, log_dir: &Path) -> anyhow::Result<Self> {
+        let cli = temporal_cli::provision_async().await?;
+        let mut opts = DevServerOptions::new(cli);
+        opts.log_level = "error".to_owned();
+        opts.log_file = Some(log_dir.join("temporal.log"));
+        for (key, value) in TEMPORAL_TUNING {
+            opts.extra_args.extend([
+                "--dynamic-config-value".to_owned(),
+                format!("{key}={value}"),
+            ]);
+        }
+        let temporal = DevServer::start(opts).await?;
+        let address = temporal.address();
+        let api = binary(bin_dir, "flowgate-api")?;
+        let worker_bin = binary(bin_dir, "flowgate-worker")?;
+        let api_start = spawn_api(&api, &address, START_ONLY_QUEUE, log_dir, "api-start").await?;
+        let api_sync = spawn_api(&api, &address, "shopping-tasks", log_dir, "api-sync").await?;
+        let port = free_port();
+        let worker = Service {
+            url: format!("http://127.0.0.1:{port}"),
+            proc: Proc::spawn(
+                &worker_bin,
+                &[],
+                &[
+                    ("TEMPORAL_ADDRESS", address.clone()),
+                    ("FLOWGATE_WORKER__HEALTH_HOST", "127.0.0.1".to_owned()),
+                    ("FLOWGATE_WORKER__HEALTH_PORT", port.to_string()),
+                ],
+                log_dir.join("worker.log"),
+            ),
+        };
+        wait_ready(&worker).await?;
+        Ok(Self {
+            temporal,
+            api_start,
+            api_sync,
+            worker,
+        })
+    }
+
+    /// Temporal's built-in HTTP API.
+    pub(crate) fn temporal_http(&self) -> String {
+        format!("http://127.0.0.1:{}", self.temporal.http_port())
+    }
+}
+
+fn binary(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    let path = dir.join(name);
+    if !path.is_file() {
+        bail!(
+            "{} is missing: build it first (cargo build --release -p flowgate-api -p flowgate-worker)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+async fn spawn_api(
+    bin: &Path,
+    temporal: &str,
+    queue: &str,
+    log_dir: &Path,
+    name: &str,
+) -> anyhow::Result<Service> {
+    let port = free_port();
+    let service = Service {
+        url: format!("http://127.0.0.1:{port}"),
+        proc: Proc::spawn(
+            bin,
+            &[],
+            &[
+                ("TEMPORAL_ADDRESS", temporal.to_owned()),
+                ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+                ("FLOWGATE_API__PORT", port.to_string()),
+                ("FLOWGATE_SHOPPING__TASK_QUEUE", queue.to_owned()),
+            ],
+            log_dir.join(format!("{name}.log")),
+        ),
+    };
+    wait_ready(&service).await?;
+    Ok(service)
+}
+
+/// Polls `/readyz` until 200 (at most 60 s).
+async fn wait_ready(service: &Service) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        ticker.tick().await;
+        if let Ok(r) = http.get(format!("{}/readyz", service.url)).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!(
+                "{} did not become ready; log:\n{}",
+                service.url,
+                service.log()
+            );
+        }
+    }
+}
