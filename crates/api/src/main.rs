@@ -82,10 +82,12 @@ fn main() -> ExitCode {
         Command::Run => {
             let telemetry = TelemetryOptions::new("flowgate-api", &settings);
             flowgate_telemetry::run_service(telemetry, || async {
+                // Before the listener exists: an early SIGTERM drains instead of killing.
+                let signal = flowgate_telemetry::ShutdownSignal::install()?;
                 Application::build(settings)
                     .await?
                     .run_until(async {
-                        flowgate_telemetry::shutdown_signal().await;
+                        signal.recv().await;
                     })
                     .await
             })

@@ -119,8 +119,9 @@ async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Res
         worker_health.port(),
         &db_file,
     );
+    let signal = flowgate_telemetry::ShutdownSignal::install()?;
     tokio::spawn(async move {
-        flowgate_telemetry::shutdown_signal().await;
+        signal.recv().await;
         let _ = stop_tx.send(true);
     });
     // The SDK worker is not `Send`: it runs here, on the main task.

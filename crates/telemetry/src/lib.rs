@@ -133,17 +133,34 @@ pub fn init(options: TelemetryOptions) -> Result<TelemetryGuard, OtelConfigError
     })
 }
 
-/// Resolves on the first SIGTERM or SIGINT (Ctrl-C), naming the signal.
-pub async fn shutdown_signal() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler can be installed");
-    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler can be installed");
-    let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    };
-    tracing::info!(signal = name, "shutdown requested");
-    name
+/// SIGTERM and SIGINT (Ctrl-C) handlers. The handlers are in place from [`ShutdownSignal::install`]
+/// on, so install them before serving: a signal that arrives before they exist would end the
+/// process at once instead of draining it.
+#[derive(Debug)]
+pub struct ShutdownSignal {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    /// Installs the handlers (needs a Tokio runtime).
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the first SIGTERM or SIGINT since the handlers were installed, naming it.
+    pub async fn recv(mut self) -> &'static str {
+        let name = tokio::select! {
+            _ = self.term.recv() => "SIGTERM",
+            _ = self.int.recv() => "SIGINT",
+        };
+        tracing::info!(signal = name, "shutdown requested");
+        name
+    }
 }
 
 /// The body of a service's `main`: starts a multi-threaded runtime, initialises telemetry, runs

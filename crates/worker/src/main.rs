@@ -42,10 +42,12 @@ fn main() -> ExitCode {
             let telemetry = TelemetryOptions::new("flowgate-worker", &settings)
                 .id_generator(WorkflowIdGenerator::default());
             flowgate_telemetry::run_service(telemetry, || async {
+                // Before the worker polls: an early SIGTERM drains instead of killing.
+                let signal = flowgate_telemetry::ShutdownSignal::install()?;
                 let app = WorkerApp::build(settings).await?;
                 tracing::info!(health = %app.health_addr(), "worker probes listening");
                 app.run_until(async {
-                    flowgate_telemetry::shutdown_signal().await;
+                    signal.recv().await;
                 })
                 .await
             })

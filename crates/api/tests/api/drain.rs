@@ -97,27 +97,46 @@ async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining
     )
     .await;
 
-    // A synchronous start that takes ~3 s (the order delay) is in flight when SIGTERM arrives.
-    let mut body = shopping_body(&[("APPLE", 5)]);
-    body["workflow_id"] = json!("in-flight-during-sigterm");
-    let in_flight = tokio::spawn({
-        let http = http.clone();
-        let url = format!("{base}/workflows/shopping");
-        async move { http.post(url).json(&body).send().await }
-    });
-    eventually(
-        Duration::from_secs(10),
-        "the workflow to be running",
-        || async {
-            let response = http
-                .get(format!("{base}/workflows/in-flight-during-sigterm/status"))
-                .send()
-                .await
-                .ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    // Synchronous starts that take ~3 s each (the order delay) are in flight when SIGTERM
+    // arrives.
+    let orders = [
+        ("in-flight-during-sigterm-1", "APPLE", "Ordered 5 Apples..."),
+        (
+            "in-flight-during-sigterm-2",
+            "BANANA",
+            "Ordered 5 Bananas...",
+        ),
+        (
+            "in-flight-during-sigterm-3",
+            "CHERRY",
+            "Ordered 5 Cherries...",
+        ),
+    ];
+    let in_flight: Vec<_> = orders
+        .iter()
+        .map(|(id, fruit, _)| {
+            let mut body = shopping_body(&[(*fruit, 5)]);
+            body["workflow_id"] = json!(id);
+            let http = http.clone();
+            let url = format!("{base}/workflows/shopping");
+            tokio::spawn(async move { http.post(url).json(&body).send().await })
+        })
+        .collect();
+    for (id, _, _) in &orders {
+        eventually(
+            Duration::from_secs(10),
+            "the workflow to be running",
+            || async {
+                let response = http
+                    .get(format!("{base}/workflows/{id}/status"))
+                    .send()
+                    .await
+                    .ok()?;
+                (response.status() == StatusCode::OK).then_some(())
+            },
+        )
+        .await;
+    }
     api.signal(Signal::SIGTERM);
 
     // During the drain delay the listener still answers, and readiness says "not ready".
@@ -137,14 +156,18 @@ async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining
     let detail: serde_json::Value = detail.json().await.unwrap();
     assert_eq!(detail["detail"], "not ready: shutting down");
 
-    let response = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight request is answered");
-    assert_eq!(response.status(), StatusCode::OK);
-    let out: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(out["status"], "completed");
-    assert_eq!(out["result"], "Ordered 5 Apples...");
+    // Every request in flight is answered, with its workflow's result.
+    for (request, (id, _, result)) in in_flight.into_iter().zip(&orders) {
+        let response = request
+            .await
+            .unwrap()
+            .expect("the in-flight request is answered");
+        assert_eq!(response.status(), StatusCode::OK, "{id}");
+        let out: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(out["workflow_id"], *id, "{out}");
+        assert_eq!(out["status"], "completed", "{out}");
+        assert_eq!(out["result"], *result, "{out}");
+    }
 
     let status = api.wait_exit(Duration::from_secs(15)).await;
     assert!(
@@ -205,7 +228,8 @@ async fn json_logs_carry_the_request_id_and_rust_log_is_honoured() {
             .unwrap_or_else(|e| panic!("not a JSON line ({e}): {text}"));
     }
     api.signal(Signal::SIGTERM);
-    assert!(api.wait_exit(Duration::from_secs(15)).await.success());
+    let status = api.wait_exit(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}\n{}", api.log_text());
 
     // RUST_LOG wins over log.level: at `warn`, the per-request info line is gone.
     let mut quiet_envs = envs.to_vec();
@@ -221,7 +245,8 @@ async fn json_logs_carry_the_request_id_and_rust_log_is_honoured() {
     })
     .await;
     quiet.signal(Signal::SIGTERM);
-    assert!(quiet.wait_exit(Duration::from_secs(15)).await.success());
+    let status = quiet.wait_exit(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}\n{}", quiet.log_text());
     assert!(
         !quiet.log_text().contains("quiet-request"),
         "{}",

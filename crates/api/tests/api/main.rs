@@ -6,6 +6,7 @@ mod auth_jwt;
 mod contract;
 mod drain;
 mod errors;
+mod faults;
 mod metrics;
 mod metrics_prometheus;
 mod openapi_contract;

@@ -3,6 +3,7 @@
 //! serves.
 
 mod approval;
+mod faults;
 mod metrics;
 
 use std::{path::Path, time::Duration};
