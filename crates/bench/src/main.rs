@@ -47,6 +47,13 @@ struct Cli {
     /// Unmeasured load on every path before the first repetition.
     #[arg(long, default_value = "2s", value_parser = humantime_duration)]
     warmup: Duration,
+    /// Only the scenarios whose name contains this (`async-start`, `sync-start`, `result`).
+    #[arg(long)]
+    only: Option<String>,
+    /// Extra environment of the API processes, `NAME=value` (repeatable), e.g. to measure what
+    /// a setting costs: `--api-env RUST_LOG=warn`.
+    #[arg(long = "api-env", value_name = "NAME=VALUE")]
+    api_env: Vec<String>,
     /// Instead of the benchmark: steady mixed load for this long (e.g. `10m`).
     #[arg(long, value_parser = humantime_duration)]
     soak: Option<Duration>,
@@ -87,7 +94,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         "starting Temporal, the worker and the API ({})",
         cli.bin_dir.display()
     );
-    let stack = Stack::start(&cli.bin_dir, work.path()).await?;
+    let api_env = cli
+        .api_env
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .with_context(|| format!("--api-env {pair:?} is not NAME=VALUE"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let stack = Stack::start(&cli.bin_dir, work.path(), &api_env).await?;
     if let Some(length) = cli.soak {
         return soak::run(&stack, length, &cli.out, work.path()).await;
     }
@@ -98,7 +114,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         grpc: grpc::connect(&stack.temporal.address()).await?,
     };
     bench.check_routes().await?;
-    let results = bench.all(cli.repeat, cli.warmup).await?;
+    let results = bench
+        .all(cli.repeat, cli.warmup, cli.only.as_deref())
+        .await?;
     let rss = json!({
         "api_start_mib": procstat::rss_kib(stack.api_start.pid()?)? as f64 / 1024.0,
         "api_sync_mib": procstat::rss_kib(stack.api_sync.pid()?)? as f64 / 1024.0,
@@ -184,7 +202,12 @@ impl Bench<'_> {
         Ok(())
     }
 
-    async fn all(&self, repeat: u32, warmup: Duration) -> anyhow::Result<Vec<ScenarioResult>> {
+    async fn all(
+        &self,
+        repeat: u32,
+        warmup: Duration,
+        only: Option<&str>,
+    ) -> anyhow::Result<Vec<ScenarioResult>> {
         let sync_id = self.finished_workflow().await?;
         let mut specs: Vec<(&'static str, Target, u32, u32)> = Vec::new();
         for c in [1, 16, 64] {
@@ -198,6 +221,7 @@ impl Bench<'_> {
             }
         }
         specs.push(("result", Target::Flowgate, 16, 1));
+        specs.retain(|(scenario, ..)| only.is_none_or(|o| scenario.contains(o)));
         // Warm every path up once.
         eprintln!("warming up");
         for &(scenario, target, _, items) in &specs {

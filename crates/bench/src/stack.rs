@@ -56,7 +56,11 @@ impl Service {
 
 impl Stack {
     /// Starts the stack with the binaries in `bin_dir`; logs go to `log_dir`.
-    pub(crate) async fn start(bin_dir: &Path, log_dir: &Path) -> anyhow::Result<Self> {
+    pub(crate) async fn start(
+        bin_dir: &Path,
+        log_dir: &Path,
+        api_env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         let cli = temporal_cli::provision_async().await?;
         let mut opts = DevServerOptions::new(cli);
         opts.log_level = "error".to_owned();
@@ -71,8 +75,24 @@ impl Stack {
         let address = temporal.address();
         let api = binary(bin_dir, "flowgate-api")?;
         let worker_bin = binary(bin_dir, "flowgate-worker")?;
-        let api_start = spawn_api(&api, &address, START_ONLY_QUEUE, log_dir, "api-start").await?;
-        let api_sync = spawn_api(&api, &address, "shopping-tasks", log_dir, "api-sync").await?;
+        let api_start = spawn_api(
+            &api,
+            &address,
+            START_ONLY_QUEUE,
+            log_dir,
+            "api-start",
+            api_env,
+        )
+        .await?;
+        let api_sync = spawn_api(
+            &api,
+            &address,
+            "shopping-tasks",
+            log_dir,
+            "api-sync",
+            api_env,
+        )
+        .await?;
         let port = free_port();
         let worker = Service {
             url: format!("http://127.0.0.1:{port}"),
@@ -119,21 +139,19 @@ async fn spawn_api(
     queue: &str,
     log_dir: &Path,
     name: &str,
+    extra_env: &[(String, String)],
 ) -> anyhow::Result<Service> {
     let port = free_port();
+    let mut env = vec![
+        ("TEMPORAL_ADDRESS", temporal.to_owned()),
+        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+        ("FLOWGATE_API__PORT", port.to_string()),
+        ("FLOWGATE_SHOPPING__TASK_QUEUE", queue.to_owned()),
+    ];
+    env.extend(extra_env.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let service = Service {
         url: format!("http://127.0.0.1:{port}"),
-        proc: Proc::spawn(
-            bin,
-            &[],
-            &[
-                ("TEMPORAL_ADDRESS", temporal.to_owned()),
-                ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
-                ("FLOWGATE_API__PORT", port.to_string()),
-                ("FLOWGATE_SHOPPING__TASK_QUEUE", queue.to_owned()),
-            ],
-            log_dir.join(format!("{name}.log")),
-        ),
+        proc: Proc::spawn(bin, &[], &env, log_dir.join(format!("{name}.log"))),
     };
     wait_ready(&service).await?;
     Ok(service)
