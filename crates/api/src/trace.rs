@@ -63,6 +63,9 @@ impl<B> MakeSpan<B> for RequestSpan {
             otel.name = name,
             otel.kind = "server",
         );
+        if !flowgate_telemetry::traces_exported() {
+            return span;
+        }
         // Exported attributes only: the raw path is fine in a trace, never in a log line.
         span.set_attribute("http.request.method", method.to_string());
         if let Some(route) = matched {
@@ -117,9 +120,11 @@ pub struct RecordResponse;
 impl<B> OnResponse<B> for RecordResponse {
     fn on_response(self, response: &http::Response<B>, latency: Duration, span: &Span) {
         let status = response.status();
-        span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+        if flowgate_telemetry::traces_exported() {
+            span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+        }
         // For a server span only a 5xx is an error; a 4xx is the client's.
-        if status.is_server_error() {
+        if flowgate_telemetry::traces_exported() && status.is_server_error() {
             span.set_attribute("error.type", status.as_str().to_owned());
             span.set_status(Status::error(status.to_string()));
         }
@@ -146,6 +151,9 @@ pub fn layer() -> TraceLayer<
 /// `tracestate`, if any), so a client can look its request up in the tracing backend.
 pub async fn response_traceparent(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
+    if !flowgate_telemetry::traces_exported() {
+        return response;
+    }
     let context = Span::current().context();
     TraceContextPropagator::new().inject_context(
         &context,

@@ -54,6 +54,9 @@ struct Cli {
     /// a setting costs: `--api-env RUST_LOG=warn`.
     #[arg(long = "api-env", value_name = "NAME=VALUE")]
     api_env: Vec<String>,
+    /// Extra environment of the worker process, `NAME=value` (repeatable).
+    #[arg(long = "worker-env", value_name = "NAME=VALUE")]
+    worker_env: Vec<String>,
     /// Instead of the benchmark: steady mixed load for this long (e.g. `10m`).
     #[arg(long, value_parser = humantime_duration)]
     soak: Option<Duration>,
@@ -94,16 +97,17 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         "starting Temporal, the worker and the API ({})",
         cli.bin_dir.display()
     );
-    let api_env = cli
-        .api_env
-        .iter()
-        .map(|pair| {
-            pair.split_once('=')
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .with_context(|| format!("--api-env {pair:?} is not NAME=VALUE"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let stack = Stack::start(&cli.bin_dir, work.path(), &api_env).await?;
+    let pairs = |list: &[String]| {
+        list.iter()
+            .map(|pair| {
+                pair.split_once('=')
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .with_context(|| format!("{pair:?} is not NAME=VALUE"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    };
+    let (api_env, worker_env) = (pairs(&cli.api_env)?, pairs(&cli.worker_env)?);
+    let stack = Stack::start(&cli.bin_dir, work.path(), &api_env, &worker_env).await?;
     if let Some(length) = cli.soak {
         return soak::run(&stack, length, &cli.out, work.path()).await;
     }

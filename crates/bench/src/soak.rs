@@ -130,13 +130,28 @@ pub(crate) async fn run(
     }
     samples.push(final_sample);
 
-    let baseline = samples
-        .iter()
-        .find(|s| s["t_s"].as_u64().unwrap_or_default() >= warmup.as_secs())
-        .or(samples.first())
-        .cloned()
-        .unwrap_or_default();
-    let last = samples.last().cloned().unwrap_or_default();
+    // Medians of the minute after the warm-up and of the last minute, so one sample taken
+    // during a burst does not decide.
+    let window = |from: u64, to: u64| {
+        let mut out = serde_json::Map::new();
+        for (name, _) in pids {
+            let key = format!("{name}_mib");
+            let mut values: Vec<f64> = samples
+                .iter()
+                .filter(|s| (from..to).contains(&s["t_s"].as_u64().unwrap_or_default()))
+                .filter_map(|s| s[&key].as_f64())
+                .collect();
+            values.sort_by(f64::total_cmp);
+            out.insert(
+                key,
+                json!(values.get(values.len() / 2).copied().unwrap_or_default()),
+            );
+        }
+        serde_json::Value::Object(out)
+    };
+    let secs = length.as_secs();
+    let baseline = window(warmup.as_secs(), warmup.as_secs() + 60);
+    let last = window(secs.saturating_sub(60).max(warmup.as_secs() + 60), u64::MAX);
     let growth = |name: &str| {
         let key = format!("{name}_mib");
         let b = baseline[&key].as_f64().unwrap_or_default();
@@ -203,7 +218,7 @@ pub(crate) async fn run(
     let mib = |s: &serde_json::Value, k: &str| s[k].as_f64().unwrap_or_default();
     let _ = writeln!(
         md,
-        "\n| Process | RSS after warm-up MiB | RSS at the end MiB | Growth |\n|---|---:|---:|---:|"
+        "\n| Process | RSS after warm-up MiB (median of a minute) | RSS at the end MiB (median of the last minute) | Growth |\n|---|---:|---:|---:|"
     );
     for name in ["api", "worker", "temporal"] {
         let key = format!("{name}_mib");

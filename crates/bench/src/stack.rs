@@ -60,6 +60,7 @@ impl Stack {
         bin_dir: &Path,
         log_dir: &Path,
         api_env: &[(String, String)],
+        worker_env: &[(String, String)],
     ) -> anyhow::Result<Self> {
         let cli = temporal_cli::provision_async().await?;
         let mut opts = DevServerOptions::new(cli);
@@ -94,18 +95,15 @@ impl Stack {
         )
         .await?;
         let port = free_port();
+        let mut env = vec![
+            ("TEMPORAL_ADDRESS", address.clone()),
+            ("FLOWGATE_WORKER__HEALTH_HOST", "127.0.0.1".to_owned()),
+            ("FLOWGATE_WORKER__HEALTH_PORT", port.to_string()),
+        ];
+        env.extend(worker_env.iter().map(|(k, v)| (k.as_str(), v.clone())));
         let worker = Service {
             url: format!("http://127.0.0.1:{port}"),
-            proc: Proc::spawn(
-                &worker_bin,
-                &[],
-                &[
-                    ("TEMPORAL_ADDRESS", address.clone()),
-                    ("FLOWGATE_WORKER__HEALTH_HOST", "127.0.0.1".to_owned()),
-                    ("FLOWGATE_WORKER__HEALTH_PORT", port.to_string()),
-                ],
-                log_dir.join("worker.log"),
-            ),
+            proc: Proc::spawn(&worker_bin, &[], &env, log_dir.join("worker.log")),
         };
         wait_ready(&worker).await?;
         Ok(Self {

@@ -22,8 +22,9 @@ pub use cli::{Command, ConfigArgs};
 pub use load::{ConfigError, DEFAULT_CONFIG, ENV_PREFIX, NON_SETTING_VARS, load, load_from};
 pub use secret::{REDACTED, Secret};
 pub use settings::{
-    ApiSettings, CorsSettings, LimitsSettings, LogFormat, LogSettings, MetricsSettings,
-    OtelSettings, Settings, ShoppingSettings, TemporalSettings, TlsSettings, WorkerSettings,
+    ApiSettings, CorsSettings, GrpcCompression, LimitsSettings, LogFormat, LogSettings,
+    MetricsSettings, OtelSettings, Settings, ShoppingSettings, TemporalSettings, TlsSettings,
+    WorkerSettings,
 };
 
 impl Settings {

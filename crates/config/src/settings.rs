@@ -97,6 +97,19 @@ pub struct TemporalSettings {
     /// Longest back-off between connection attempts.
     #[serde(with = "humantime_serde")]
     pub reconnect_max_backoff: Duration,
+    /// Compression of gRPC messages to and from Temporal.
+    pub grpc_compression: GrpcCompression,
+}
+
+/// Compression of gRPC messages to and from Temporal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GrpcCompression {
+    /// None: Flowgate's messages are small, and compressing them costs more CPU than the bytes
+    /// save next to Temporal.
+    None,
+    /// Gzip requests and accept gzip answers (saves bandwidth over slow links).
+    Gzip,
 }
 
 /// TLS towards Temporal. Every field is optional; unset fields keep what Temporal's own

@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use flowgate_config::{LogFormat, LogSettings, OtelSettings, Settings};
 pub use opentelemetry_sdk::trace::IdGenerator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-pub use otel::OtelConfigError;
+pub use otel::{OtelConfigError, exporting as traces_exported};
 use tracing_subscriber::{EnvFilter, fmt, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// What [`init`] sets up telemetry from.

@@ -152,7 +152,16 @@ fn sampler(config: SamplerConfig) -> Sampler {
 
 /// Makes `provider` the global one (the Temporal interceptors use the global tracer) and W3C
 /// TraceContext + Baggage the global propagator (the API extracts incoming context with it).
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether this process exports traces (`[otel]` configured and installed). Code that only
+/// decorates OpenTelemetry spans can skip its work when not.
+pub fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) fn install(provider: &SdkTracerProvider) {
+    EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
     global::set_tracer_provider(provider.clone());
     global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),

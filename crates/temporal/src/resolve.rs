@@ -106,6 +106,10 @@ pub fn resolve_with_env(
         ConnectionOptions::try_from(profile).map_err(|e| ResolveError(e.to_string()))?;
     connection.connect_timeout = Some(settings.connect_timeout);
     connection.identity = identity();
+    connection.grpc_compression = match settings.grpc_compression {
+        flowgate_config::GrpcCompression::None => temporalio_client::GrpcCompression::None,
+        flowgate_config::GrpcCompression::Gzip => temporalio_client::GrpcCompression::Gzip,
+    };
     let summary = Summary {
         address,
         namespace: namespace.clone(),

@@ -128,3 +128,20 @@ fn plugins_and_interceptors_are_added_without_losing_the_namespace() {
     let names: Vec<&str> = resolved.client.plugins().iter().map(|p| p.name()).collect();
     assert_eq!(names, ["named"]);
 }
+
+#[test]
+fn grpc_compression_is_off_unless_configured() {
+    use flowgate_config::GrpcCompression;
+    let resolved = resolve_with_env(&settings(), Some(&env(&[]))).unwrap();
+    assert_eq!(
+        resolved.connection.grpc_compression,
+        temporalio_client::GrpcCompression::None
+    );
+    let mut gzip = settings();
+    gzip.grpc_compression = GrpcCompression::Gzip;
+    let resolved = resolve_with_env(&gzip, Some(&env(&[]))).unwrap();
+    assert_eq!(
+        resolved.connection.grpc_compression,
+        temporalio_client::GrpcCompression::Gzip
+    );
+}
