@@ -282,12 +282,18 @@ fn describe(kind: &ErrorKind) -> &'static str {
 impl KeySet {
     /// Fetches the set unless a fetch started less than `min_refresh` ago (then waits for it).
     async fn refresh_if_due(&self) {
+        self.fetch_unless_fetched_within(self.min_refresh).await;
+    }
+
+    /// Fetches the set unless a fetch started within `recent` (one fetch at a time); whether
+    /// the keys are current: the fetch succeeded, or a recent one was left alone.
+    async fn fetch_unless_fetched_within(&self, recent: Duration) -> bool {
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < self.min_refresh) {
-            return;
+        if last.is_some_and(|at| at.elapsed() < recent) {
+            return true;
         }
         *last = Some(Instant::now());
-        self.fetch().await;
+        self.fetch().await
     }
 
     /// One fetch; on success the keys replace the known ones. Returns whether it succeeded.
@@ -394,16 +400,10 @@ fn parse_key_set(body: &Value) -> Vec<VerifyKey> {
 async fn refresh_periodically(set: Weak<KeySet>, interval: Duration, retry: Duration) {
     loop {
         let Some(strong) = set.upgrade() else { return };
-        let ok = {
-            let mut last = strong.last_fetch.lock().await;
-            // A token naming an unknown kid may just have fetched it.
-            if last.is_some_and(|at| at.elapsed() < strong.min_refresh.min(interval)) {
-                true
-            } else {
-                *last = Some(Instant::now());
-                strong.fetch().await
-            }
-        };
+        // A token naming an unknown kid may just have fetched the set.
+        let ok = strong
+            .fetch_unless_fetched_within(strong.min_refresh.min(interval))
+            .await;
         drop(strong);
         tokio::time::sleep(if ok { interval } else { retry.min(interval) }).await;
     }

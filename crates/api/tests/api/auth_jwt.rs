@@ -379,6 +379,20 @@ async fn invalid_tokens_get_401_saying_what_is_wrong_and_never_echo_the_token() 
     );
 }
 
+/// An API (no worker) verifying tokens against the key set at `url`.
+async fn jwks_env(url: String, min_refresh: Duration) -> TestEnv {
+    TestEnv::builder()
+        .without_worker()
+        .settings(|s| {
+            jwt_settings(s, |jwt| {
+                jwt.jwks_url = Some(url);
+                jwt.jwks_min_refresh_interval = min_refresh;
+            });
+        })
+        .start()
+        .await
+}
+
 /// A JWKS endpoint: serves whatever set it holds and counts the fetches.
 #[derive(Clone, Default)]
 struct KeySetServer {
@@ -427,16 +441,7 @@ async fn keys_from_a_jwks_url_rotate_without_a_restart() {
     let first = Signer::es256("2026-10");
     let second = Signer::es256("2026-11");
     let (server, url) = KeySetServer::start(&[&first]).await;
-    let env = TestEnv::builder()
-        .without_worker()
-        .settings(|s| {
-            jwt_settings(s, |jwt| {
-                jwt.jwks_url = Some(url);
-                jwt.jwks_min_refresh_interval = Duration::ZERO;
-            });
-        })
-        .start()
-        .await;
+    let env = jwks_env(url, Duration::ZERO).await;
     let old = bearer(&first.token("svc-a", &["reader"]));
     json(
         get(&env, "/v1/workflows", &[("authorization", &old)]).await,
@@ -479,16 +484,7 @@ async fn keys_from_a_jwks_url_rotate_without_a_restart() {
 async fn unknown_kids_do_not_fetch_the_key_set_more_often_than_allowed() {
     let key = Signer::es256("only");
     let (server, url) = KeySetServer::start(&[&key]).await;
-    let env = TestEnv::builder()
-        .without_worker()
-        .settings(|s| {
-            jwt_settings(s, |jwt| {
-                jwt.jwks_url = Some(url);
-                jwt.jwks_min_refresh_interval = Duration::from_secs(3600);
-            });
-        })
-        .start()
-        .await;
+    let env = jwks_env(url, Duration::from_secs(3600)).await;
     let good = bearer(&key.token("svc", &["reader"]));
     json(
         get(&env, "/v1/workflows", &[("authorization", &good)]).await,
@@ -521,16 +517,7 @@ async fn tokens_get_503_while_the_key_set_cannot_be_fetched_and_api_keys_still_w
         "http://127.0.0.1:{}/jwks.json",
         flowgate_testkit::process::free_port()
     );
-    let env = TestEnv::builder()
-        .without_worker()
-        .settings(|s| {
-            jwt_settings(s, |jwt| {
-                jwt.jwks_url = Some(url);
-                jwt.jwks_min_refresh_interval = Duration::ZERO;
-            });
-        })
-        .start()
-        .await;
+    let env = jwks_env(url, Duration::ZERO).await;
     let token = bearer(&key.token("svc", &["reader"]));
     let body = problem(
         get(&env, "/v1/workflows", &[("authorization", &token)]).await,
