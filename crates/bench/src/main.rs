@@ -47,7 +47,7 @@ struct Cli {
     /// Unmeasured load on every path before the first repetition.
     #[arg(long, default_value = "2s", value_parser = humantime_duration)]
     warmup: Duration,
-    /// Only the scenarios whose name contains this (`async-start`, `sync-start`, `result`).
+    /// Only these scenarios, comma-separated: `async-start`, `sync-start`, `result`.
     #[arg(long)]
     only: Option<String>,
     /// Extra environment of the API processes, `NAME=value` (repeatable), e.g. to measure what
@@ -225,7 +225,9 @@ impl Bench<'_> {
             }
         }
         specs.push(("result", Target::Flowgate, 16, 1));
-        specs.retain(|(scenario, ..)| only.is_none_or(|o| scenario.contains(o)));
+        specs.retain(|(scenario, ..)| {
+            only.is_none_or(|o| o.split(',').any(|name| name.trim() == *scenario))
+        });
         // Warm every path up once.
         eprintln!("warming up");
         for &(scenario, target, _, items) in &specs {
