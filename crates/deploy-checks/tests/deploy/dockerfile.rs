@@ -219,7 +219,13 @@ fn dockerignore_keeps_build_output_git_and_local_state_out_but_not_the_sources()
     for needed in ["target/", ".git/", ".flowgate/", ".env"] {
         assert!(patterns.contains(&needed), "{needed} is not ignored");
     }
-    for kept in ["crates", "Cargo.toml", "Cargo.lock", "rust-toolchain.toml"] {
+    for kept in [
+        "crates",
+        "vendor",
+        "Cargo.toml",
+        "Cargo.lock",
+        "rust-toolchain.toml",
+    ] {
         assert!(
             !patterns.iter().any(|p| p.trim_end_matches('/') == kept),
             "{kept} must reach the builder"

@@ -183,11 +183,12 @@ pub(crate) fn ignore_matches(pattern: &str, path: &str) -> bool {
 }
 
 /// The files `cargo build` needs from the build context: the workspace manifest and lockfile,
-/// and each member's manifest, build script and sources.
+/// and the manifest, build script and sources of each member and each patched crate.
 fn cargo_inputs(context: &Path) -> anyhow::Result<Vec<String>> {
     let manifest: toml::Value =
         toml::from_str(&std::fs::read_to_string(context.join("Cargo.toml"))?)?;
     let mut inputs = vec!["Cargo.toml".to_owned(), "Cargo.lock".to_owned()];
+    let mut package_dirs = Vec::new();
     let members = manifest["workspace"]["members"]
         .as_array()
         .context("workspace.members")?;
@@ -201,21 +202,36 @@ fn cargo_inputs(context: &Path) -> anyhow::Result<Vec<String>> {
                 .collect(),
             None => vec![member.to_owned()],
         };
-        for dir in dirs {
-            inputs.push(format!("{dir}/Cargo.toml"));
-            if context.join(&dir).join("build.rs").is_file() {
-                inputs.push(format!("{dir}/build.rs"));
+        package_dirs.extend(dirs);
+    }
+    // Patched third-party crates (`[patch.<registry>] name = { path = … }`) are built too.
+    for patches in manifest
+        .get("patch")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flat_map(|registries| registries.values())
+        .filter_map(toml::Value::as_table)
+    {
+        for patch in patches.values() {
+            if let Some(path) = patch.get("path").and_then(toml::Value::as_str) {
+                package_dirs.push(path.trim_end_matches('/').to_owned());
             }
-            let mut stack = vec![context.join(&dir).join("src")];
-            while let Some(next) = stack.pop() {
-                for entry in std::fs::read_dir(&next)? {
-                    let path = entry?.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else {
-                        let relative = path.strip_prefix(context)?.to_string_lossy().into_owned();
-                        inputs.push(relative);
-                    }
+        }
+    }
+    for dir in package_dirs {
+        inputs.push(format!("{dir}/Cargo.toml"));
+        if context.join(&dir).join("build.rs").is_file() {
+            inputs.push(format!("{dir}/build.rs"));
+        }
+        let mut stack = vec![context.join(&dir).join("src")];
+        while let Some(next) = stack.pop() {
+            for entry in std::fs::read_dir(&next)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    let relative = path.strip_prefix(context)?.to_string_lossy().into_owned();
+                    inputs.push(relative);
                 }
             }
         }
