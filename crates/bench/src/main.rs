@@ -135,6 +135,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// The shopping list of `items` items, as the guide's body.
+/// The order of the phases in repetition `rep`: groups of the same scenario, concurrency and
+/// items stay in place; within a group the targets rotate, so no target is always measured
+/// first after a quiet period, or always last.
+fn rotated(specs: &[(&'static str, Target, u32, u32)], rep: usize) -> Vec<usize> {
+    let mut order = Vec::with_capacity(specs.len());
+    let mut start = 0;
+    while start < specs.len() {
+        let (scenario, _, c, items) = specs[start];
+        let len = specs[start..]
+            .iter()
+            .take_while(|&&(s, _, c2, i2)| (s, c2, i2) == (scenario, c, items))
+            .count();
+        order.extend((0..len).map(|k| start + (k + rep) % len));
+        start += len;
+    }
+    order
+}
+
 fn shopping_list(items: u32) -> serde_json::Value {
     let fruits = ["APPLE", "BANANA", "CHERRY", "ORANGE"];
     json!({"items": (0..items).map(|i| json!({"fruit": fruits[i as usize % 4], "amount": 1 + i})).collect::<Vec<_>>()})
@@ -236,7 +254,8 @@ impl Bench<'_> {
         }
         let mut reps: Vec<Vec<Rep>> = vec![Vec::new(); specs.len()];
         for rep in 0..repeat {
-            for (i, &(scenario, target, c, items)) in specs.iter().enumerate() {
+            for i in rotated(&specs, rep as usize) {
+                let (scenario, target, c, items) = specs[i];
                 self.quiesce().await;
                 let measured = self.measure(scenario, target, c, items, &sync_id).await?;
                 eprintln!(
@@ -449,5 +468,25 @@ impl Pids {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_target_of_a_group_goes_first_in_turn_and_groups_keep_their_place() {
+        let specs = [
+            ("async-start", Target::Flowgate, 1, 1),
+            ("async-start", Target::TemporalHttp, 1, 1),
+            ("async-start", Target::TemporalGrpc, 1, 1),
+            ("async-start", Target::Flowgate, 16, 1),
+            ("async-start", Target::TemporalHttp, 16, 1),
+            ("sync-start", Target::Flowgate, 1, 1),
+        ];
+        assert_eq!(rotated(&specs, 0), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(rotated(&specs, 1), [1, 2, 0, 4, 3, 5]);
+        assert_eq!(rotated(&specs, 2), [2, 0, 1, 3, 4, 5]);
     }
 }

