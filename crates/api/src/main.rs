@@ -81,7 +81,8 @@ fn main() -> ExitCode {
         }
         Command::Run => {
             let telemetry = TelemetryOptions::new("flowgate-api", &settings);
-            flowgate_telemetry::run_service(telemetry, || async {
+            let threads = settings.api.runtime_threads;
+            flowgate_telemetry::run_service(telemetry, threads, || async {
                 // Before the listener exists: an early SIGTERM drains instead of killing.
                 let signal = flowgate_telemetry::ShutdownSignal::install()?;
                 Application::build(settings)

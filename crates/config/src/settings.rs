@@ -59,6 +59,8 @@ pub struct ApiSettings {
     /// `result_wait` so that intended waits are never cut.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// Threads of the async runtime: 1 runs everything on one thread, 0 one thread per CPU.
+    pub runtime_threads: usize,
 }
 
 /// Connection to Temporal. Unset optional values fall back to Temporal's own environment
@@ -161,6 +163,8 @@ pub struct WorkerSettings {
     pub max_concurrent_workflow_tasks: usize,
     /// Workflows kept in the sticky cache.
     pub max_cached_workflows: usize,
+    /// Threads of the async runtime: 1 runs everything on one thread, 0 one thread per CPU.
+    pub runtime_threads: usize,
 }
 
 /// Log output.

@@ -6,6 +6,9 @@ use crate::{ConfigError, Settings};
 
 const MAX_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
+/// Most threads an async runtime may be given (a typo guard, far above any useful value).
+const MAX_RUNTIME_THREADS: usize = 1024;
+
 /// Room `api.request_timeout` leaves after `api.result_wait` for the Temporal calls around a wait.
 const REQUEST_TIMEOUT_MARGIN: Duration = Duration::from_secs(5);
 
@@ -17,6 +20,7 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
         1,
         MAX_BODY_LIMIT,
     )?;
+    in_range("api.runtime_threads", api.runtime_threads, 0, MAX_RUNTIME_THREADS)?;
     positive("api.result_wait", api.result_wait)?;
     positive("api.shutdown_grace", api.shutdown_grace)?;
     if api.request_timeout < api.result_wait + REQUEST_TIMEOUT_MARGIN {
@@ -84,6 +88,7 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
 
     let w = &s.worker;
     positive("worker.shutdown_grace", w.shutdown_grace)?;
+    in_range("worker.runtime_threads", w.runtime_threads, 0, MAX_RUNTIME_THREADS)?;
     in_range(
         "worker.max_concurrent_activities",
         w.max_concurrent_activities,

@@ -221,3 +221,25 @@ fn the_default_token_settings_are_those_of_the_default_file() {
     );
     assert!(!s.auth.jwt.is_configured());
 }
+
+#[test]
+fn both_services_run_on_one_thread_unless_told_otherwise() {
+    let s = load_from(None, &env(&[])).unwrap();
+    assert_eq!((s.api.runtime_threads, s.worker.runtime_threads), (1, 1));
+    let s = load_from(
+        None,
+        &env(&[
+            ("FLOWGATE_API__RUNTIME_THREADS", "0"),
+            ("FLOWGATE_WORKER__RUNTIME_THREADS", "4"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!((s.api.runtime_threads, s.worker.runtime_threads), (0, 4));
+    let err = load_from(None, &env(&[("FLOWGATE_WORKER__RUNTIME_THREADS", "5000")]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "invalid configuration: worker.runtime_threads: must be between 0 and 1024, got 5000"
+    );
+}

@@ -163,18 +163,23 @@ impl ShutdownSignal {
     }
 }
 
-/// The body of a service's `main`: starts a multi-threaded runtime, initialises telemetry, runs
-/// `serve` on this thread (so it need not be `Send`), and turns its outcome into an exit code,
-/// logging a failure with its whole cause chain. Unusable trace settings stop it before `serve`
-/// with exit code 2, like any invalid configuration. The spans still buffered when `serve`
-/// returns are exported before the process exits.
-pub fn run_service<F, Fut>(telemetry: TelemetryOptions, serve: F) -> std::process::ExitCode
+/// The body of a service's `main`: starts the async runtime with `runtime_threads` threads (1:
+/// everything on this thread; 0: one worker thread per CPU), initialises telemetry, runs `serve`
+/// on this thread (so it need not be `Send`), and turns its outcome into an exit code, logging a
+/// failure with its whole cause chain. Unusable trace settings stop it before `serve` with exit
+/// code 2, like any invalid configuration. The spans still buffered when `serve` returns are
+/// exported before the process exits.
+pub fn run_service<F, Fut>(
+    telemetry: TelemetryOptions,
+    runtime_threads: usize,
+    serve: F,
+) -> std::process::ExitCode
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
     let program = telemetry.service_name;
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match build_runtime(runtime_threads) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("{program}: cannot start the async runtime: {error}");
@@ -196,7 +201,29 @@ where
                 std::process::ExitCode::FAILURE
             }
         };
-        telemetry.shutdown();
+        // The last export may need this runtime (gRPC connections live on it), so the wait
+        // for it must not block the runtime's only thread.
+        if tokio::task::spawn_blocking(move || telemetry.shutdown())
+            .await
+            .is_err()
+        {
+            eprintln!("{program}: the last spans could not be exported");
+        }
         code
     })
+}
+
+/// A runtime with `threads` threads: one runs every task on the calling thread (no hand-offs
+/// between threads, the least CPU per request); zero means one worker thread per CPU.
+fn build_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if threads > 1 {
+            builder.worker_threads(threads);
+        }
+        builder
+    };
+    builder.enable_all().build()
 }

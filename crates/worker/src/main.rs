@@ -41,7 +41,8 @@ fn main() -> ExitCode {
         Command::Run => {
             let telemetry = TelemetryOptions::new("flowgate-worker", &settings)
                 .id_generator(WorkflowIdGenerator::default());
-            flowgate_telemetry::run_service(telemetry, || async {
+            let threads = settings.worker.runtime_threads;
+            flowgate_telemetry::run_service(telemetry, threads, || async {
                 // Before the worker polls: an early SIGTERM drains instead of killing.
                 let signal = flowgate_telemetry::ShutdownSignal::install()?;
                 let app = WorkerApp::build(settings).await?;
