@@ -20,7 +20,12 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
         1,
         MAX_BODY_LIMIT,
     )?;
-    in_range("api.runtime_threads", api.runtime_threads, 0, MAX_RUNTIME_THREADS)?;
+    in_range(
+        "api.runtime_threads",
+        api.runtime_threads,
+        0,
+        MAX_RUNTIME_THREADS,
+    )?;
     positive("api.result_wait", api.result_wait)?;
     positive("api.shutdown_grace", api.shutdown_grace)?;
     if api.request_timeout < api.result_wait + REQUEST_TIMEOUT_MARGIN {
@@ -88,7 +93,12 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
 
     let w = &s.worker;
     positive("worker.shutdown_grace", w.shutdown_grace)?;
-    in_range("worker.runtime_threads", w.runtime_threads, 0, MAX_RUNTIME_THREADS)?;
+    in_range(
+        "worker.runtime_threads",
+        w.runtime_threads,
+        0,
+        MAX_RUNTIME_THREADS,
+    )?;
     in_range(
         "worker.max_concurrent_activities",
         w.max_concurrent_activities,
