@@ -5,6 +5,7 @@
 //! Traces and metrics exporters plug in here too, so both binaries keep one start-up path.
 
 pub mod healthcheck;
+pub mod memory;
 pub mod metrics;
 mod otel;
 
@@ -167,7 +168,8 @@ impl ShutdownSignal {
 /// everything on this thread; 0: one worker thread per CPU), initialises telemetry, runs `serve`
 /// on this thread (so it need not be `Send`), and turns its outcome into an exit code, logging a
 /// failure with its whole cause chain. Unusable trace settings stop it before `serve` with exit
-/// code 2, like any invalid configuration. The spans still buffered when `serve` returns are
+/// code 2, like any invalid configuration. Free heap memory is returned to the operating system
+/// every [`memory::RELEASE_INTERVAL`]. The spans still buffered when `serve` returns are
 /// exported before the process exits.
 pub fn run_service<F, Fut>(
     telemetry: TelemetryOptions,
@@ -194,6 +196,7 @@ where
                 return std::process::ExitCode::from(2);
             }
         };
+        let releaser = tokio::spawn(memory::release_periodically());
         let code = match serve().await {
             Ok(()) => std::process::ExitCode::SUCCESS,
             Err(error) => {
@@ -201,6 +204,7 @@ where
                 std::process::ExitCode::FAILURE
             }
         };
+        releaser.abort();
         // The last export may need this runtime (gRPC connections live on it), so the wait
         // for it must not block the runtime's only thread.
         if tokio::task::spawn_blocking(move || telemetry.shutdown())
