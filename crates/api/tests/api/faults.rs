@@ -14,9 +14,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
-/// "Within about a second": the bound the API promises for a 503, with slack for a loaded
-/// machine (as in `outage.rs`).
-const FAST: Duration = Duration::from_millis(1500);
+/// The bound on a 503 while Temporal is down (measured: under 200 ms; a refused connection
+/// fails at once).
+const FAST: Duration = Duration::from_secs(1);
 /// Longest any request may take: beyond it, it counts as a hang.
 const HANG: Duration = Duration::from_secs(10);
 /// How soon after Temporal is back a start must succeed again.
@@ -247,7 +247,7 @@ async fn temporal_killed_and_restarted_under_load() {
         }
     }
     // While Temporal was down (sent after the kill, answered before the restart began): only
-    // 503s, each within about a second.
+    // 503s, each within a second.
     let down: Vec<_> = records
         .iter()
         .filter(|r| r.sent >= killed && r.done <= restarting)
