@@ -1,11 +1,8 @@
 //! Authentication (API keys, JWT bearer tokens) and per-workflow authorization (`[auth]`).
 //!
-//! Two middlewares, layered by `startup` around the rate limiter:
-//! [`authenticate`] (outside it) turns the presented key or token into a [`Principal`] or answers
-//! 401, so rate limits count per principal; [`authorize`] (inside it, so the describe calls it
-//! may make are limited too) answers 403 unless one of the principal's permissions covers what
-//! the route does (see [`route::required`]). Health, readiness, `/docs` and `/openapi.json` stay
-//! open.
+//! [`Authenticator::principal`] turns the presented key or token into a [`Principal`] or a 401;
+//! [`Principal::check`] answers 403 unless one of the principal's permissions covers what the
+//! route does. Both run in `crate::access::Gate`, for the routes that declare a permission.
 //!
 //! Keys are never kept or compared in clear: the SHA-256 of the presented key is compared with
 //! every configured hash in constant time (`subtle`), without stopping at the first match, and
@@ -14,27 +11,15 @@
 //! problems either.
 
 mod jwt;
-mod route;
 
 use std::{collections::BTreeMap, sync::Arc};
 
-use axum::{
-    extract::{Request, State},
-    http::{HeaderMap, header},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
+use axum::http::{HeaderMap, header};
 use flowgate_config::{Action, AuthSettings, Permission};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::{
-    error::ApiError,
-    metrics::{ApiMetrics, RejectReason},
-    state::AppState,
-};
-
-pub use route::Target;
+use crate::{access::Target, error::ApiError, metrics::ApiMetrics, state::AppState};
 
 /// `X-API-Key`, the alternative to `Authorization: Bearer`.
 pub const X_API_KEY: &str = "x-api-key";
@@ -43,7 +28,6 @@ pub const X_API_KEY: &str = "x-api-key";
 pub struct Authenticator {
     keys: ApiKeys,
     tokens: Option<jwt::TokenVerifier>,
-    metrics: ApiMetrics,
 }
 
 /// The configured API keys.
@@ -111,17 +95,13 @@ impl Authenticator {
                 .collect(),
         );
         let keys = ApiKeys::new(auth, &roles);
-        let tokens = jwt::TokenVerifier::from_settings(&auth.jwt, roles, metrics.clone());
-        Some(Arc::new(Self {
-            keys,
-            tokens,
-            metrics,
-        }))
+        let tokens = jwt::TokenVerifier::from_settings(&auth.jwt, roles, metrics);
+        Some(Arc::new(Self { keys, tokens }))
     }
 
     /// The principal of a request's credentials, or the 401 (503 while token keys are
     /// unavailable) to answer.
-    async fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let Some(credential) = presented(headers) else {
             return Err(ApiError::Unauthenticated(
                 if self.tokens.is_some() {
@@ -216,52 +196,16 @@ fn presented(headers: &HeaderMap) -> Option<Credential<'_>> {
         .map(Credential::ApiKey)
 }
 
-/// Middleware: 401 unless the request carries a configured key or a valid token (open routes
-/// excepted); the [`Principal`] goes into the request's extensions.
-pub async fn authenticate(
-    State(auth): State<Arc<Authenticator>>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    if crate::protect::is_exempt(request.uri().path()) {
-        return next.run(request).await;
-    }
-    match auth.principal(request.headers()).await {
-        Ok(principal) => {
-            request.extensions_mut().insert(principal);
-            next.run(request).await
-        }
-        Err(error) => {
-            if matches!(error, ApiError::Unauthenticated(_)) {
-                auth.metrics.rejected(RejectReason::Unauthenticated);
-            }
-            error.into_response()
-        }
-    }
-}
-
-/// Middleware: 403 unless the principal may do what the route does.
-pub async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(principal) = request.extensions().get::<Principal>().cloned() else {
-        return next.run(request).await;
-    };
-    let (mut parts, body) = request.into_parts();
-    let required = match route::required(&mut parts).await {
-        Ok(required) => required,
-        Err(error) => return error.into_response(),
-    };
-    if let Some((action, target)) = required
-        && let Err(error) = principal.check(action, target, &state).await
-    {
-        if matches!(error, ApiError::Forbidden(_)) {
-            state.metrics.rejected(RejectReason::Forbidden);
-        }
-        return error.into_response();
-    }
-    next.run(Request::from_parts(parts, body)).await
-}
-
 impl Principal {
+    /// Whether a permission covers `action` on the registered workflow `def`.
+    pub fn may_act_on(
+        &self,
+        action: Action,
+        def: &flowgate_workflows::registry::WorkflowDef,
+    ) -> bool {
+        self.may_any(action) || self.may(action, &[def.name, def.temporal_type])
+    }
+
     fn may_any(&self, action: Action) -> bool {
         self.permissions.iter().any(|p| p.allows_any(action))
     }
@@ -270,7 +214,7 @@ impl Principal {
         self.permissions.iter().any(|p| p.allows(action, names))
     }
 
-    fn forbidden(&self, action: Action, what: &str) -> ApiError {
+    pub(crate) fn forbidden(&self, action: Action, what: &str) -> ApiError {
         ApiError::Forbidden(format!(
             "{} has no permission to {action} {what}",
             self.describe()
@@ -280,7 +224,7 @@ impl Principal {
     /// Ok when a permission covers `action` on `target`. The type of an id-addressed workflow
     /// is looked up (one describe) only when the principal's permissions for `action` are
     /// restricted to some types.
-    async fn check(
+    pub async fn check(
         &self,
         action: Action,
         target: Target,
@@ -290,7 +234,7 @@ impl Principal {
             return Ok(());
         }
         match target {
-            Target::All => Err(self.forbidden(action, "workflows of every type")),
+            Target::Every => Err(self.forbidden(action, "workflows of every type")),
             Target::Named(name) => {
                 let temporal_type = flowgate_workflows::registry::find(&name)
                     .map(|def| def.temporal_type)
@@ -301,7 +245,7 @@ impl Principal {
                     Err(self.forbidden(action, &format!("workflows of type {name:?}")))
                 }
             }
-            Target::Workflow(id) => {
+            Target::Id(id) => {
                 let what = format!("workflow {id:?}");
                 if !self.permissions.iter().any(|p| p.covers(action)) {
                     return Err(self.forbidden(action, &what));

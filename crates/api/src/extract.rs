@@ -132,6 +132,30 @@ pub(crate) fn missing_field(message: &str) -> Option<&str> {
 #[derive(Debug)]
 pub struct WorkflowIdPath(pub String);
 
+/// Longest workflow id, in a body or a path.
+const MAX_WORKFLOW_ID_LEN: usize = 255;
+
+/// Whether `id` may be a workflow id: not blank, at most 255 characters, no control
+/// characters. Ids in bodies and paths are checked alike, before Temporal is asked anything.
+pub fn check_workflow_id(id: &str) -> Result<(), String> {
+    if id.trim().is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if id.chars().count() > MAX_WORKFLOW_ID_LEN {
+        return Err(format!("must be at most {MAX_WORKFLOW_ID_LEN} characters"));
+    }
+    if id.chars().any(char::is_control) {
+        return Err("must not contain control characters".to_owned());
+    }
+    Ok(())
+}
+
+fn checked_path_id(id: String) -> Result<String, ApiError> {
+    check_workflow_id(&id)
+        .map_err(|problem| ApiError::InvalidPath(format!("workflow id {problem}")))?;
+    Ok(id)
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for WorkflowIdPath {
     type Rejection = ApiError;
 
@@ -139,7 +163,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkflowIdPath {
         let Path(id) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
-        Ok(Self(id))
+        Ok(Self(checked_path_id(id)?))
     }
 }
 
@@ -159,7 +183,10 @@ impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
         let Path((workflow_id, name)) = Path::<(String, String)>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
-        Ok(Self { workflow_id, name })
+        Ok(Self {
+            workflow_id: checked_path_id(workflow_id)?,
+            name,
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 //! routes; [`Application::run_until`] serves until a shutdown signal and drains. `main` and the
 //! integration tests share this path.
 
+pub mod access;
 pub mod auth;
 pub mod error;
 pub mod extract;
@@ -11,6 +12,7 @@ pub mod gateway;
 pub mod metrics;
 pub mod protect;
 pub mod routes;
+pub mod serve;
 pub mod startup;
 pub mod state;
 pub mod trace;

@@ -1,106 +1,142 @@
-//! Protection of the public listener: per-client rate limiting, a global concurrency limit
-//! with load shedding, a request timeout, CORS and security headers.
+//! Protection of the public listener: per-client rate limiting, limits on failed
+//! authentications, global and per-client concurrency limits with load shedding, a request
+//! timeout, CORS and security headers.
 //!
-//! [`Protection::new`] builds the shared state from the settings; `startup` layers
-//! [`Protection::guard`] inside the problem renderer (so rejections are problem documents with
-//! the request id) and [`headers::security_headers`] and [`cors::layer`] outside it (so every
-//! answer, rejections included, carries them). `crate::auth::authenticate` runs just outside the
-//! guard, so authenticated requests are rate limited per principal. Health, `/docs` and `/openapi.json` are exempt
-//! from the rate and concurrency limits: probes must keep answering under load.
+//! [`Protection`] holds the limits' state; `crate::access::Gate` applies them to every route
+//! that is not open (probes and documentation never are limited: they must keep answering under
+//! load). [`headers::security_headers`] and [`cors::layer`] wrap every answer. Every limit is
+//! per replica: N replicas let a client make N times as many requests.
 
+pub mod concurrency;
 pub mod cors;
 pub mod headers;
 pub mod rate;
 
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
-use axum::{
-    extract::{ConnectInfo, Request, State},
-    middleware::Next,
-    response::{IntoResponse, Response},
-};
+use axum::extract::{ConnectInfo, Request};
 use flowgate_config::Settings;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{error::ApiError, metrics::ApiMetrics, metrics::RejectReason};
 
+pub use concurrency::ClientSlots;
 pub use rate::RateLimiter;
 
-/// Shared state of [`Protection::guard`]. Cheap to clone.
+/// The limits' shared state. Cheap to clone.
 #[derive(Clone)]
 pub struct Protection {
     rate: Option<Arc<RateLimiter>>,
+    failed_auth: Option<Arc<RateLimiter>>,
     trust_forwarded_for: bool,
     slots: Option<Arc<Semaphore>>,
+    client_slots: Option<Arc<ClientSlots>>,
     timeout: Duration,
     metrics: ApiMetrics,
+}
+
+/// The concurrency slots a request holds until its response head is produced.
+pub struct Slots {
+    _global: Option<OwnedSemaphorePermit>,
+    _client: Option<concurrency::ClientSlot>,
 }
 
 impl Protection {
     /// Limits as configured in `limits.*` and `api.request_timeout`.
     pub fn new(settings: &Settings, metrics: ApiMetrics) -> Self {
         let limits = &settings.limits;
+        let per_minute = limits.failed_auth_per_minute;
         Self {
             rate: (limits.rate_per_second > 0.0)
                 .then(|| Arc::new(RateLimiter::new(limits.rate_per_second, limits.burst))),
+            failed_auth: (settings.auth.enabled && per_minute > 0)
+                .then(|| Arc::new(RateLimiter::new(f64::from(per_minute) / 60.0, per_minute))),
             trust_forwarded_for: limits.trust_forwarded_for,
             slots: (limits.max_concurrent_requests > 0)
                 .then(|| Arc::new(Semaphore::new(limits.max_concurrent_requests))),
+            client_slots: (limits.max_concurrent_per_client > 0)
+                .then(|| Arc::new(ClientSlots::new(limits.max_concurrent_per_client))),
             timeout: settings.api.request_timeout,
             metrics,
         }
     }
 
-    /// Middleware: rate limit (429), then a concurrency slot or 503 at once, then the handler
-    /// bounded by the request timeout (504).
-    pub async fn guard(State(this): State<Self>, request: Request, next: Next) -> Response {
-        let exempt = is_exempt(request.uri().path());
-        if !exempt && let Some(rate) = &this.rate {
-            let client = client_key(&request, this.trust_forwarded_for);
-            if let Err(retry_after) = rate.check(&client) {
-                this.metrics.rejected(RejectReason::RateLimited);
-                return ApiError::RateLimited {
-                    retry_after_secs: retry_after,
-                }
-                .into_response();
-            }
-        }
-        // Held until the response head is produced; dropped with the request if the client
-        // goes away.
-        let _slot = match (&this.slots, exempt) {
-            (Some(slots), false) => match slots.clone().try_acquire_owned() {
-                Ok(permit) => Some(permit),
-                Err(_) => {
-                    this.metrics.rejected(RejectReason::Overloaded);
-                    return ApiError::Overloaded.into_response();
-                }
-            },
-            _ => None,
+    /// The client address of `request` as a limiter bucket (`ip:<address>`).
+    pub fn address_of(&self, request: &Request) -> String {
+        client_address(request, self.trust_forwarded_for)
+    }
+
+    /// 429 while `address` has used up its failed authentications; nothing is spent.
+    pub fn may_try_credentials(&self, address: &str) -> Result<(), ApiError> {
+        let Some(limiter) = &self.failed_auth else {
+            return Ok(());
         };
-        match tokio::time::timeout(this.timeout, next.run(request)).await {
-            Ok(response) => response,
+        limiter.peek(address).map_err(|retry_after_secs| {
+            self.metrics.rejected(RejectReason::FailedAuthLimited);
+            ApiError::RateLimited { retry_after_secs }
+        })
+    }
+
+    /// Records a failed authentication from `address`.
+    pub fn failed_credentials(&self, address: &str) {
+        if let Some(limiter) = &self.failed_auth {
+            let _ = limiter.check(address);
+        }
+    }
+
+    /// Takes a token of `client`'s rate bucket, or 429.
+    pub fn rate(&self, client: &str) -> Result<(), ApiError> {
+        let Some(rate) = &self.rate else {
+            return Ok(());
+        };
+        rate.check(client).map_err(|retry_after_secs| {
+            self.metrics.rejected(RejectReason::RateLimited);
+            ApiError::RateLimited { retry_after_secs }
+        })
+    }
+
+    /// A slot of `client`'s own and one of the process's, or 503 at once.
+    pub fn slots(&self, client: &str) -> Result<Slots, ApiError> {
+        let client_slot = match &self.client_slots {
+            Some(slots) => Some(slots.acquire(client).ok_or_else(|| {
+                self.metrics.rejected(RejectReason::ClientOverloaded);
+                ApiError::Overloaded
+            })?),
+            None => None,
+        };
+        let global = match &self.slots {
+            Some(slots) => Some(slots.clone().try_acquire_owned().map_err(|_| {
+                self.metrics.rejected(RejectReason::Overloaded);
+                ApiError::Overloaded
+            })?),
+            None => None,
+        };
+        Ok(Slots {
+            _global: global,
+            _client: client_slot,
+        })
+    }
+
+    /// `work` bounded by `api.request_timeout` (504).
+    pub async fn within_timeout<T>(
+        &self,
+        work: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<T, ApiError> {
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result,
             Err(_) => {
-                this.metrics.rejected(RejectReason::Timeout);
-                ApiError::RequestTimeout(humantime::format_duration(this.timeout).to_string())
-                    .into_response()
+                self.metrics.rejected(RejectReason::Timeout);
+                Err(ApiError::RequestTimeout(
+                    humantime::format_duration(self.timeout).to_string(),
+                ))
             }
         }
     }
 }
 
-/// Probes and documentation: never rate limited or shed.
-pub(crate) fn is_exempt(path: &str) -> bool {
-    matches!(path, "/" | "/livez" | "/readyz" | "/openapi.json")
-        || path == "/docs"
-        || path.starts_with("/docs/")
-}
-
-/// Who a request counts against: the authenticated principal (API key name or token subject), else the
-/// client address (the last `X-Forwarded-For` entry when trusted, else the TCP peer).
-fn client_key(request: &Request, trust_forwarded_for: bool) -> String {
-    if let Some(principal) = request.extensions().get::<crate::auth::Principal>() {
-        return principal.bucket();
-    }
+/// The client address of a request: the last `X-Forwarded-For` entry when trusted, else the TCP
+/// peer.
+fn client_address(request: &Request, trust_forwarded_for: bool) -> String {
     if trust_forwarded_for
         && let Some(ip) = request
             .headers()
@@ -124,29 +160,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn probes_and_docs_are_exempt_and_api_routes_are_not() {
-        for path in [
-            "/",
-            "/livez",
-            "/readyz",
-            "/openapi.json",
-            "/docs",
-            "/docs/index.html",
-        ] {
-            assert!(is_exempt(path), "{path}");
-        }
-        for path in ["/v1/workflows", "/workflows/shopping", "/docsx", "/livez/x"] {
-            assert!(!is_exempt(path), "{path}");
-        }
-    }
-
-    #[test]
     fn the_last_forwarded_address_is_the_client_only_when_trusted() {
         let request = Request::builder()
             .header("x-forwarded-for", "10.0.0.1, 203.0.113.7")
             .body(axum::body::Body::empty())
             .unwrap();
-        assert_eq!(client_key(&request, true), "ip:203.0.113.7");
-        assert_eq!(client_key(&request, false), "ip:unknown");
+        assert_eq!(client_address(&request, true), "ip:203.0.113.7");
+        assert_eq!(client_address(&request, false), "ip:unknown");
     }
 }

@@ -14,13 +14,8 @@ use tower_http::{
 };
 
 use crate::{
-    auth::{self, Authenticator},
-    error::render_problems,
-    metrics::ApiMetrics,
-    protect::{self, Protection},
-    routes,
-    state::AppState,
-    trace,
+    access::Gate, auth::Authenticator, error::render_problems, metrics::ApiMetrics, protect,
+    routes, serve::ConnectionLimits, state::AppState, trace,
 };
 
 /// A bound, ready-to-run API.
@@ -52,19 +47,15 @@ impl Application {
         let metrics = ApiMetrics::new(link.clone()).context("cannot register the metrics")?;
         let state = AppState::new(Arc::new(settings), link, metrics);
         let body_limit = state.settings.api.body_limit_bytes;
-        let protection = Protection::new(&state.settings, state.metrics.clone());
         let authenticator =
             Authenticator::from_settings(&state.settings.auth, state.metrics.clone());
-        let authorize = authenticator
-            .is_some()
-            .then(|| middleware::from_fn_with_state(state.clone(), auth::authorize));
+        // Authentication, limits and permissions are per route (`access`).
+        let gate = Gate::new(state.clone(), authenticator);
         // Outermost first: the request id exists before the span opens and is echoed back on
         // every response; security and CORS headers go on every answer, preflights are answered
         // before any limit; problems are rendered with the request id (and the trace id);
-        // panics become problems too; API keys and tokens are checked (401) before the rate limit,
-        // so it counts per principal; rate, concurrency and time limits wrap the permission check (403, which
-        // may describe the workflow) and the handler.
-        let router = routes::router(state.clone()).layer(
+        // panics become problems too.
+        let router = routes::router(routes::routes(gate), state.clone()).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(trace::layer())
@@ -74,15 +65,6 @@ impl Application {
                 .option_layer(protect::cors::layer(&state.settings.cors))
                 .layer(middleware::from_fn(render_problems))
                 .layer(CatchPanicLayer::custom(crate::error::panic_response))
-                .option_layer(
-                    authenticator
-                        .map(|auth| middleware::from_fn_with_state(auth, auth::authenticate)),
-                )
-                .layer(middleware::from_fn_with_state(
-                    protection,
-                    Protection::guard,
-                ))
-                .option_layer(authorize)
                 .layer(DefaultBodyLimit::max(body_limit)),
         );
         // Outside all of it: HTTP metrics see every request's whole time and final status.
@@ -151,23 +133,23 @@ impl Application {
             let _ = closing_tx.send(());
         });
         tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
-        let server = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let limits = ConnectionLimits {
+            header_read_timeout: api.header_read_timeout,
+            max_connections: api.max_connections,
+        };
+        let server = crate::serve::serve(listener, router, limits, async move {
             let _ = closing_rx.await;
             tracing::info!("listener closed; finishing in-flight requests");
         });
         let grace = api.shutdown_grace;
-        let mut server = std::pin::pin!(server.into_future());
+        let mut server = std::pin::pin!(server);
         tokio::select! {
-            result = &mut server => return result.context("HTTP server failed"),
+            () = &mut server => return Ok(()),
             _ = drain_started_rx => {}
         }
         let deadline = api.shutdown_delay + grace;
         match tokio::time::timeout(deadline, server).await {
-            Ok(result) => result.context("HTTP server failed")?,
+            Ok(()) => {}
             Err(_) => tracing::warn!(
                 grace_ms = grace.as_millis() as u64,
                 "in-flight requests did not finish within the grace period; dropping them"

@@ -61,6 +61,12 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Threads of the async runtime: 1 runs everything on one thread, 0 one thread per CPU.
     pub runtime_threads: usize,
+    /// A connection that takes longer than this to send a request's headers, or that stays
+    /// idle this long between requests, is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// Client connections open at once; beyond it new connections wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 /// Connection to Temporal. Unset optional values fall back to Temporal's own environment
@@ -233,6 +239,12 @@ pub struct LimitsSettings {
     pub trust_forwarded_for: bool,
     /// Requests handled at once; beyond it requests are answered 503 at once. 0 = unlimited.
     pub max_concurrent_requests: usize,
+    /// Requests one client (principal, or address without authentication) may have in flight;
+    /// beyond it that client's requests are answered 503 at once. 0 = unlimited.
+    pub max_concurrent_per_client: usize,
+    /// Failed authentications one address may make per minute (also its burst); beyond it the
+    /// address's requests are answered 429 before any credential is verified. 0 = unlimited.
+    pub failed_auth_per_minute: u32,
 }
 
 /// CORS: which browser origins may call the API.

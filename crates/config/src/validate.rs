@@ -53,6 +53,19 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
     if limits.rate_per_second > 0.0 {
         in_range("limits.burst", limits.burst, 1, 1_000_000)?;
     }
+    if limits.max_concurrent_requests > 0
+        && limits.max_concurrent_per_client > limits.max_concurrent_requests
+    {
+        return Err(ConfigError::invalid(
+            "limits.max_concurrent_per_client",
+            format!(
+                "must not exceed limits.max_concurrent_requests ({}), got {}",
+                limits.max_concurrent_requests, limits.max_concurrent_per_client
+            ),
+        ));
+    }
+    positive("api.header_read_timeout", api.header_read_timeout)?;
+    in_range("api.max_connections", api.max_connections, 1, 1_000_000)?;
     for origin in &s.cors.allowed_origins {
         valid_origin(origin, s.cors.allowed_origins.len())?;
     }

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use temporalio_client::{
-    RpcOptions, UntypedQuery, UntypedSignal, UntypedUpdate, UntypedWorkflow, WorkflowCancelOptions,
-    WorkflowExecuteUpdateOptions, WorkflowQueryOptions, WorkflowSignalOptions,
-    WorkflowTerminateOptions,
+    NamespacedClient as _, RpcOptions, UntypedQuery, UntypedSignal, UntypedUpdate, UntypedWorkflow,
+    WorkflowCancelOptions, WorkflowExecuteUpdateOptions, WorkflowExecutionInfo, WorkflowHandle,
+    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowTerminateOptions,
     errors::{WorkflowInteractionError, WorkflowQueryError, WorkflowUpdateError},
     tonic::{Code, Status},
 };
@@ -152,11 +152,21 @@ impl Gateway {
         self.observed(TemporalOperation::Cancel, call).await
     }
 
-    /// Terminates the workflow at once.
-    pub async fn terminate(&self, workflow_id: &str, reason: String) -> Result<(), ApiError> {
+    /// Terminates the workflow at once: its latest run, or exactly the run `run_id`.
+    pub async fn terminate(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+        reason: String,
+    ) -> Result<(), ApiError> {
         let call = async {
             let client = self.link.client()?;
-            let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+            let info = WorkflowExecutionInfo::builder()
+                .namespace(client.namespace())
+                .workflow_id(workflow_id)
+                .maybe_run_id(run_id.map(str::to_owned))
+                .build();
+            let handle = WorkflowHandle::<_, UntypedWorkflow>::new(client.clone(), info);
             let options = WorkflowTerminateOptions::builder()
                 .reason(reason)
                 .rpc_options(self.rpc_options())

@@ -146,6 +146,10 @@ pub enum RejectReason {
     RateLimited,
     /// `limits.max_concurrent_requests` in flight already (503).
     Overloaded,
+    /// The client has `limits.max_concurrent_per_client` in flight already (503).
+    ClientOverloaded,
+    /// The client address failed to authenticate `limits.failed_auth_per_minute` times (429).
+    FailedAuthLimited,
     /// Over `api.request_timeout` (504).
     Timeout,
     /// No valid API key or token (401).
@@ -156,9 +160,11 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 7] = [
         Self::RateLimited,
         Self::Overloaded,
+        Self::ClientOverloaded,
+        Self::FailedAuthLimited,
         Self::Timeout,
         Self::Unauthenticated,
         Self::Forbidden,
@@ -169,6 +175,8 @@ impl RejectReason {
         match self {
             Self::RateLimited => "rate_limited",
             Self::Overloaded => "overloaded",
+            Self::ClientOverloaded => "client_overloaded",
+            Self::FailedAuthLimited => "failed_auth_limited",
             Self::Timeout => "timeout",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden => "forbidden",

@@ -42,6 +42,26 @@ impl RateLimiter {
         self.check_at(client, Instant::now())
     }
 
+    /// Whether `client`'s bucket holds a token now, without taking it: `Err` with the whole
+    /// seconds until it will.
+    pub fn peek(&self, client: &str) -> Result<(), u64> {
+        self.peek_at(client, Instant::now())
+    }
+
+    fn peek_at(&self, client: &str, now: Instant) -> Result<(), u64> {
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(bucket) = buckets.get(client) else {
+            return Ok(());
+        };
+        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+        let tokens = (bucket.tokens + elapsed * self.rate).min(self.burst);
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(((1.0 - tokens) / self.rate).ceil().max(1.0) as u64)
+        }
+    }
+
     fn check_at(&self, client: &str, now: Instant) -> Result<(), u64> {
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if !buckets.contains_key(client) && buckets.len() >= MAX_CLIENTS {
@@ -98,6 +118,17 @@ mod tests {
             "other clients are unaffected"
         );
         assert_eq!(limiter.check_at("a", t0 + Duration::from_secs(2)), Ok(()));
+    }
+
+    #[test]
+    fn peeking_never_spends_a_token() {
+        let limiter = RateLimiter::new(0.5, 1);
+        let t0 = Instant::now();
+        assert_eq!(limiter.peek_at("a", t0), Ok(()));
+        assert_eq!(limiter.peek_at("a", t0), Ok(()));
+        assert_eq!(limiter.check_at("a", t0), Ok(()));
+        assert_eq!(limiter.peek_at("a", t0), Err(2));
+        assert_eq!(limiter.peek_at("a", t0 + Duration::from_secs(2)), Ok(()));
     }
 
     #[test]

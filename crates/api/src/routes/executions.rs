@@ -2,11 +2,10 @@
 //! start routes.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -14,7 +13,10 @@ use serde::Serialize;
 use temporalio_client::WorkflowExecutionStatus;
 use utoipa::ToSchema;
 
+use flowgate_config::Action;
+
 use crate::{
+    access::{Access, ApiRouter, On},
     error::{ApiError, Problem},
     extract::{Wait, WorkflowIdPath},
     gateway::{ErrorInfo, Outcome},
@@ -22,10 +24,21 @@ use crate::{
 };
 
 /// Status and result routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/workflows/{workflow_id}/status", get(get_workflow_status))
-        .route("/workflows/{workflow_id}/result", get(get_workflow_result))
+pub fn routes(router: ApiRouter) -> ApiRouter {
+    let read = Access::Requires(Action::Read, On::IdInPath);
+    router
+        .route(
+            Method::GET,
+            "/workflows/{workflow_id}/status",
+            read,
+            get_workflow_status,
+        )
+        .route(
+            Method::GET,
+            "/workflows/{workflow_id}/result",
+            read,
+            get_workflow_result,
+        )
 }
 
 /// Where a run stands, in the guide's lower-case words.

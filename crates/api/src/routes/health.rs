@@ -1,21 +1,25 @@
 //! `GET /` (the guide's health check), `/livez` and `/readyz` (probes).
 
-use axum::{Json, Router, extract::State, routing::get};
+use axum::{Json, extract::State, http::Method};
 use flowgate_temporal::LinkState;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    access::{Access, ApiRouter},
+    error::ApiError,
+    state::AppState,
+};
 
 /// Name reported by `GET /`, as in the guide.
 pub const SERVICE_NAME: &str = "Temporal Workflow API";
 
-/// Health routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(get_root))
-        .route("/livez", get(get_livez))
-        .route("/readyz", get(get_readyz))
+/// Health routes: open to anyone, never limited (probes must answer under load).
+pub fn routes(router: ApiRouter) -> ApiRouter {
+    router
+        .route(Method::GET, "/", Access::Open, get_root)
+        .route(Method::GET, "/livez", Access::Open, get_livez)
+        .route(Method::GET, "/readyz", Access::Open, get_readyz)
 }
 
 /// The guide's health check.

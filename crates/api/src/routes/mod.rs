@@ -7,11 +7,21 @@ mod security;
 pub mod shopping;
 pub mod v1;
 
-use axum::{Router, http::Method, http::Uri};
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    http::{Method, Uri, header},
+};
+use bytes::Bytes;
 use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::{error::ApiError, state::AppState};
+use crate::{
+    access::{Access, ApiRouter, Gate},
+    error::ApiError,
+    state::AppState,
+};
 
 /// The OpenAPI document, served at `/openapi.json`.
 #[derive(OpenApi)]
@@ -63,19 +73,39 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// Every route, the docs, and the fallbacks, over `state`.
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(health::router())
-        .merge(shopping::router())
-        .merge(executions::router())
-        .merge(v1::router())
-        .with_state(state);
-    Router::new()
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi()))
-        .merge(api)
+/// Every route with its access, and the API documentation; guarded routes run behind `gate`.
+pub fn routes(gate: Arc<Gate>) -> ApiRouter {
+    // Serialised once: the document is the same for every request.
+    let document = Bytes::from(
+        openapi()
+            .to_json()
+            .expect("the OpenAPI document serialises"),
+    );
+    let serve_document = move || {
+        let document = document.clone();
+        async move { ([(header::CONTENT_TYPE, "application/json")], document) }
+    };
+    let router = ApiRouter::new(gate)
+        .route(Method::GET, "/openapi.json", Access::Open, serve_document)
+        .open(
+            "/docs",
+            SwaggerUi::new("/docs")
+                .config(utoipa_swagger_ui::Config::from("/openapi.json"))
+                .into(),
+        );
+    let router = health::routes(router);
+    let router = shopping::routes(router);
+    let router = executions::routes(router);
+    v1::routes(router)
+}
+
+/// The routes over `state`, with the fallbacks that answer unknown paths and methods.
+pub fn router(routes: ApiRouter, state: AppState) -> Router {
+    routes
+        .into_router()
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {

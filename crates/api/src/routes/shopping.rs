@@ -1,13 +1,12 @@
 //! `POST /workflows/shopping` (start and wait) and `POST /workflows/shopping/async`.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
-    http::header,
+    http::{Method, header},
     response::{IntoResponse, Response},
-    routing::post,
 };
-use flowgate_config::ShoppingSettings;
+use flowgate_config::{Action, ShoppingSettings};
 use flowgate_workflows::shopping::{
     Fruit, ShoppingItem, ShoppingList, WORKFLOW_ID_PREFIX, WORKFLOW_TYPE,
 };
@@ -15,23 +14,32 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::{
+    access::{Access, ApiRouter, On},
     error::{ApiError, FieldError, Problem},
-    extract::ApiJson,
+    extract::{ApiJson, check_workflow_id},
     gateway::Outcome,
     routes::executions::{RunStatus, WorkflowRunOut, result_location, run_response},
     state::AppState,
 };
 
-/// Longest client-chosen workflow id.
-const MAX_WORKFLOW_ID_LEN: usize = 255;
-
-/// Shopping routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/workflows/shopping", post(create_shopping_workflow))
+/// Shopping routes: starting needs `start` on the shopping workflow.
+pub fn routes(router: ApiRouter) -> ApiRouter {
+    let start = Access::Requires(
+        Action::Start,
+        On::Workflow(flowgate_workflows::shopping::NAME),
+    );
+    router
         .route(
+            Method::POST,
+            "/workflows/shopping",
+            start,
+            create_shopping_workflow,
+        )
+        .route(
+            Method::POST,
             "/workflows/shopping/async",
-            post(create_shopping_workflow_async),
+            start,
+            create_shopping_workflow_async,
         )
 }
 
@@ -101,19 +109,6 @@ impl ShoppingIn {
             .unwrap_or_else(|| format!("{WORKFLOW_ID_PREFIX}{}", uuid::Uuid::new_v4()));
         Ok((id, ShoppingList { items }))
     }
-}
-
-pub(crate) fn check_workflow_id(id: &str) -> Result<(), String> {
-    if id.trim().is_empty() {
-        return Err("must not be empty".to_owned());
-    }
-    if id.chars().count() > MAX_WORKFLOW_ID_LEN {
-        return Err(format!("must be at most {MAX_WORKFLOW_ID_LEN} characters"));
-    }
-    if id.chars().any(char::is_control) {
-        return Err("must not contain control characters".to_owned());
-    }
-    Ok(())
 }
 
 async fn start(state: &AppState, body: ShoppingIn) -> Result<String, ApiError> {

@@ -24,7 +24,7 @@ pub(crate) fn sha256_hex(key: &str) -> String {
         .collect()
 }
 
-fn api_key(name: &str, key: &str, permissions: &[&str]) -> ApiKeySettings {
+pub(crate) fn api_key(name: &str, key: &str, permissions: &[&str]) -> ApiKeySettings {
     ApiKeySettings {
         name: name.to_owned(),
         sha256: Secret::new(sha256_hex(key)),
@@ -47,7 +47,7 @@ fn with_keys(s: &mut Settings) {
     };
 }
 
-fn bearer(key: &str) -> String {
+pub(crate) fn bearer(key: &str) -> String {
     format!("Bearer {key}")
 }
 

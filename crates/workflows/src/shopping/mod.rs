@@ -29,6 +29,9 @@ pub const DEFAULT_TASK_QUEUE: &str = "shopping-tasks";
 /// Prefix of generated workflow ids: `shopping-workflow-<uuid>`.
 pub const WORKFLOW_ID_PREFIX: &str = "shopping-workflow-";
 
+/// Route name of the shopping workflow (`/v1/workflows/shopping`, `start:shopping`).
+pub const NAME: &str = "shopping";
+
 /// Failure type of a shopping list the workflow cannot process (non-retryable).
 pub const INVALID_SHOPPING_LIST: &str = "InvalidShoppingList";
 
@@ -136,7 +139,7 @@ impl Validate for ShoppingResult {}
 /// The shopping workflow's REST declaration (`/v1/workflows/shopping`).
 pub fn definition() -> WorkflowDef {
     WorkflowDef::new::<ShoppingList, ShoppingResult>(
-        "shopping",
+        NAME,
         WORKFLOW_TYPE,
         WORKFLOW_ID_PREFIX,
         "Orders each item of a shopping list (one activity per item) and returns the order lines.",

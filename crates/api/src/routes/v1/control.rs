@@ -95,7 +95,7 @@ pub async fn terminate_workflow(
     require_running(&execution)?;
     state
         .gateway
-        .terminate(&workflow_id, reason)
+        .terminate(&workflow_id, None, reason)
         .await
         .map_err(ended_meanwhile)?;
     Ok(Json(MessageOut::new(execution, "terminated")))

@@ -1,7 +1,10 @@
 //! `Idempotency-Key`: one key, one run.
 //!
-//! A start with a key gets a workflow id derived from the workflow name and the key (unless the
-//! body names one), a Temporal request id derived from them too (the server deduplicates a
+//! A key is the principal's own: it is scoped to the authenticated principal (API key name or
+//! token subject; with authentication off every client is one principal) and the workflow name,
+//! so two principals using the same key get two independent runs and learn nothing of each
+//! other's. A start with a key gets a workflow id derived from that scope and the key (the body
+//! may not name one), a Temporal request id derived from them too (the server deduplicates a
 //! retried request id), and Temporal's `USE_EXISTING` conflict and `REJECT_DUPLICATE` reuse
 //! policies, so a second request can only find the first run, running or closed. The run's memo
 //! records the hashes of the key and of the normalised request, and a per-request nonce: a later
@@ -17,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::start::{IdConflictPolicy, IdReusePolicy, StartIn};
 use crate::{
+    auth::Principal,
     error::{ApiError, FieldError},
     gateway::StartSpec,
     state::AppState,
@@ -100,6 +104,12 @@ impl Idempotency {
             .to_string()
     }
 
+    /// A stable UUID for `purpose` under this key and this request's content: the same key with
+    /// other content gives another id.
+    pub(super) fn derived_request_id(&self, purpose: &str) -> String {
+        self.derived_id(&format!("{purpose}\0{}", self.request_sha256))
+    }
+
     /// The memo value recording this request.
     pub(super) fn record(&self) -> Value {
         json!({
@@ -126,9 +136,23 @@ impl Idempotency {
     }
 }
 
-/// With a key, the policies are the key's: one run per key, running or closed.
+/// The scope of a key sent to `name` (a workflow name, or a workflow id for messages) by
+/// `principal`.
+pub(super) fn scope(principal: Option<&Principal>, name: &str) -> String {
+    let who = principal.map_or_else(|| "anonymous".to_owned(), Principal::bucket);
+    format!("{who}\0{name}")
+}
+
+/// With a key, the workflow id and the policies are the key's: one run per key, running or
+/// closed.
 pub(super) fn check_keyed_policies(body: &StartIn) -> Result<(), ApiError> {
     let mut errors = Vec::new();
+    if body.workflow_id.is_some() {
+        errors.push(FieldError::new(
+            "/workflow_id",
+            "with an Idempotency-Key the key chooses the workflow id; leave it out, or send no key (a chosen id is refused while taken, see id_conflict_policy)",
+        ));
+    }
     if body
         .id_reuse_policy
         .is_some_and(|p| p != IdReusePolicy::RejectDuplicate)

@@ -5,7 +5,7 @@
 //! The body is the message's argument itself, and may be empty for messages without one.
 
 use axum::{
-    Json,
+    Extension, Json,
     extract::State,
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
@@ -21,6 +21,7 @@ use super::{
     idempotency,
 };
 use crate::{
+    auth::Principal,
     error::{ApiError, FieldError, Problem},
     extract::MessagePath,
     gateway::Execution,
@@ -154,14 +155,21 @@ impl MessageOut {
 
 /// The `Idempotency-Key` of a message, as a stable id for `purpose` (Temporal deduplicates
 /// signal request ids and update ids).
+/// The message id of a keyed message: derived from the principal, the workflow id, the message
+/// and the key, and from a hash of the argument, so a retry is deduplicated and the same key with
+/// another argument is never taken for a retry.
 fn keyed_id(
-    headers: &HeaderMap,
+    key: Option<&str>,
+    principal: Option<&Extension<Principal>>,
     workflow_id: &str,
     purpose: &str,
-) -> Result<Option<String>, ApiError> {
-    Ok(idempotency::key(headers)?.map(|key| {
-        idempotency::Idempotency::new(workflow_id, &key, &Value::Null).derived_id(purpose)
-    }))
+    argument: Option<&Value>,
+) -> Option<String> {
+    let scope = idempotency::scope(principal.map(|Extension(p)| p), workflow_id);
+    key.map(|key| {
+        idempotency::Idempotency::new(&scope, key, argument.unwrap_or(&Value::Null))
+            .derived_request_id(purpose)
+    })
 }
 
 /// Send a signal (body: its argument; empty when it takes none).
@@ -185,12 +193,20 @@ fn keyed_id(
 pub async fn send_signal(
     State(state): State<AppState>,
     MessagePath { workflow_id, name }: MessagePath,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson,
 ) -> Result<Response, ApiError> {
-    let request_id = keyed_id(&headers, &workflow_id, &format!("signal\0{name}"))?;
+    let key = idempotency::key(&headers)?;
     let (execution, argument) = prepare(&state, &workflow_id, Kind::Signal, &name, body).await?;
     require_running(&execution)?;
+    let request_id = keyed_id(
+        key.as_deref(),
+        principal.as_ref(),
+        &workflow_id,
+        &format!("signal\0{name}"),
+        argument.as_ref(),
+    );
     state
         .gateway
         .signal(&workflow_id, &name, argument.as_ref(), request_id)
@@ -253,13 +269,21 @@ pub async fn run_query(
 pub async fn run_update(
     State(state): State<AppState>,
     MessagePath { workflow_id, name }: MessagePath,
+    principal: Option<Extension<Principal>>,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson,
 ) -> Result<Json<MessageOut>, ApiError> {
-    let update_id = keyed_id(&headers, &workflow_id, &format!("update\0{name}"))?
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let key = idempotency::key(&headers)?;
     let (execution, argument) = prepare(&state, &workflow_id, Kind::Update, &name, body).await?;
     require_running(&execution)?;
+    let update_id = keyed_id(
+        key.as_deref(),
+        principal.as_ref(),
+        &workflow_id,
+        &format!("update\0{name}"),
+        argument.as_ref(),
+    )
+    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let wait = state.settings.api.result_wait;
     let result = state
         .gateway

@@ -16,57 +16,80 @@ mod wait;
 pub mod workflow;
 
 use axum::{
-    Json, Router,
-    http::{HeaderName, HeaderValue, StatusCode, header},
+    Json,
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{get, post},
 };
+use flowgate_config::Action;
 use percent_encoding::utf8_percent_encode;
 use serde::Serialize;
 use temporalio_client::WorkflowExecutionStatus;
 use utoipa::ToSchema;
 
 use crate::{
+    access::{Access, ApiRouter, On},
     gateway::{ErrorInfo, Outcome},
     routes::executions::{PATH_SEGMENT, RunStatus},
-    state::AppState,
 };
 
 /// `Idempotent-Replayed`: whether an `Idempotency-Key` request returned an earlier run.
 pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
-/// `/v1` routes.
-pub fn router() -> Router<AppState> {
+/// `/v1` routes, each with the permission it needs.
+pub fn routes(router: ApiRouter) -> ApiRouter {
+    use Action::{Control, Message, Read, Start};
+    let on_id = |action| Access::Requires(action, On::IdInPath);
     // One path template per position: the start route's `{workflow_id}` is a workflow name.
-    Router::new()
-        .route("/v1/workflows", get(list::list_workflows))
+    let workflow = "/v1/workflows/{workflow_id}";
+    router
         .route(
-            "/v1/workflows/{workflow_id}",
-            post(start::start_workflow).get(workflow::get_workflow),
+            Method::GET,
+            "/v1/workflows",
+            Access::Requires(Read, On::Every),
+            list::list_workflows,
         )
         .route(
+            Method::POST,
+            workflow,
+            Access::Requires(Start, On::NamedInPath),
+            start::start_workflow,
+        )
+        .route(Method::GET, workflow, on_id(Read), workflow::get_workflow)
+        .route(
+            Method::GET,
             "/v1/workflows/{workflow_id}/result",
-            get(workflow::get_workflow_result),
+            on_id(Read),
+            workflow::get_workflow_result,
         )
         .route(
+            Method::POST,
             "/v1/workflows/{workflow_id}/signals/{name}",
-            post(messages::send_signal),
+            on_id(Message),
+            messages::send_signal,
         )
         .route(
+            Method::POST,
             "/v1/workflows/{workflow_id}/queries/{name}",
-            post(messages::run_query),
+            on_id(Message),
+            messages::run_query,
         )
         .route(
+            Method::POST,
             "/v1/workflows/{workflow_id}/updates/{name}",
-            post(messages::run_update),
+            on_id(Message),
+            messages::run_update,
         )
         .route(
+            Method::POST,
             "/v1/workflows/{workflow_id}/cancel",
-            post(control::cancel_workflow),
+            on_id(Control),
+            control::cancel_workflow,
         )
         .route(
+            Method::POST,
             "/v1/workflows/{workflow_id}/terminate",
-            post(control::terminate_workflow),
+            on_id(Control),
+            control::terminate_workflow,
         )
 }
 

@@ -3,13 +3,16 @@
 use std::time::Duration;
 
 use axum::{
+    Extension,
     extract::State,
     http::{HeaderMap, HeaderValue},
     response::Response,
 };
+use flowgate_config::Action;
 use flowgate_workflows::registry::WorkflowDef;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use temporalio_client::WorkflowExecutionStatus;
 use temporalio_common::protos::temporal::api::enums::v1::{
     WorkflowIdConflictPolicy, WorkflowIdReusePolicy,
 };
@@ -23,10 +26,10 @@ use super::{
     workflow_location,
 };
 use crate::{
+    auth::Principal,
     error::{ApiError, FieldError, Problem},
-    extract::ApiJson,
+    extract::{ApiJson, check_workflow_id},
     gateway::{Outcome, StartSpec},
-    routes::shopping::check_workflow_id,
     state::AppState,
 };
 
@@ -219,27 +222,28 @@ fn is_search_attribute_value(value: &Value) -> bool {
 pub async fn start_workflow(
     State(state): State<AppState>,
     RegisteredWorkflow(def): RegisteredWorkflow,
+    principal: Option<Extension<Principal>>,
     wait: WaitPreference,
     headers: HeaderMap,
     ApiJson(body): ApiJson<StartIn>,
 ) -> Result<Response, ApiError> {
+    let principal = principal.map(|Extension(p)| p);
     let key = idempotency::key(&headers)?;
     let chosen_id = body.workflow_id.is_some();
     if key.is_some() {
         check_keyed_policies(&body)?;
     }
     let (mut spec, normalised) = body.plan(&def, &state.settings.shopping.task_queue)?;
-    let idempotency = key.map(|key| Idempotency::new(def.name, &key, &normalised));
+    let scope = idempotency::scope(principal.as_ref(), def.name);
+    let idempotency = key.map(|key| Idempotency::new(&scope, &key, &normalised));
     let (run_id, replayed) = match &idempotency {
+        None if chosen_id => start_chosen_id(&state, &def, principal.as_ref(), &mut spec).await?,
         None => {
             let run = state.gateway.start_execution(&spec).await?;
             (run.run_id, !run.started)
         }
         Some(idempotency) => {
-            if !chosen_id {
-                spec.workflow_id =
-                    format!("{}{}", def.id_prefix, idempotency.derived_id("workflow"));
-            }
+            spec.workflow_id = format!("{}{}", def.id_prefix, idempotency.derived_id("workflow"));
             spec.request_id = Some(idempotency.derived_id("start-request"));
             spec.memo.insert(MEMO_KEY.to_owned(), idempotency.record());
             spec.id_conflict_policy = WorkflowIdConflictPolicy::UseExisting;
@@ -277,6 +281,68 @@ pub async fn start_workflow(
         ));
     }
     Ok(out.into_response_at(code, location, extra))
+}
+
+/// Starts `spec`, whose workflow id the client chose. Workflow ids are shared by every workflow
+/// type (they are Temporal's): an id held by a run of another type — running or closed — is
+/// refused as taken, whatever the policies say, and nothing of that run is revealed; replacing a
+/// running run (`terminate_existing`) needs `control` on its workflow, and terminates exactly the
+/// run that was checked.
+async fn start_chosen_id(
+    state: &AppState,
+    def: &WorkflowDef,
+    principal: Option<&Principal>,
+    spec: &mut StartSpec,
+) -> Result<(String, bool), ApiError> {
+    let taken = || ApiError::WorkflowAlreadyExists(spec.workflow_id.clone());
+    let existing = match state.gateway.describe_execution(&spec.workflow_id).await {
+        Ok(execution) => Some(execution),
+        Err(ApiError::WorkflowNotFound(_)) => None,
+        Err(other) => return Err(other),
+    };
+    if let Some(existing) = &existing {
+        if existing.workflow_type != def.temporal_type {
+            return Err(taken());
+        }
+        let running = existing.status == WorkflowExecutionStatus::Running;
+        if running && spec.id_conflict_policy == WorkflowIdConflictPolicy::TerminateExisting {
+            if let Some(principal) = principal
+                && !principal.may_act_on(Action::Control, def)
+            {
+                return Err(principal.forbidden(
+                    Action::Control,
+                    &format!(
+                        "workflows of type {:?} (id_conflict_policy terminate_existing terminates the running one)",
+                        def.name
+                    ),
+                ));
+            }
+            state
+                .gateway
+                .terminate(
+                    &spec.workflow_id,
+                    Some(&existing.run_id),
+                    "replaced by a start with id_conflict_policy terminate_existing".to_owned(),
+                )
+                .await?;
+            // Anything started with the id since is another request's: a conflict.
+            spec.id_conflict_policy = WorkflowIdConflictPolicy::Fail;
+        }
+    } else {
+        // No run ever had the id, so no policy can hand over another type's: if one appears
+        // before this start arrives, it is a conflict.
+        spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
+        spec.id_conflict_policy = WorkflowIdConflictPolicy::Fail;
+    }
+    let run = state.gateway.start_execution(spec).await?;
+    if !run.started && existing.as_ref().map(|e| &e.run_id) != Some(&run.run_id) {
+        // `use_existing` returned a run that started after the check: it must be of this type.
+        let now = state.gateway.describe_execution(&spec.workflow_id).await?;
+        if now.workflow_type != def.temporal_type {
+            return Err(taken());
+        }
+    }
+    Ok((run.run_id, !run.started))
 }
 
 #[cfg(test)]

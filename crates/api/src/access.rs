@@ -1,0 +1,258 @@
+//! Who may call each route, declared where the route is defined.
+//!
+//! Routes are added through [`ApiRouter::route`], which takes the route's [`Access`]: there is
+//! no way to add one without saying who may call it. An [`Access::Open`] route (probes, the API
+//! documentation) is served to anyone, without limits. Every other route runs behind one guard
+//! ([`Gate::admit`]), in this order:
+//!
+//! 1. with authentication on, an address that failed to authenticate too often recently is
+//!    answered 429 before its credentials are looked at (`limits.failed_auth_per_minute`);
+//! 2. the key or token becomes a [`Principal`], or 401 (which counts as a failure of the address);
+//! 3. the client's rate limit (429), then a concurrency slot of its own and of the process (503);
+//! 4. within `api.request_timeout` (504): the permission check (403, which may describe the
+//!    workflow the path names, after checking its id), then the handler.
+//!
+//! A route whose path or method is unknown is answered 404 or 405 by the router's fallbacks,
+//! which run no handler.
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{FromRequestParts as _, RawPathParams, Request, State},
+    handler::Handler,
+    http::{Method, request::Parts},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{MethodFilter, on},
+};
+use flowgate_config::Action;
+
+use crate::{
+    auth::{Authenticator, Principal},
+    error::ApiError,
+    extract::check_workflow_id,
+    metrics::RejectReason,
+    protect::Protection,
+    state::AppState,
+};
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without credentials or limits: health, probes and the API documentation.
+    Open,
+    /// A principal with a permission for this action on this target (with authentication off,
+    /// any client, within the limits).
+    Requires(Action, On),
+}
+
+/// What a route acts on, for its permission check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    /// Workflows of every type (list).
+    Every,
+    /// The registered workflow of this name (the guide's shopping routes).
+    Workflow(&'static str),
+    /// The registered workflow named by the `{workflow_id}` path segment (a `/v1` start).
+    NamedInPath,
+    /// The workflow whose id is the `{workflow_id}` path segment; its type is looked up.
+    IdInPath,
+}
+
+/// A route as declared: method, path template and access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    /// HTTP method.
+    pub method: Method,
+    /// Path template, as given to the router (`/v1/workflows/{workflow_id}`).
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+}
+
+/// What a request acts on, once its path is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Workflows of every type.
+    Every,
+    /// Workflows of this route name (a start).
+    Named(String),
+    /// The workflow with this id (checked), whose type is known only after a describe.
+    Id(String),
+}
+
+/// The router of the API, where every route declares its [`Access`].
+pub struct ApiRouter {
+    router: Router<AppState>,
+    gate: Arc<Gate>,
+    declared: Vec<Declared>,
+}
+
+impl ApiRouter {
+    /// An empty router whose guarded routes run behind `gate`.
+    pub fn new(gate: Arc<Gate>) -> Self {
+        Self {
+            router: Router::new(),
+            gate,
+            declared: Vec::new(),
+        }
+    }
+
+    /// Adds `handler` for `method` on `path`, callable as `access` says.
+    pub fn route<H, T>(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone())
+            .unwrap_or_else(|_| panic!("{method} cannot be routed"));
+        let mut endpoint = on(filter, handler);
+        if let Access::Requires(..) = access {
+            endpoint = endpoint.layer(middleware::from_fn_with_state(
+                (self.gate.clone(), access),
+                guard,
+            ));
+        }
+        self.router = self.router.route(path, endpoint);
+        self.declared.push(Declared {
+            method,
+            path,
+            access,
+        });
+        self
+    }
+
+    /// Adds a router whose every route is open (the documentation UI), under `path`.
+    pub fn open(mut self, path: &'static str, router: Router<AppState>) -> Self {
+        self.router = self.router.merge(router);
+        self.declared.push(Declared {
+            method: Method::GET,
+            path,
+            access: Access::Open,
+        });
+        self
+    }
+
+    /// Every route declared so far.
+    pub fn declared(&self) -> &[Declared] {
+        &self.declared
+    }
+
+    /// The routes, ready for the state.
+    pub fn into_router(self) -> Router<AppState> {
+        self.router
+    }
+}
+
+/// What guards every non-open route: authentication, limits, permissions.
+pub struct Gate {
+    state: AppState,
+    auth: Option<Arc<Authenticator>>,
+    protection: Protection,
+}
+
+impl Gate {
+    /// The guard of `state`'s settings: authentication when `auth.enabled`, `limits.*`.
+    pub fn new(state: AppState, auth: Option<Arc<Authenticator>>) -> Arc<Self> {
+        let protection = Protection::new(&state.settings, state.metrics.clone());
+        Arc::new(Self {
+            state,
+            auth,
+            protection,
+        })
+    }
+
+    /// Lets `request` through to `next` if its client may make it now, as the module says.
+    async fn admit(&self, access: Access, request: Request, next: Next) -> Response {
+        let address = self.protection.address_of(&request);
+        let principal = match &self.auth {
+            None => None,
+            Some(auth) => {
+                if let Err(error) = self.protection.may_try_credentials(&address) {
+                    return error.into_response();
+                }
+                match auth.principal(request.headers()).await {
+                    Ok(principal) => Some(principal),
+                    Err(error) => {
+                        if matches!(error, ApiError::Unauthenticated(_)) {
+                            self.protection.failed_credentials(&address);
+                            self.state.metrics.rejected(RejectReason::Unauthenticated);
+                        }
+                        return error.into_response();
+                    }
+                }
+            }
+        };
+        let client = principal.as_ref().map_or(address, Principal::bucket);
+        if let Err(error) = self.protection.rate(&client) {
+            return error.into_response();
+        }
+        // Held until the response head is produced; dropped with the request if the client
+        // goes away.
+        let _slots = match self.protection.slots(&client) {
+            Ok(slots) => slots,
+            Err(error) => return error.into_response(),
+        };
+        let checked = async {
+            let (mut parts, body) = request.into_parts();
+            if let Some(principal) = &principal
+                && let Access::Requires(action, on) = access
+            {
+                let target = target(&mut parts, on).await?;
+                if let Err(error) = principal.check(action, target, &self.state).await {
+                    if matches!(error, ApiError::Forbidden(_)) {
+                        self.state.metrics.rejected(RejectReason::Forbidden);
+                    }
+                    return Err(error);
+                }
+            }
+            if let Some(principal) = principal {
+                parts.extensions.insert(principal);
+            }
+            Ok::<_, ApiError>(next.run(Request::from_parts(parts, body)).await)
+        };
+        self.protection
+            .within_timeout(checked)
+            .await
+            .unwrap_or_else(IntoResponse::into_response)
+    }
+}
+
+/// Middleware of every non-open route.
+async fn guard(
+    State((gate, access)): State<(Arc<Gate>, Access)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    gate.admit(access, request, next).await
+}
+
+/// What the request acts on: ids in the path are checked before anything is looked up.
+async fn target(parts: &mut Parts, on: On) -> Result<Target, ApiError> {
+    let segment = match on {
+        On::Every => return Ok(Target::Every),
+        On::Workflow(name) => return Ok(Target::Named(name.to_owned())),
+        On::NamedInPath | On::IdInPath => RawPathParams::from_request_parts(parts, &())
+            .await
+            .map_err(|e| ApiError::InvalidPath(e.body_text()))?
+            .iter()
+            .find(|(name, _)| *name == "workflow_id")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(|| {
+                ApiError::internal(anyhow::anyhow!("no {{workflow_id}} in the route"))
+            })?,
+    };
+    if on == On::NamedInPath {
+        return Ok(Target::Named(segment));
+    }
+    check_workflow_id(&segment)
+        .map_err(|problem| ApiError::InvalidPath(format!("workflow id {problem}")))?;
+    Ok(Target::Id(segment))
+}
