@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use flowgate_config::{AuthSettings, Settings};
-use flowgate_testkit::{TestEnv, eventually};
+use flowgate_testkit::{TestEnv, eventually, metrics::scrape};
 use reqwest::StatusCode;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -110,15 +110,16 @@ async fn one_client_cannot_take_every_concurrency_slot() {
             tokio::spawn(async move { request.send().await.expect("POST reaches the API") })
         })
         .collect();
-    let shed = eventually(
-        Duration::from_secs(10),
-        "the admin's slots to be taken",
-        || async {
-            let response = get(&env, "/v1/workflows", &[("authorization", &admin)]).await;
-            (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
-        },
-    )
+    eventually(Duration::from_secs(10), "two waits in flight", || async {
+        let scrape = scrape(&env.http, &env.api_admin_url("/metrics")).await;
+        let in_flight = scrape.sum(
+            "http_server_active_requests",
+            &[("http_request_method", "POST")],
+        );
+        (in_flight >= 2.0).then_some(())
+    })
     .await;
+    let shed = get(&env, "/v1/workflows", &[("authorization", &admin)]).await;
     assert_eq!(header(&shed, "retry-after"), "1");
     let body = problem(shed, StatusCode::SERVICE_UNAVAILABLE).await;
     assert_eq!(body["code"], "overloaded", "{body}");
@@ -218,6 +219,7 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
         .await
         .unwrap();
     let mut byte = [0u8; 1];
+    // A bounded look for an answer that must not come.
     let early = tokio::time::timeout(Duration::from_millis(500), third.read(&mut byte)).await;
     assert!(
         early.is_err(),
@@ -227,8 +229,7 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     let received = closed_within(&mut third, Duration::from_secs(10))
         .await
         .expect("served once a connection closed");
-    let mut text = String::from_utf8_lossy(&byte).into_owned();
-    text.push_str(&String::from_utf8_lossy(&received));
+    let text = String::from_utf8_lossy(&received);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 }
 

@@ -95,7 +95,7 @@ async fn a_start_cannot_join_replace_or_take_over_a_workflow_of_another_type() {
         .await;
     // The victim: an order approval, running (no worker).
     let mut order = approval_start("Victim Corp");
-    order["workflow_id"] = json!("victim-running");
+    order["workflow_id"] = json!("victim-a");
     json(
         start_as(&env, ADMIN, "/v1/workflows/order-approval", &order, "").await,
         StatusCode::ACCEPTED,
@@ -109,22 +109,22 @@ async fn a_start_cannot_join_replace_or_take_over_a_workflow_of_another_type() {
         ("fail", ""),
     ] {
         let mut attack = shopping_start(&[("APPLE", 1)]);
-        attack["workflow_id"] = json!("victim-running");
+        attack["workflow_id"] = json!("victim-a");
         attack["id_conflict_policy"] = json!(policy);
         for key in [SHOP_ONLY, SHOP_CONTROL] {
             let response = start_as(&env, key, "/v1/workflows/shopping", &attack, query).await;
-            taken(response, "victim-running").await;
+            taken(response, "victim-a").await;
         }
     }
     assert_eq!(
-        admin_view(&env, "victim-running").await,
+        admin_view(&env, "victim-a").await,
         ("OrderApprovalWorkflow".to_owned(), "RUNNING".to_owned()),
         "the other type's run is untouched"
     );
 
     // A closed run of another type: its id is not handed over by a reuse policy.
     let mut closed = approval_start("Closed Corp");
-    closed["workflow_id"] = json!("victim-closed");
+    closed["workflow_id"] = json!("victim-b");
     json(
         start_as(&env, ADMIN, "/v1/workflows/order-approval", &closed, "").await,
         StatusCode::ACCEPTED,
@@ -134,7 +134,7 @@ async fn a_start_cannot_join_replace_or_take_over_a_workflow_of_another_type() {
     json(
         post(
             &env,
-            "/v1/workflows/victim-closed/terminate",
+            "/v1/workflows/victim-b/terminate",
             None,
             &[("authorization", &auth)],
         )
@@ -144,16 +144,16 @@ async fn a_start_cannot_join_replace_or_take_over_a_workflow_of_another_type() {
     .await;
     for policy in ["allow_duplicate", "allow_duplicate_failed_only"] {
         let mut attack = shopping_start(&[("APPLE", 1)]);
-        attack["workflow_id"] = json!("victim-closed");
+        attack["workflow_id"] = json!("victim-b");
         attack["id_reuse_policy"] = json!(policy);
         taken(
             start_as(&env, SHOP_ONLY, "/v1/workflows/shopping", &attack, "").await,
-            "victim-closed",
+            "victim-b",
         )
         .await;
     }
     assert_eq!(
-        admin_view(&env, "victim-closed").await,
+        admin_view(&env, "victim-b").await,
         ("OrderApprovalWorkflow".to_owned(), "TERMINATED".to_owned())
     );
 }

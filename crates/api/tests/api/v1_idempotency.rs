@@ -4,7 +4,7 @@
 use flowgate_testkit::{TestEnv, eventually};
 use futures::future::join_all;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 use crate::{
