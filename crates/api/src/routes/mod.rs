@@ -115,3 +115,66 @@ async fn route_not_found(method: Method, uri: Uri) -> ApiError {
 async fn method_not_allowed(method: Method) -> ApiError {
     ApiError::MethodNotAllowed(method.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use flowgate_temporal::TemporalLink;
+
+    use super::*;
+    use crate::metrics::ApiMetrics;
+
+    /// Whether the documented `path` is served by the route template `template`.
+    fn serves(template: &str, path: &str) -> bool {
+        let (template, path): (Vec<_>, Vec<_>) =
+            (template.split('/').collect(), path.split('/').collect());
+        template.len() == path.len()
+            && template
+                .iter()
+                .zip(&path)
+                .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}')))
+    }
+
+    #[tokio::test]
+    async fn every_documented_operation_is_declared_and_every_guarded_route_documented() {
+        let settings = flowgate_config::load_from(None, &Default::default()).unwrap();
+        let resolved = flowgate_temporal::resolve(&settings.temporal).unwrap();
+        let link = TemporalLink::start(resolved, &settings.temporal);
+        let metrics = ApiMetrics::new(link.clone()).unwrap();
+        let state = AppState::new(Arc::new(settings), link, metrics);
+        let routes = routes(Gate::new(state, None));
+        let declared = routes.declared();
+        let document = serde_json::to_value(openapi()).unwrap();
+        let mut operations = Vec::new();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                operations.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        for (method, path) in &operations {
+            let route = declared
+                .iter()
+                .find(|d| d.method.as_str() == method && serves(d.path, path))
+                .unwrap_or_else(|| panic!("{method} {path} is documented but not routed"));
+            let open = ["/", "/livez", "/readyz"].contains(&path.as_str());
+            assert_eq!(
+                route.access == Access::Open,
+                open,
+                "{method} {path}: {:?}",
+                route.access
+            );
+        }
+        for route in declared {
+            if route.access != Access::Open {
+                assert!(
+                    operations
+                        .iter()
+                        .any(|(m, p)| m == route.method.as_str() && serves(route.path, p)),
+                    "{} {} is guarded but not documented",
+                    route.method,
+                    route.path
+                );
+            }
+        }
+        assert!(declared.len() >= 17, "{declared:?}");
+    }
+}
