@@ -366,4 +366,24 @@ mod tests {
         );
         assert_eq!(problem.errors.len(), 2);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_pointer_reads_as_a_path_without_panicking(pointer in "(/[^/]{0,6}){0,5}") {
+            let path = pointer_to_path(&pointer);
+            proptest::prop_assert!(!path.is_empty());
+        }
+
+        #[test]
+        fn escaped_field_names_read_back_unescaped(names in proptest::collection::vec("[a-z~/]{1,6}", 1..4)) {
+            let pointer: String = names
+                .iter()
+                .map(|n| format!("/{}", n.replace('~', "~0").replace('/', "~1")))
+                .collect();
+            let path = pointer_to_path(&pointer);
+            for name in &names {
+                proptest::prop_assert!(path.contains(name.as_str()), "{} {}", pointer, path);
+            }
+        }
+    }
 }

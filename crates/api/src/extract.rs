@@ -316,4 +316,46 @@ mod tests {
         assert_eq!(parse_wait("-1"), None);
         assert_eq!(parse_wait("soon"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_wait_text_is_parsed_or_refused_without_panicking(raw in "\\PC{0,30}") {
+            let _ = parse_wait(&raw);
+        }
+
+        #[test]
+        fn whole_seconds_wait_that_long_up_to_a_day(seconds in 0u64..10_000_000) {
+            proptest::prop_assert_eq!(
+                parse_wait(&seconds.to_string()),
+                Some(Duration::from_secs(seconds.min(86_400)))
+            );
+        }
+
+        #[test]
+        fn durations_with_units_wait_that_long(millis in 0u64..1_000_000_000) {
+            proptest::prop_assert_eq!(parse_wait(&format!("{millis}ms")), Some(Duration::from_millis(millis)));
+        }
+
+        #[test]
+        fn workflow_ids_are_accepted_exactly_when_not_blank_short_and_without_controls(id in "\\PC{0,3}[\\x00-\\x1f\\x7f ]?\\PC{0,3}|.{250,260}") {
+            let expected = !id.trim().is_empty()
+                && id.chars().count() <= 255
+                && !id.chars().any(char::is_control);
+            proptest::prop_assert_eq!(check_workflow_id(&id).is_ok(), expected, "{:?}", id);
+        }
+
+        #[test]
+        fn a_wrong_type_under_any_field_names_is_reported_at_their_escaped_pointer(
+            outer in "[a-z~/ 0-9]{1,8}",
+            inner in "[a-z~/ 0-9]{1,8}",
+        ) {
+            let body = serde_json::json!({ outer.clone(): { inner.clone(): "not a number" } }).to_string();
+            let escape = |name: &str| name.replace('~', "~0").replace('/', "~1");
+            let error = parse_json::<std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>>>(body.as_bytes()).unwrap_err();
+            let ApiError::Validation(errors) = error else {
+                return Err(proptest::test_runner::TestCaseError::fail(format!("{error:?}")));
+            };
+            proptest::prop_assert_eq!(&errors[0].pointer, &format!("/{}/{}", escape(&outer), escape(&inner)));
+        }
+    }
 }

@@ -44,7 +44,11 @@ pub(super) fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let key = value
         .to_str()
         .map_err(|_| invalid("must be visible ASCII"))?
-        .trim();
+        .trim_matches(' ');
+    // `to_str` lets tabs through; a key is visible characters and inner spaces only.
+    if !key.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        return Err(invalid("must be visible ASCII"));
+    }
     if key.is_empty() {
         return Err(invalid("must not be empty"));
     }
@@ -252,5 +256,36 @@ mod tests {
         assert_ne!(a.derived_id("workflow"), a.derived_id("request"));
         let other_scope = Idempotency::new("order-approval", "k1", &json!({}));
         assert_ne!(a.derived_id("workflow"), other_scope.derived_id("workflow"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn accepted_keys_are_what_the_documentation_promises(text in "[\\t -~\\x7f-\\u{ff}]{0,300}") {
+            let Ok(value) = axum::http::HeaderValue::from_bytes(text.as_bytes()) else {
+                return Ok(());
+            };
+            let mut headers = HeaderMap::new();
+            headers.insert("idempotency-key", value);
+            if let Ok(Some(key)) = key(&headers) {
+                // ^[!-~]([ -~]{0,253}[!-~])?$
+                proptest::prop_assert!((1..=255).contains(&key.len()), "{:?}", key);
+                proptest::prop_assert!(key.bytes().all(|b| (b' '..=b'~').contains(&b)), "{:?}", key);
+                proptest::prop_assert!(!key.starts_with(' ') && !key.ends_with(' '), "{:?}", key);
+            }
+        }
+
+        #[test]
+        fn every_documented_key_is_accepted_as_sent(key_text in "[!-~]([ -~]{0,253}[!-~])?") {
+            let mut headers = HeaderMap::new();
+            headers.insert("idempotency-key", axum::http::HeaderValue::from_str(&key_text).unwrap());
+            proptest::prop_assert_eq!(key(&headers).unwrap(), Some(key_text));
+        }
+
+        #[test]
+        fn scopes_never_collide_across_principals_or_names(a in "[a-z:]{1,8}", b in "[a-z:]{1,8}", key_text in "[!-~]{1,8}") {
+            let first = Idempotency::new(&format!("{a}\0shopping"), &key_text, &json!({}));
+            let second = Idempotency::new(&format!("{b}\0shopping"), &key_text, &json!({}));
+            proptest::prop_assert_eq!(a == b, first.derived_id("workflow") == second.derived_id("workflow"));
+        }
     }
 }

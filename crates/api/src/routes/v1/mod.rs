@@ -173,3 +173,26 @@ pub fn workflow_location(workflow_id: &str, suffix: &str) -> HeaderValue {
     );
     HeaderValue::try_from(path).unwrap_or_else(|_| HeaderValue::from_static("/v1/workflows"))
 }
+
+#[cfg(test)]
+mod tests {
+    use percent_encoding::percent_decode_str;
+
+    use super::*;
+    use crate::extract::check_workflow_id;
+
+    proptest::proptest! {
+        #[test]
+        fn every_accepted_workflow_id_round_trips_through_its_location(id in "\\PC{1,40}") {
+            proptest::prop_assume!(check_workflow_id(&id).is_ok());
+            let location = workflow_location(&id, "/result");
+            let path = location.to_str().unwrap();
+            let segment = path
+                .strip_prefix("/v1/workflows/")
+                .and_then(|rest| rest.strip_suffix("/result"))
+                .unwrap();
+            proptest::prop_assert!(!segment.contains('/'), "{}", path);
+            proptest::prop_assert_eq!(percent_decode_str(segment).decode_utf8().unwrap(), id.as_str());
+        }
+    }
+}

@@ -114,4 +114,26 @@ mod tests {
         assert_eq!(prefer(&["respond-async"]), None);
         assert_eq!(prefer(&[]), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_prefer_header_is_read_without_panicking(values in proptest::collection::vec("[ -~]{0,40}", 0..4)) {
+            let mut headers = HeaderMap::new();
+            for value in &values {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    headers.append("prefer", value);
+                }
+            }
+            let _ = preferred_wait(&headers);
+        }
+
+        #[test]
+        fn a_wait_preference_is_found_among_any_others(
+            before in "(respond-async|return=minimal|handling=lenient)",
+            seconds in 0u64..1_000_000_000,
+        ) {
+            let header = format!("{before}, wait={seconds}");
+            proptest::prop_assert_eq!(prefer(&[&header]), Some(seconds));
+        }
+    }
 }
