@@ -24,7 +24,7 @@ use axum::{
     http::{Method, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{MethodFilter, on},
+    routing::{MethodFilter, MethodRouter, on},
 };
 use flowgate_config::Action;
 
@@ -82,21 +82,18 @@ pub enum Target {
     Id(String),
 }
 
-/// The router of the API, where every route declares its [`Access`].
+/// The routes of the API, each with its [`Access`]; [`ApiRouter::into_router`] puts the guarded
+/// ones behind a [`Gate`].
+#[derive(Default)]
 pub struct ApiRouter {
-    router: Router<AppState>,
-    gate: Arc<Gate>,
-    declared: Vec<Declared>,
+    routes: Vec<(Declared, MethodRouter<AppState>)>,
+    open: Router<AppState>,
 }
 
 impl ApiRouter {
-    /// An empty router whose guarded routes run behind `gate`.
-    pub fn new(gate: Arc<Gate>) -> Self {
-        Self {
-            router: Router::new(),
-            gate,
-            declared: Vec::new(),
-        }
+    /// No routes yet.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Adds `handler` for `method` on `path`, callable as `access` says.
@@ -113,41 +110,39 @@ impl ApiRouter {
     {
         let filter = MethodFilter::try_from(method.clone())
             .unwrap_or_else(|_| panic!("{method} cannot be routed"));
-        let mut endpoint = on(filter, handler);
-        if let Access::Requires(..) = access {
-            endpoint = endpoint.layer(middleware::from_fn_with_state(
-                (self.gate.clone(), access),
-                guard,
-            ));
-        }
-        self.router = self.router.route(path, endpoint);
-        self.declared.push(Declared {
+        let declared = Declared {
             method,
             path,
             access,
-        });
+        };
+        self.routes.push((declared, on(filter, handler)));
         self
     }
 
-    /// Adds a router whose every route is open (the documentation UI), under `path`.
-    pub fn open(mut self, path: &'static str, router: Router<AppState>) -> Self {
-        self.router = self.router.merge(router);
-        self.declared.push(Declared {
-            method: Method::GET,
-            path,
-            access: Access::Open,
-        });
+    /// Adds a router whose every route is open (the documentation UI).
+    pub fn open(mut self, router: Router<AppState>) -> Self {
+        self.open = self.open.merge(router);
         self
     }
 
-    /// Every route declared so far.
-    pub fn declared(&self) -> &[Declared] {
-        &self.declared
+    /// Every route declared with [`ApiRouter::route`].
+    pub fn declared(&self) -> impl Iterator<Item = &Declared> {
+        self.routes.iter().map(|(declared, _)| declared)
     }
 
-    /// The routes, ready for the state.
-    pub fn into_router(self) -> Router<AppState> {
-        self.router
+    /// The routes, those not open behind `gate`.
+    pub fn into_router(self, gate: &Arc<Gate>) -> Router<AppState> {
+        let mut router = self.open;
+        for (declared, mut endpoint) in self.routes {
+            if let Access::Requires(..) = declared.access {
+                endpoint = endpoint.layer(middleware::from_fn_with_state(
+                    (gate.clone(), declared.access),
+                    guard,
+                ));
+            }
+            router = router.route(declared.path, endpoint);
+        }
+        router
     }
 }
 

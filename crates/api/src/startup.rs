@@ -55,7 +55,7 @@ impl Application {
         // every response; security and CORS headers go on every answer, preflights are answered
         // before any limit; problems are rendered with the request id (and the trace id);
         // panics become problems too.
-        let router = routes::router(routes::routes(gate), state.clone()).layer(
+        let router = routes::router(&gate, state.clone()).layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(trace::layer())

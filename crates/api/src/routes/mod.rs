@@ -7,11 +7,12 @@ mod security;
 pub mod shopping;
 pub mod v1;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::{
     Router,
     http::{Method, Uri, header},
+    response::IntoResponse,
 };
 use bytes::Bytes;
 use utoipa::OpenApi;
@@ -65,30 +66,39 @@ use crate::{
 )]
 pub struct ApiDoc;
 
-/// The whole OpenAPI document: [`ApiDoc`] plus the registered workflows' paths and schemas.
+/// The whole OpenAPI document: [`ApiDoc`] plus the registered workflows' paths and schemas, and
+/// what each route's access means for its security.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     v1::openapi::extend(&mut doc);
-    security::document(&mut doc);
+    security::document(&mut doc, &routes());
     doc
 }
 
-/// Every route with its access, and the API documentation; guarded routes run behind `gate`.
-pub fn routes(gate: Arc<Gate>) -> ApiRouter {
-    // Serialised once: the document is the same for every request.
-    let document = Bytes::from(
-        openapi()
-            .to_json()
-            .expect("the OpenAPI document serialises"),
-    );
-    let serve_document = move || {
-        let document = document.clone();
-        async move { ([(header::CONTENT_TYPE, "application/json")], document) }
-    };
-    let router = ApiRouter::new(gate)
-        .route(Method::GET, "/openapi.json", Access::Open, serve_document)
+/// `/openapi.json`, serialised once: the document is the same for every request.
+static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
+
+fn document() -> Bytes {
+    DOCUMENT
+        .get_or_init(|| {
+            Bytes::from(
+                openapi()
+                    .to_json()
+                    .expect("the OpenAPI document serialises"),
+            )
+        })
+        .clone()
+}
+
+async fn get_openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], document())
+}
+
+/// Every route with its access, and the API documentation.
+pub fn routes() -> ApiRouter {
+    let router = ApiRouter::new()
+        .route(Method::GET, "/openapi.json", Access::Open, get_openapi)
         .open(
-            "/docs",
             SwaggerUi::new("/docs")
                 .config(utoipa_swagger_ui::Config::from("/openapi.json"))
                 .into(),
@@ -99,10 +109,12 @@ pub fn routes(gate: Arc<Gate>) -> ApiRouter {
     v1::routes(router)
 }
 
-/// The routes over `state`, with the fallbacks that answer unknown paths and methods.
-pub fn router(routes: ApiRouter, state: AppState) -> Router {
-    routes
-        .into_router()
+/// Every route over `state`, the guarded ones behind `gate`, with the fallbacks that answer
+/// unknown paths and methods. Prepares the OpenAPI document.
+pub fn router(gate: &Arc<Gate>, state: AppState) -> Router {
+    document();
+    routes()
+        .into_router(gate)
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -118,10 +130,7 @@ async fn method_not_allowed(method: Method) -> ApiError {
 
 #[cfg(test)]
 mod tests {
-    use flowgate_temporal::TemporalLink;
-
     use super::*;
-    use crate::metrics::ApiMetrics;
 
     /// Whether the documented `path` is served by the route template `template`.
     fn serves(template: &str, path: &str) -> bool {
@@ -134,15 +143,10 @@ mod tests {
                 .all(|(t, p)| t == p || (t.starts_with('{') && t.ends_with('}')))
     }
 
-    #[tokio::test]
-    async fn every_documented_operation_is_declared_and_every_guarded_route_documented() {
-        let settings = flowgate_config::load_from(None, &Default::default()).unwrap();
-        let resolved = flowgate_temporal::resolve(&settings.temporal).unwrap();
-        let link = TemporalLink::start(resolved, &settings.temporal);
-        let metrics = ApiMetrics::new(link.clone()).unwrap();
-        let state = AppState::new(Arc::new(settings), link, metrics);
-        let routes = routes(Gate::new(state, None));
-        let declared = routes.declared();
+    #[test]
+    fn every_documented_operation_is_declared_and_every_guarded_route_documented() {
+        let routes = routes();
+        let declared: Vec<_> = routes.declared().collect();
         let document = serde_json::to_value(openapi()).unwrap();
         let mut operations = Vec::new();
         for (path, item) in document["paths"].as_object().unwrap() {
@@ -163,7 +167,7 @@ mod tests {
                 route.access
             );
         }
-        for route in declared {
+        for route in &declared {
             if route.access != Access::Open {
                 assert!(
                     operations

@@ -4,6 +4,7 @@
 //! shedding load, 504 past `api.request_timeout`) on every limited operation. Whether keys are
 //! enforced and limits set is configuration; the document always describes the protected shape.
 
+use crate::access::{Access, ApiRouter};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, ObjectBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder,
     Type,
@@ -13,10 +14,9 @@ use utoipa::openapi::{
     },
 };
 
-const OPEN_PATHS: [&str; 3] = ["/", "/livez", "/readyz"];
-
-/// Adds the schemes, the global requirement, the exemptions and the 401/403 responses.
-pub(super) fn document(doc: &mut OpenApi) {
+/// Adds the schemes, the global requirement, the exemptions of the routes declared open in
+/// `routes`, and the 401/403 responses.
+pub(super) fn document(doc: &mut OpenApi, routes: &ApiRouter) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearerAuth",
@@ -76,7 +76,9 @@ pub(super) fn document(doc: &mut OpenApi) {
         SecurityRequirement::new("apiKey", Vec::<String>::new()),
     ]);
     for (path, item) in doc.paths.paths.iter_mut() {
-        let open = OPEN_PATHS.contains(&path.as_str());
+        let open = routes
+            .declared()
+            .any(|route| route.access == Access::Open && route.path == path);
         for operation in [
             &mut item.get,
             &mut item.post,
