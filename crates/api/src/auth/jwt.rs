@@ -142,13 +142,11 @@ impl TokenVerifier {
             }
         }
         if candidates.is_empty() {
-            return Err(invalid(match &header.kid {
-                Some(kid) => format!(
-                    "the token's signing key {kid:?} is not known for algorithm {:?}",
-                    header.alg
-                ),
-                None => format!("no signing key is known for algorithm {:?}", header.alg),
-            }));
+            // The header is the caller's text: it goes to the log, never into the answer.
+            tracing::debug!(kid = ?header.kid, alg = ?header.alg, "no known signing key for the token");
+            return Err(invalid(
+                "the token's signing key is not known for the algorithm it names",
+            ));
         }
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.leeway;
@@ -257,7 +255,7 @@ fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::Unauthenticated(detail.into())
 }
 
-/// What is wrong with a token, for the 401's detail (no token contents).
+/// What is wrong with a token, for the 401's detail: fixed sentences, nothing the token says.
 fn describe(kind: &ErrorKind) -> &'static str {
     match kind {
         ErrorKind::ExpiredSignature => "the token has expired",
