@@ -426,6 +426,8 @@ async fn jwks_env(url: String, min_refresh: Duration) -> TestEnv {
         .settings(|s| {
             jwt_settings(s, |jwt| {
                 jwt.jwks_url = Some(url);
+                // The test issuer serves plain http on 127.0.0.1: the development opt-in.
+                jwt.jwks_allow_http = true;
                 jwt.jwks_min_refresh_interval = min_refresh;
             });
         })
@@ -461,6 +463,22 @@ impl KeySetServer {
                     Ok(Json(s.set.lock().unwrap().clone()))
                 }),
             )
+            // The same set, one hop away: what a hijacked or misconfigured issuer answers.
+            .route(
+                "/moved",
+                route_get(|| async {
+                    axum::response::Redirect::temporary("/.well-known/jwks.json")
+                }),
+            )
+            // The same set, padded past 1 MiB: a body the API must not hold in memory.
+            .route(
+                "/huge.json",
+                route_get(|State(s): State<Self>| async move {
+                    let mut set = s.set.lock().unwrap().clone();
+                    set["padding"] = Value::String("x".repeat(3 * 1024 * 1024 / 2));
+                    Json(set)
+                }),
+            )
             .with_state(server.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         (server, url)
@@ -476,12 +494,51 @@ impl KeySetServer {
     }
 }
 
+/// Between two fetches of the key set for unknown kids: short, so tests need not wait.
+const MIN_REFRESH: Duration = Duration::from_millis(1);
+
+/// A token for a key the set at `path` of a [`KeySetServer`] holds gets 503 (no key set could
+/// be fetched), and the failed fetches are counted; the server's real path was never asked.
+async fn key_set_is_refused(path: &str) {
+    let key = Signer::es256("k");
+    let (server, url) = KeySetServer::start(&[&key]).await;
+    let env = jwks_env(url.replace("/.well-known/jwks.json", path), MIN_REFRESH).await;
+    let token = bearer(&key.token("svc", &["reader"]));
+    for _ in 0..2 {
+        let body = problem(
+            get(&env, "/v1/workflows", &[("authorization", &token)]).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+        )
+        .await;
+        assert!(
+            body["detail"].as_str().unwrap().contains("jwks_url"),
+            "{body}"
+        );
+    }
+    let metrics = scrape(&env.http, &env.api_admin_url("/metrics")).await;
+    let errors = metrics.value("flowgate_auth_jwks_fetches_total", &[("outcome", "error")]);
+    assert!(errors.unwrap_or_default() >= 1.0, "{errors:?}");
+    let ok = metrics.value("flowgate_auth_jwks_fetches_total", &[("outcome", "ok")]);
+    assert_eq!(ok.unwrap_or_default(), 0.0, "{ok:?}");
+    assert_eq!(server.fetches(), 0, "no redirect was followed");
+}
+
+#[tokio::test]
+async fn a_key_set_url_that_redirects_is_not_followed() {
+    key_set_is_refused("/moved").await;
+}
+
+#[tokio::test]
+async fn a_key_set_larger_than_1_mib_is_refused() {
+    key_set_is_refused("/huge.json").await;
+}
+
 #[tokio::test]
 async fn keys_from_a_jwks_url_rotate_without_a_restart() {
     let first = Signer::es256("2026-10");
     let second = Signer::es256("2026-11");
     let (server, url) = KeySetServer::start(&[&first]).await;
-    let env = jwks_env(url, Duration::ZERO).await;
+    let env = jwks_env(url, MIN_REFRESH).await;
     let old = bearer(&first.token("svc-a", &["reader"]));
     json(
         get(&env, "/v1/workflows", &[("authorization", &old)]).await,
@@ -557,7 +614,7 @@ async fn tokens_get_503_while_the_key_set_cannot_be_fetched_and_api_keys_still_w
         "http://127.0.0.1:{}/jwks.json",
         flowgate_testkit::process::free_port()
     );
-    let env = jwks_env(url, Duration::ZERO).await;
+    let env = jwks_env(url, MIN_REFRESH).await;
     let token = bearer(&key.token("svc", &["reader"]));
     let body = problem(
         get(&env, "/v1/workflows", &[("authorization", &token)]).await,
