@@ -118,7 +118,8 @@ pub enum ApiError {
     /// The route exists, the method does not.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
-    /// The process cannot take traffic now (Temporal unreachable, or shutting down).
+    /// The process cannot take traffic now (Temporal unreachable, or shutting down). The reason
+    /// is a plain sentence for anyone to read: never an address or a transport error.
     #[error("not ready: {0}")]
     NotReady(String),
     /// No API key, or one that is not configured (`auth.enabled`).
@@ -139,8 +140,9 @@ pub enum ApiError {
     /// The request took longer than `api.request_timeout`.
     #[error("the request did not complete within {0}")]
     RequestTimeout(String),
-    /// Temporal cannot be reached or does not answer.
-    #[error("{0}")]
+    /// Temporal cannot be reached or does not answer. The client reads one plain sentence; why
+    /// (Temporal's address, the transport error) goes to the log only.
+    #[error("Temporal is unavailable; retry shortly")]
     TemporalUnavailable(#[from] Unavailable),
     /// A bug. Logged with its cause; the client sees nothing of it.
     #[error("internal error")]
@@ -351,6 +353,16 @@ mod tests {
         let problem = ApiError::internal(anyhow::anyhow!("database password is hunter2")).problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("hunter2"));
+    }
+
+    #[test]
+    fn temporal_outages_do_not_leak_their_cause() {
+        let problem = ApiError::from(Unavailable {
+            reason: "not connected yet: tonic::transport::Error(Transport, ConnectError(\"tcp connect error\", 10.0.0.7:7233))".to_owned(),
+        })
+        .problem();
+        assert_eq!(problem.status, 503);
+        assert_eq!(problem.detail, "Temporal is unavailable; retry shortly");
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub struct JwtSettings {
     /// start, refreshed every `jwks_refresh_interval` and when a token names an unknown key.
     #[serde(default)]
     pub jwks_url: Option<String>,
+    /// Accept a `jwks_url` over plain `http://`: for development against a local issuer only,
+    /// since anyone on the path could then hand the API keys that sign any token.
+    #[serde(default)]
+    pub jwks_allow_http: bool,
     /// How often the key set is fetched again.
     #[serde(with = "humantime_serde")]
     pub jwks_refresh_interval: Duration,
@@ -71,6 +75,7 @@ impl Default for JwtSettings {
     fn default() -> Self {
         Self {
             jwks_url: None,
+            jwks_allow_http: false,
             jwks_refresh_interval: Duration::from_secs(300),
             jwks_min_refresh_interval: Duration::from_secs(30),
             jwks_timeout: Duration::from_secs(5),

@@ -211,6 +211,12 @@ fn validate_auth(auth: &crate::AuthSettings) -> Result<(), ConfigError> {
 /// Token verification: an issuer and an audience, a usable key set URL, keys that parse.
 fn validate_jwt(jwt: &crate::JwtSettings) -> Result<(), ConfigError> {
     positive("auth.jwt.jwks_refresh_interval", jwt.jwks_refresh_interval)?;
+    // 0 would let every token naming an unknown kid fetch the key set: a free amplifier
+    // against the issuer and a stall for the API.
+    positive(
+        "auth.jwt.jwks_min_refresh_interval",
+        jwt.jwks_min_refresh_interval,
+    )?;
     positive("auth.jwt.jwks_timeout", jwt.jwks_timeout)?;
     non_empty("auth.jwt.subject_claim", &jwt.subject_claim)?;
     non_empty("auth.jwt.roles_claim", &jwt.roles_claim)?;
@@ -223,6 +229,15 @@ fn validate_jwt(jwt: &crate::JwtSettings) -> Result<(), ConfigError> {
             return Err(ConfigError::invalid(
                 "auth.jwt.jwks_url",
                 format!("{url:?} is not an http:// or https:// URL"),
+            ));
+        }
+        // Whoever can change the key set in transit can sign any token.
+        if scheme.as_deref() == Some("http") && !jwt.jwks_allow_http {
+            return Err(ConfigError::invalid(
+                "auth.jwt.jwks_url",
+                format!(
+                    "{url:?} must be https:// (plain http:// only for development, with auth.jwt.jwks_allow_http = true)"
+                ),
             ));
         }
     }

@@ -243,3 +243,70 @@ fn both_services_run_on_one_thread_unless_told_otherwise() {
         "invalid configuration: worker.runtime_threads: must be between 0 and 1024, got 5000"
     );
 }
+
+/// `[auth.jwt]` verifying tokens against the key set at `url`, plus `extra` variables.
+fn jwks_env(url: &str, extra: &[(&'static str, &'static str)]) -> HashMap<String, String> {
+    let mut vars = env(&[
+        ("FLOWGATE_AUTH__ENABLED", "true"),
+        ("FLOWGATE_AUTH__JWT__ISSUER", "https://idp.example/"),
+        ("FLOWGATE_AUTH__JWT__AUDIENCE", "flowgate"),
+    ]);
+    vars.insert("FLOWGATE_AUTH__JWT__JWKS_URL".to_owned(), url.to_owned());
+    vars.extend(env(extra));
+    vars
+}
+
+#[test]
+fn a_key_set_over_plain_http_is_refused_unless_allowed_for_development() {
+    let err = load_from(None, &jwks_env("http://idp.example/jwks.json", &[]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("auth.jwt.jwks_url"), "{err}");
+    assert!(err.contains("https"), "{err}");
+    assert!(
+        err.contains("auth.jwt.jwks_allow_http"),
+        "names the way out: {err}"
+    );
+    let upper = load_from(None, &jwks_env("HTTP://idp.example/jwks.json", &[]));
+    assert!(upper.is_err(), "the scheme is case-insensitive");
+
+    let s = load_from(
+        None,
+        &jwks_env(
+            "http://127.0.0.1:8080/jwks.json",
+            &[("FLOWGATE_AUTH__JWT__JWKS_ALLOW_HTTP", "true")],
+        ),
+    )
+    .unwrap();
+    assert!(s.auth.jwt.jwks_allow_http);
+    let s = load_from(None, &jwks_env("https://idp.example/jwks.json", &[])).unwrap();
+    assert!(!s.auth.jwt.jwks_allow_http, "off by default");
+
+    let err = load_from(
+        None,
+        &jwks_env(
+            "ftp://idp.example/jwks.json",
+            &[("FLOWGATE_AUTH__JWT__JWKS_ALLOW_HTTP", "true")],
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("auth.jwt.jwks_url"), "{err}");
+}
+
+#[test]
+fn a_zero_minimum_key_set_refresh_interval_is_refused() {
+    let err = load_from(
+        None,
+        &jwks_env(
+            "https://idp.example/jwks.json",
+            &[("FLOWGATE_AUTH__JWT__JWKS_MIN_REFRESH_INTERVAL", "0s")],
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        err,
+        "invalid configuration: auth.jwt.jwks_min_refresh_interval: must be greater than 0"
+    );
+}

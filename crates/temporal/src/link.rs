@@ -38,7 +38,8 @@ pub enum LinkState {
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("Temporal is unavailable: {reason}")]
 pub struct Unavailable {
-    /// What went wrong, for logs and error details.
+    /// What went wrong (may name Temporal's address and the transport error): for logs only,
+    /// never for answers to clients.
     pub reason: String,
 }
 

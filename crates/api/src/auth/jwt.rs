@@ -5,7 +5,8 @@
 //! Keys come from `[[auth.jwt.keys]]` and from the key set at `jwks_url`, which is fetched at
 //! start, every `jwks_refresh_interval`, and when a token names a `kid` not in it (at most every
 //! `jwks_min_refresh_interval`), so an issuer's key rotation needs no restart. A fetch that fails
-//! keeps the keys already known.
+//! keeps the keys already known. Fetches go to exactly `jwks_url` (https unless
+//! `jwks_allow_http`; redirects are not followed) and read at most [`MAX_KEY_SET_BYTES`].
 
 use std::{
     collections::BTreeMap,
@@ -23,6 +24,10 @@ use serde_json::Value;
 
 use super::{Principal, PrincipalKind};
 use crate::{error::ApiError, metrics::ApiMetrics};
+
+/// Largest key set body accepted (real ones are a few KiB); a larger one is a failed fetch, so an
+/// issuer (or whoever answers for it) cannot make the API hold an unbounded body in memory.
+const MAX_KEY_SET_BYTES: usize = 1024 * 1024;
 
 /// Verifies tokens. Built once at start-up; the key set refreshes itself.
 pub(super) struct TokenVerifier {
@@ -86,10 +91,7 @@ impl TokenVerifier {
             .map(|url| {
                 let set = Arc::new(KeySet {
                     url: url.to_owned(),
-                    client: reqwest::Client::builder()
-                        .timeout(jwt.jwks_timeout)
-                        .build()
-                        .unwrap_or_default(),
+                    client: key_set_client(jwt),
                     keys: RwLock::new(None),
                     last_fetch: tokio::sync::Mutex::new(None),
                     min_refresh: jwt.jwks_min_refresh_interval,
@@ -142,13 +144,11 @@ impl TokenVerifier {
             }
         }
         if candidates.is_empty() {
-            return Err(invalid(match &header.kid {
-                Some(kid) => format!(
-                    "the token's signing key {kid:?} is not known for algorithm {:?}",
-                    header.alg
-                ),
-                None => format!("no signing key is known for algorithm {:?}", header.alg),
-            }));
+            // The header is the caller's text: it goes to the log, never into the answer.
+            tracing::debug!(kid = ?header.kid, alg = ?header.alg, "no known signing key for the token");
+            return Err(invalid(
+                "the token's signing key is not known for the algorithm it names",
+            ));
         }
         let mut validation = Validation::new(header.alg);
         validation.leeway = self.leeway;
@@ -257,7 +257,7 @@ fn invalid(detail: impl Into<String>) -> ApiError {
     ApiError::Unauthenticated(detail.into())
 }
 
-/// What is wrong with a token, for the 401's detail (no token contents).
+/// What is wrong with a token, for the 401's detail: fixed sentences, nothing the token says.
 fn describe(kind: &ErrorKind) -> &'static str {
     match kind {
         ErrorKind::ExpiredSignature => "the token has expired",
@@ -317,20 +317,42 @@ impl KeySet {
     }
 
     async fn download(&self) -> Result<Vec<VerifyKey>, String> {
-        let response = self
+        let mut response = self
             .client
             .get(&self.url)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
             .map_err(|e| format!("request failed: {e}"))?;
+        if response.status().is_redirection() {
+            return Err(format!(
+                "answered {} (redirects are not followed: set auth.jwt.jwks_url to the final URL)",
+                response.status()
+            ));
+        }
         if !response.status().is_success() {
             return Err(format!("answered {}", response.status()));
         }
-        let body: Value = response
-            .json()
+        let too_large = || format!("the key set is larger than {MAX_KEY_SET_BYTES} bytes");
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_KEY_SET_BYTES as u64)
+        {
+            return Err(too_large());
+        }
+        // Read chunk by chunk: a body without (or with a false) Content-Length stops at the bound.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| format!("not JSON: {e}"))?;
+            .map_err(|e| format!("reading the body failed: {e}"))?
+        {
+            if bytes.len() + chunk.len() > MAX_KEY_SET_BYTES {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        let body: Value = serde_json::from_slice(&bytes).map_err(|e| format!("not JSON: {e}"))?;
         let keys = parse_key_set(&body);
         if keys.is_empty() {
             return Err("the key set has no usable signing keys".to_owned());
@@ -393,6 +415,19 @@ fn parse_key_set(body: &Value) -> Vec<VerifyKey> {
             })
         })
         .collect()
+}
+
+/// The client that fetches the key set: bounded by `jwks_timeout`, never following a redirect
+/// (the configured URL is the one trusted, not wherever it points), https only unless
+/// `jwks_allow_http`.
+fn key_set_client(jwt: &JwtSettings) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(jwt.jwks_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .https_only(!jwt.jwks_allow_http)
+        .build()
+        // As `reqwest::Client::new()`: fails only when the TLS backend cannot start at all.
+        .expect("the TLS backend initialises")
 }
 
 /// Fetches the set at start and every `interval` (after a failure, every `retry`), until the

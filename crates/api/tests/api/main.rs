@@ -2,6 +2,7 @@
 
 mod auth;
 mod auth_binary;
+mod auth_jwks;
 mod auth_jwt;
 mod contract;
 mod drain;

@@ -1,9 +1,17 @@
 //! Temporal away: fast 503s with Retry-After, readiness false, and recovery without a restart.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
-use flowgate_testkit::{TestEnv, eventually, shopping_body};
+use flowgate_testkit::{
+    TestEnv, eventually,
+    process::{Proc, free_port},
+    shopping_body,
+};
 use reqwest::StatusCode;
+use serde_json::json;
 
 use crate::{json, problem};
 
@@ -136,13 +144,11 @@ async fn the_api_serves_before_temporal_exists_and_becomes_ready_when_it_appears
     env.start_api().await;
 
     let readiness = problem(env.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
-    assert!(
-        readiness["detail"]
-            .as_str()
-            .unwrap()
-            .contains(&real_address),
-        "{readiness}"
+    assert_eq!(
+        readiness["detail"], "not ready: connecting to Temporal",
+        "the address stays in the log: {readiness}"
     );
+    assert!(!readiness.to_string().contains(&real_address));
     problem(
         env.post_json("/workflows/shopping", &shopping_body(&[("APPLE", 1)]))
             .await,
@@ -214,4 +220,132 @@ fn kill_hard(pid: u32) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// What would tell an unauthenticated caller where Temporal runs or how the connection failed.
+fn internal_details(address: &str) -> Vec<String> {
+    let port = address.rsplit(':').next().unwrap().to_owned();
+    let host = address.rsplit_once(':').unwrap().0.to_owned();
+    let mut words: Vec<String> = [
+        "tonic",
+        "Error(",
+        "ConnectError",
+        "transport",
+        "tcp",
+        "refused",
+        "os error",
+        "Unavailable:",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    words.extend([address.to_owned(), host, port]);
+    words
+}
+
+/// The body as the client sees it, minus the per-request ids (random, they could hold digits
+/// that look like a port by chance).
+fn visible(mut body: serde_json::Value) -> String {
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("request_id");
+        fields.remove("trace_id");
+    }
+    body.to_string()
+}
+
+#[tokio::test]
+async fn while_temporal_is_unreachable_answers_name_neither_its_address_nor_the_transport_error() {
+    let mut env = TestEnv::builder()
+        .without_worker()
+        .without_api()
+        .start()
+        .await;
+    let address = env.temporal.address();
+    let forbidden = internal_details(&address);
+    env.temporal.kill().await.unwrap();
+    let port = free_port();
+    let api = Proc::spawn(
+        Path::new(env!("CARGO_BIN_EXE_flowgate-api")),
+        &[],
+        &[
+            ("TEMPORAL_ADDRESS", address.clone()),
+            ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+            ("FLOWGATE_API__PORT", port.to_string()),
+        ],
+        env.dir().join("api.log"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let answers = || async {
+        let mut bodies = vec![
+            problem(
+                http.get(format!("{base}/readyz")).send().await.unwrap(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await,
+        ];
+        let requests = [
+            http.post(format!("{base}/workflows/shopping/async"))
+                .json(&shopping_body(&[("APPLE", 1)])),
+            http.post(format!("{base}/v1/workflows/shopping"))
+                .json(&json!({"input": {"items": [{"fruit": "APPLE", "amount": 1}]}})),
+            http.get(format!("{base}/v1/workflows/some-id")),
+            http.get(format!("{base}/workflows/some-id/status")),
+        ];
+        for request in requests {
+            let body = problem(
+                request.send().await.unwrap(),
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await;
+            assert_eq!(body["code"], "temporal-unavailable", "{body}");
+            bodies.push(body);
+        }
+        bodies
+    };
+    let assert_clean = |stage: &str, bodies: Vec<serde_json::Value>| {
+        for body in bodies {
+            let text = visible(body);
+            for word in &forbidden {
+                assert!(!text.contains(word.as_str()), "{stage}: {word:?} in {text}");
+            }
+        }
+    };
+
+    // Never connected: the API keeps trying, and says why only in its log.
+    eventually(
+        Duration::from_secs(20),
+        "a failed connection attempt to be logged",
+        || async {
+            api.log_text()
+                .contains("cannot connect to Temporal")
+                .then_some(())
+        },
+    )
+    .await;
+    assert_clean("connecting", answers().await);
+    assert!(api.log_text().contains(&address), "{}", api.log_text());
+
+    // Connected once, then lost.
+    env.temporal.restart().await.unwrap();
+    eventually(
+        Duration::from_secs(20),
+        "the API to become ready",
+        || async {
+            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+    env.temporal.kill().await.unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the lost connection to be logged",
+        || async {
+            api.log_text()
+                .contains("Temporal is unreachable")
+                .then_some(())
+        },
+    )
+    .await;
+    assert_clean("lost", answers().await);
 }

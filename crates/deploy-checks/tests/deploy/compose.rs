@@ -183,15 +183,65 @@ fn every_dependency_waits_for_health_or_completion_and_every_service_has_a_healt
     }
 }
 
+/// What compose may publish on the host: the API (the guide's port 8000) and the UIs a developer
+/// opens, as `(service, host port)`. Temporal's gRPC frontend (no authentication), the API's
+/// admin listener and the worker's probes stay inside the stack's network.
+const PUBLISHED: [(&str, u16); 6] = [
+    ("api", 8000),
+    ("temporal", 8080),
+    ("temporal-ui", 8080),
+    ("grafana", 3000),
+    ("jaeger", 16686),
+    ("prometheus", 9090),
+];
+
+#[test]
+fn only_the_api_and_the_uis_are_published_and_only_on_loopback() {
+    let Some(compose) = tools::compose_or_skip() else {
+        return;
+    };
+    for profile_args in [&[][..], &["--profile", "postgres"][..]] {
+        // The model Docker Compose runs: every port syntax normalised to host_ip/published.
+        let model = resolved(&compose, profile_args);
+        let mut published = BTreeSet::new();
+        for (name, svc) in model["services"].as_object().unwrap() {
+            assert!(
+                svc["network_mode"].as_str() != Some("host"),
+                "{profile_args:?} {name}: the host's network publishes every port"
+            );
+            for port in svc["ports"].as_array().into_iter().flatten() {
+                let host_port: u16 = port["published"].as_str().unwrap().parse().unwrap();
+                assert_eq!(
+                    port["host_ip"].as_str(),
+                    Some("127.0.0.1"),
+                    "{profile_args:?} {name}: port {host_port} is published on every interface"
+                );
+                assert!(
+                    PUBLISHED.contains(&(name.as_str(), host_port)),
+                    "{profile_args:?} {name}: port {host_port} must not be published"
+                );
+                published.insert(host_port);
+            }
+        }
+        // The guide's contract: the API on port 8000.
+        assert!(published.contains(&8000), "{profile_args:?}: {published:?}");
+        // Prometheus's UI is published: it must not take commands over HTTP.
+        let flags = model["services"]["prometheus"]["command"].to_string();
+        for flag in ["--web.enable-lifecycle", "--web.enable-admin-api"] {
+            assert!(!flags.contains(flag), "{profile_args:?}: prometheus {flag}");
+        }
+    }
+}
+
 #[test]
 fn published_ports_are_the_documented_ones() {
     let file = read_compose().unwrap();
     let expected: [(&str, &[(u16, u16)]); 8] = [
-        ("api", &[(8000, 8000), (9464, 9464)]),
-        ("worker", &[(8081, 8081)]),
+        ("api", &[(8000, 8000)]),
+        ("worker", &[]),
         // The dev server's UI listens on 8233; the guide's URL is :8080.
-        ("temporal", &[(7233, 7233), (8080, 8233)]),
-        ("temporal-server", &[(7233, 7233)]),
+        ("temporal", &[(8080, 8233)]),
+        ("temporal-server", &[]),
         ("temporal-ui", &[(8080, 8080)]),
         ("grafana", &[(3000, 3000)]),
         ("jaeger", &[(16686, 16686)]),

@@ -65,6 +65,15 @@ pub(crate) fn matrix() -> Vec<(&'static str, Render)> {
                     "hostnames": ["flowgate.example.com"],
                 },
                 "networkPolicy": {"enabled": true},
+                // Exposed through the Gateway: API keys (their hashes), clients told apart by
+                // the Gateway's X-Forwarded-For.
+                "config": {
+                    "auth": {
+                        "enabled": true,
+                        "api_keys": [{"name": "shop", "sha256": "ab".repeat(32), "permissions": ["start:shopping", "read:shopping"]}],
+                    },
+                    "limits": {"trust_forwarded_for": true},
+                },
             })),
         ),
         (

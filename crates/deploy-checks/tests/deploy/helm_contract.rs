@@ -24,12 +24,19 @@ use crate::{
     processes::{ContainerRun, binary, check_config},
 };
 
+/// An API key for profiles with authentication on, and its SHA-256 as values configure it
+/// (`printf %s helm-contract-test-key | flowgate-api hash-key`).
+const API_KEY: &str = "helm-contract-test-key";
+const API_KEY_SHA256: &str = "6d3053e1932f2e6a26047cf025eb6f2482b7f8a189645c338b95f3281413fc56";
+
 /// Starts the API and worker as their containers, checks what a cluster would check of them,
-/// and returns them running.
+/// and returns them running. `api_key` is sent with the workflow request when the profile
+/// turns authentication on.
 async fn start_and_check(
     rendered: &Rendered,
     redirect: &[(&'static str, String)],
     dir: &Path,
+    api_key: Option<&str>,
 ) -> (Running, Container, Container) {
     let config_file = write_config(rendered, dir);
     let api = Container::of(rendered, "flowgate-api", &config_file);
@@ -124,12 +131,19 @@ async fn start_and_check(
         "http://127.0.0.1:{}/workflows/shopping",
         api.local_port(&Value::String("http".into()))
     );
-    let response = http
-        .post(url)
-        .json(&shopping_body(&[("APPLE", 5), ("BANANA", 3)]))
-        .send()
-        .await
-        .unwrap();
+    let request = http
+        .post(&url)
+        .json(&shopping_body(&[("APPLE", 5), ("BANANA", 3)]));
+    if api_key.is_some() {
+        // Authentication is on: without credentials, nothing starts.
+        let anonymous = request.try_clone().unwrap().send().await.unwrap();
+        assert_eq!(anonymous.status(), 401, "{}", running.logs());
+    }
+    let request = match api_key {
+        Some(key) => request.bearer_auth(key),
+        None => request,
+    };
+    let response = request.send().await.unwrap();
     assert_eq!(response.status(), 200, "{}", running.logs());
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["result"], "Ordered 5 Apples...Ordered 3 Bananas...");
@@ -217,7 +231,7 @@ async fn the_dev_profile_runs_as_rendered_against_the_charts_own_dev_server() {
         format!("flowgate-temporal:{}", grpc_port["port"].as_u64().unwrap())
     );
     let redirect = [("TEMPORAL_ADDRESS", format!("127.0.0.1:{grpc}"))];
-    let (running, _, _) = start_and_check(&rendered, &redirect, dir.path()).await;
+    let (running, _, _) = start_and_check(&rendered, &redirect, dir.path(), None).await;
     running.stop().await;
 }
 
@@ -235,6 +249,10 @@ async fn the_production_profiles_run_as_rendered_and_export_traces_where_the_cha
     .set(json!({
         "temporal": {"address": "temporal-frontend.temporal:7233"},
         "otel": {"samplerArg": "1.0"},
+        // Beside the profiles' tokens (whose issuer is a placeholder), an API key by its hash.
+        "config": {"auth": {"api_keys": [
+            {"name": "contract-test", "sha256": API_KEY_SHA256, "roles": ["shop"]},
+        ]}},
     }))
     .objects(&python)
     .unwrap();
@@ -249,7 +267,8 @@ async fn the_production_profiles_run_as_rendered_and_export_traces_where_the_cha
         ("TEMPORAL_ADDRESS", temporal.temporal.address()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint()),
     ];
-    let (running, api, worker) = start_and_check(&rendered, &redirect, dir.path()).await;
+    let (running, api, worker) =
+        start_and_check(&rendered, &redirect, dir.path(), Some(API_KEY)).await;
 
     // JSON logs, as the chart configures for log collectors.
     running.stop().await;

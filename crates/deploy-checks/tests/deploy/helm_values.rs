@@ -19,7 +19,7 @@ pub(crate) fn address() -> serde_json::Value {
     json!({"temporal": {"address": "temporal-frontend.temporal:7233"}})
 }
 
-fn merged(mut base: serde_json::Value, over: serde_json::Value) -> serde_json::Value {
+pub(crate) fn merged(mut base: serde_json::Value, over: serde_json::Value) -> serde_json::Value {
     merge(&mut base, over);
     base
 }

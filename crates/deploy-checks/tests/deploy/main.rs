@@ -13,6 +13,7 @@ mod helm_container;
 mod helm_contract;
 mod helm_files;
 mod helm_objects;
+mod helm_trust;
 mod helm_values;
 mod helm_wiring;
 mod processes;
