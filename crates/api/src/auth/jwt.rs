@@ -479,4 +479,73 @@ mod tests {
         assert_eq!(keys[0].algorithms, [Algorithm::EdDSA]);
         assert!(parse_key_set(&serde_json::json!({"nokeys": []})).is_empty());
     }
+
+    /// A verifier of HS256 tokens signed with a static secret, as `[[auth.jwt.keys]]` configures.
+    fn hmac_verifier(secret: &str) -> TokenVerifier {
+        let settings: flowgate_config::Settings =
+            flowgate_config::load_from(None, &Default::default())
+                .expect("the embedded defaults are valid");
+        let mut jwt = settings.auth.jwt.clone();
+        jwt.issuer = "https://issuer.example".to_owned();
+        jwt.audience = vec!["flowgate".to_owned()];
+        jwt.keys = vec![flowgate_config::JwtKeySettings {
+            kid: Some("k1".to_owned()),
+            algorithm: "HS256".to_owned(),
+            pem: None,
+            secret: Some(flowgate_config::Secret::new(secret.to_owned())),
+        }];
+        let resolved = flowgate_temporal::resolve(&settings.temporal).unwrap();
+        let link = flowgate_temporal::TemporalLink::start(resolved, &settings.temporal);
+        let metrics = ApiMetrics::new(link).unwrap();
+        TokenVerifier::from_settings(&jwt, Arc::default(), metrics).expect("configured")
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn any_token_header_is_refused_without_panicking_or_echoing_it() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let verifier =
+            runtime.block_on(async { hmac_verifier("s3cret-s3cret-s3cret-s3cret-s3cret!") });
+        let mut runner = proptest::test_runner::TestRunner::default();
+        let strategy = (
+            "(HS256|HS384|RS256|ES256|EdDSA|none|[A-Za-z0-9]{1,8})",
+            proptest::option::of("[ -~]{0,24}"),
+            "[ -~]{0,16}",
+            proptest::collection::vec(proptest::num::u8::ANY, 0..48),
+        );
+        runner
+            .run(&strategy, |(alg, kid, typ, signature)| {
+                let mut header = serde_json::json!({ "alg": alg, "typ": typ });
+                if let Some(kid) = &kid {
+                    header["kid"] = serde_json::json!(kid);
+                }
+                let claims = serde_json::json!({"sub": "x", "iss": "https://issuer.example", "aud": "flowgate", "exp": 4_000_000_000u64});
+                let token = format!(
+                    "{}.{}.{}",
+                    b64(header.to_string().as_bytes()),
+                    b64(claims.to_string().as_bytes()),
+                    b64(&signature)
+                );
+                let result = runtime.block_on(verifier.verify(&token));
+                let Err(ApiError::Unauthenticated(detail)) = result else {
+                    return Err(proptest::test_runner::TestCaseError::fail(format!(
+                        "{token}: {result:?}"
+                    )));
+                };
+                for echoed in kid.iter().chain([&alg, &typ]) {
+                    if echoed.len() >= 4 {
+                        proptest::prop_assert!(!detail.contains(echoed.as_str()), "{} in {}", echoed, detail);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
 }
