@@ -27,11 +27,37 @@ use super::{
 /// The registered messages one message path documents (several workflows may share a name).
 type Targets = Vec<(WorkflowDef, Message)>;
 
+/// What a message is, in the words of its path (`signals`) and of one of them (`signal`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Signal,
+    Query,
+    Update,
+}
+
+impl Kind {
+    fn plural(self) -> &'static str {
+        match self {
+            Self::Signal => "signals",
+            Self::Query => "queries",
+            Self::Update => "updates",
+        }
+    }
+
+    fn singular(self) -> &'static str {
+        match self {
+            Self::Signal => "signal",
+            Self::Query => "query",
+            Self::Update => "update",
+        }
+    }
+}
+
 /// Adds every registered workflow's start path and message paths, with their schemas.
 pub fn extend(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     let mut schemas = Vec::new();
-    let mut message_paths: BTreeMap<String, (&'static str, Targets)> = BTreeMap::new();
+    let mut message_paths: BTreeMap<String, (Kind, Targets)> = BTreeMap::new();
     let defs = registry();
     for def in &defs {
         def.input.schemas(&mut schemas);
@@ -43,9 +69,9 @@ pub fn extend(doc: &mut OpenApi) {
             with_property("result", RunOut::schema(), Some(&def.output)),
         ));
         for (kind, list) in [
-            ("signals", &def.signals),
-            ("queries", &def.queries),
-            ("updates", &def.updates),
+            (Kind::Signal, &def.signals),
+            (Kind::Query, &def.queries),
+            (Kind::Update, &def.updates),
         ] {
             for message in list {
                 message
@@ -53,7 +79,11 @@ pub fn extend(doc: &mut OpenApi) {
                     .iter()
                     .chain(&message.output)
                     .for_each(|p| p.schemas(&mut schemas));
-                let path = format!("/v1/workflows/{{workflow_id}}/{kind}/{}", message.name);
+                let path = format!(
+                    "/v1/workflows/{{workflow_id}}/{}/{}",
+                    kind.plural(),
+                    message.name
+                );
                 message_paths
                     .entry(path)
                     .or_insert((kind, Vec::new()))
@@ -99,11 +129,11 @@ fn start_operation(def: &WorkflowDef, pascal: &str) -> Operation {
     operation
 }
 
-fn message_operation(kind: &str, targets: &[(WorkflowDef, Message)]) -> Operation {
+fn message_operation(kind: Kind, targets: &[(WorkflowDef, Message)]) -> Operation {
     let mut operation = match kind {
-        "signals" => messages::__path_send_signal::operation(),
-        "queries" => messages::__path_run_query::operation(),
-        _ => messages::__path_run_update::operation(),
+        Kind::Signal => messages::__path_send_signal::operation(),
+        Kind::Query => messages::__path_run_query::operation(),
+        Kind::Update => messages::__path_run_update::operation(),
     };
     operation
         .parameters
@@ -111,12 +141,8 @@ fn message_operation(kind: &str, targets: &[(WorkflowDef, Message)]) -> Operatio
         .retain(|p| p.name != "name");
     let (_, first) = &targets[0];
     let name = first.name;
-    operation.operation_id = Some(format!(
-        "{}_{}",
-        &kind[..kind.len() - 1],
-        name.replace('-', "_")
-    ));
-    operation.summary = Some(format!("{} `{name}`", &kind[..kind.len() - 1]));
+    operation.operation_id = Some(format!("{}_{}", kind.singular(), name.replace('-', "_")));
+    operation.summary = Some(format!("{} `{name}`", kind.singular()));
     operation.description = Some(
         targets
             .iter()
@@ -144,7 +170,7 @@ fn message_operation(kind: &str, targets: &[(WorkflowDef, Message)]) -> Operatio
             .build()
     });
     let outputs: Vec<_> = targets.iter().filter_map(|(_, m)| m.output).collect();
-    if kind != "signals" && !outputs.is_empty() {
+    if kind != Kind::Signal && !outputs.is_empty() {
         let schema = match MessageOut::schema() {
             RefOr::T(Schema::Object(mut object)) => {
                 object
@@ -241,6 +267,22 @@ fn pascal(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn operation_ids_are_unique_and_spelled_from_their_kind() {
+        let document = serde_json::to_value(crate::openapi()).unwrap();
+        let mut ids = Vec::new();
+        for item in document["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                ids.push(operation["operationId"].as_str().unwrap().to_owned());
+            }
+        }
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+        assert!(ids.contains(&"query_status".to_owned()), "{ids:?}");
+    }
 
     #[test]
     fn names_become_pascal_case() {

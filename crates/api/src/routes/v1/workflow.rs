@@ -94,6 +94,7 @@ pub async fn get_workflow(
 /// The workflow's result: at once by default, or after waiting up to `wait` (or
 /// `Prefer: wait`) for it to end.
 #[utoipa::path(get, path = "/v1/workflows/{workflow_id}/result", tag = "v1",
+    operation_id = "get_v1_workflow_result",
     params(
         ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
         ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "Wait up to this long for the end: seconds (`10`) or a duration (`500ms`); capped at api.result_wait. Default: answer at once."),
