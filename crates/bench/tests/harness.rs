@@ -14,11 +14,7 @@ fn wrk_available() -> bool {
         .output()
         .is_ok();
     if !found {
-        assert!(
-            std::env::var_os("FLOWGATE_REQUIRE_WRK").is_none(),
-            "wrk is required (FLOWGATE_REQUIRE_WRK is set): apt-get install wrk"
-        );
-        eprintln!("skipped: wrk is not installed");
+        flowgate_dev::skip::missing_tool("wrk", "apt-get install wrk", "FLOWGATE_REQUIRE_WRK");
     }
     found
 }

@@ -97,11 +97,7 @@ pub fn promtool_or_skip() -> Option<PathBuf> {
 
 fn found_or_skip<T>(found: Option<T>, tool: &str, install: &str) -> Option<T> {
     if found.is_none() {
-        assert!(
-            std::env::var(REQUIRE_ENV).as_deref() != Ok("1"),
-            "{tool} not found and {REQUIRE_ENV}=1: install it with `{install}`"
-        );
-        eprintln!("skipping: {tool} not found (install it with `{install}`)");
+        flowgate_dev::skip::missing_tool(tool, install, REQUIRE_ENV);
     }
     found
 }

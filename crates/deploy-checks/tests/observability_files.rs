@@ -13,11 +13,11 @@ fn promtool() -> Option<&'static str> {
     if found {
         return Some("promtool");
     }
-    assert!(
-        std::env::var("FLOWGATE_REQUIRE_PROMETHEUS").as_deref() != Ok("1"),
-        "promtool not found (Debian package `prometheus`) and FLOWGATE_REQUIRE_PROMETHEUS=1"
+    flowgate_dev::skip::missing_tool(
+        "promtool",
+        "apt-get install prometheus",
+        "FLOWGATE_REQUIRE_PROMETHEUS",
     );
-    eprintln!("skipping: promtool not found (install Debian's `prometheus` package)");
     None
 }
 

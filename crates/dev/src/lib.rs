@@ -22,6 +22,7 @@
 mod probe;
 mod process;
 pub mod server;
+pub mod skip;
 pub mod temporal_cli;
 
 #[cfg(target_os = "linux")]

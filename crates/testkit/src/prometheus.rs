@@ -32,11 +32,7 @@ pub fn binary_or_skip() -> Option<PathBuf> {
         }),
     };
     if found.is_none() {
-        assert!(
-            std::env::var(REQUIRE_ENV).as_deref() != Ok("1"),
-            "prometheus not found ({REQUIRE_ENV}=1): install Debian's `prometheus` package"
-        );
-        eprintln!("skipping: prometheus not found");
+        flowgate_dev::skip::missing_tool("prometheus", "apt-get install prometheus", REQUIRE_ENV);
     }
     found
 }
