@@ -10,7 +10,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+use flowgate_devserver::{DevServer, DevServerOptions, temporal_cli};
 use flowgate_testkit::process::{Proc, free_port};
 
 /// Task queue of the async-start scenarios (no worker polls it).

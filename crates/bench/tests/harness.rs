@@ -14,7 +14,11 @@ fn wrk_available() -> bool {
         .output()
         .is_ok();
     if !found {
-        flowgate_dev::skip::missing_tool("wrk", "apt-get install wrk", "FLOWGATE_REQUIRE_WRK");
+        flowgate_devserver::skip::missing_tool(
+            "wrk",
+            "apt-get install wrk",
+            "FLOWGATE_REQUIRE_WRK",
+        );
     }
     found
 }

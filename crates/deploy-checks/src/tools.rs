@@ -97,7 +97,7 @@ pub fn promtool_or_skip() -> Option<PathBuf> {
 
 fn found_or_skip<T>(found: Option<T>, tool: &str, install: &str) -> Option<T> {
     if found.is_none() {
-        flowgate_dev::skip::missing_tool(tool, install, REQUIRE_ENV);
+        flowgate_devserver::skip::missing_tool(tool, install, REQUIRE_ENV);
     }
     found
 }

@@ -13,7 +13,7 @@ fn promtool() -> Option<&'static str> {
     if found {
         return Some("promtool");
     }
-    flowgate_dev::skip::missing_tool(
+    flowgate_devserver::skip::missing_tool(
         "promtool",
         "apt-get install prometheus",
         "FLOWGATE_REQUIRE_PROMETHEUS",

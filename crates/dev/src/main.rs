@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use flowgate_api::Application;
 use flowgate_config::ConfigArgs;
-use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+use flowgate_devserver::{DevServer, DevServerOptions, temporal_cli};
 use flowgate_telemetry::TelemetryOptions;
 use flowgate_worker::WorkerApp;
 use tokio::sync::watch;

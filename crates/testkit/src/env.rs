@@ -4,7 +4,7 @@ use std::{net::SocketAddr, time::Duration};
 
 use flowgate_api::Application;
 use flowgate_config::Settings;
-use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+use flowgate_devserver::{DevServer, DevServerOptions, temporal_cli};
 use flowgate_worker::WorkerApp;
 use tokio::{
     net::TcpListener,

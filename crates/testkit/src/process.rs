@@ -67,7 +67,7 @@ impl Proc {
             .kill_on_drop(true);
         // A harness killed outright (no destructors) leaves no stray binaries behind either.
         #[cfg(target_os = "linux")]
-        flowgate_dev::die_with_parent(&mut command);
+        flowgate_devserver::die_with_parent(&mut command);
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));

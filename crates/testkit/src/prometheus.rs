@@ -32,7 +32,11 @@ pub fn binary_or_skip() -> Option<PathBuf> {
         }),
     };
     if found.is_none() {
-        flowgate_dev::skip::missing_tool("prometheus", "apt-get install prometheus", REQUIRE_ENV);
+        flowgate_devserver::skip::missing_tool(
+            "prometheus",
+            "apt-get install prometheus",
+            REQUIRE_ENV,
+        );
     }
     found
 }

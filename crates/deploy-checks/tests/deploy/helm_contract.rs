@@ -179,7 +179,9 @@ async fn the_dev_profile_runs_as_rendered_against_the_charts_own_dev_server() {
 
     // The chart's Temporal dev server container, run as the real temporal CLI.
     let temporal = Container::of_dev_server(&rendered);
-    let cli = flowgate_dev::temporal_cli::provision_async().await.unwrap();
+    let cli = flowgate_devserver::temporal_cli::provision_async()
+        .await
+        .unwrap();
     let mut args = temporal.args();
     let grpc = temporal.local_port(&Value::String("grpc".into()));
     for (flag, value) in [

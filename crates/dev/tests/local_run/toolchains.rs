@@ -84,7 +84,7 @@ pub(crate) async fn runnable_examples() -> anyhow::Result<Vec<Example>> {
     for example in Example::ALL {
         match missing.iter().find(|(tool, _)| *tool == example.tool()) {
             Some((tool, why)) => {
-                // Past the harness's capture, as `flowgate_dev::skip` reports missing tools.
+                // Past the harness's capture, as `flowgate_devserver::skip` reports missing tools.
                 let _ = writeln!(
                     std::io::stderr().lock(),
                     "SKIPPED: {} ({} not found: {why}; {REQUIRE_CLIENTS_ENV}=1 requires it)",

@@ -8,7 +8,7 @@ mod metrics;
 
 use std::{path::Path, time::Duration};
 
-use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+use flowgate_devserver::{DevServer, DevServerOptions, temporal_cli};
 use flowgate_testkit::{
     TestEnv, eventually,
     process::{Proc, Signal, free_port},

@@ -2,8 +2,8 @@
 
 use std::process::Command;
 
-use flowgate_dev::TEMPORAL_CLI_VERSION;
-use flowgate_dev::temporal_cli::{install_pinned, provision};
+use flowgate_devserver::TEMPORAL_CLI_VERSION;
+use flowgate_devserver::temporal_cli::{install_pinned, provision};
 
 #[test]
 fn concurrent_installs_into_an_empty_cache_all_get_the_same_working_binary() -> anyhow::Result<()> {

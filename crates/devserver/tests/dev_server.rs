@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use flowgate_dev::temporal_cli::provision_async;
-use flowgate_dev::{DevServer, DevServerOptions};
+use flowgate_devserver::temporal_cli::provision_async;
+use flowgate_devserver::{DevServer, DevServerOptions};
 use tokio::process::Command;
 
 /// Runs a `temporal` client command against `server` over gRPC; returns its stdout.

