@@ -5,6 +5,7 @@ mod auth_binary;
 mod auth_jwt;
 mod contract;
 mod drain;
+mod drain_waits;
 mod errors;
 mod faults;
 mod metrics;
