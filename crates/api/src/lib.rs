@@ -5,6 +5,7 @@
 //! integration tests share this path.
 
 pub mod auth;
+pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod gateway;
