@@ -181,8 +181,7 @@ fn the_drain_lasts_at_least_the_request_timeout_the_processes_use() {
             .objects(&python)
     };
     let error = render(json!({"api": {"shutdownGraceSeconds": default_seconds - 1}}))
-        .err()
-        .expect("a grace below the default request timeout is refused")
+        .expect_err("a grace below the default request timeout is refused")
         .to_string();
     assert!(
         error.contains(&format!(
