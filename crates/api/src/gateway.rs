@@ -29,6 +29,7 @@ pub use list::Page;
 pub use start::{StartSpec, StartedRun};
 
 use crate::{
+    drain::Drain,
     error::ApiError,
     metrics::{ApiMetrics, FailureReason, StartOutcome, TemporalOperation},
 };
@@ -39,6 +40,7 @@ pub struct Gateway {
     link: TemporalLink,
     rpc_timeout: Duration,
     metrics: ApiMetrics,
+    drain: Drain,
 }
 
 /// A started workflow.
@@ -92,12 +94,18 @@ pub struct Description {
 
 impl Gateway {
     /// Operations over `link`, each single call bounded by `rpc_timeout` and recorded in
-    /// `metrics`.
-    pub fn new(link: TemporalLink, rpc_timeout: Duration, metrics: ApiMetrics) -> Self {
+    /// `metrics`; waits for workflows and updates end when `drain` begins.
+    pub fn new(
+        link: TemporalLink,
+        rpc_timeout: Duration,
+        metrics: ApiMetrics,
+        drain: Drain,
+    ) -> Self {
         Self {
             link,
             rpc_timeout,
             metrics,
+            drain,
         }
     }
 
@@ -219,8 +227,15 @@ impl Gateway {
         }
     }
 
-    /// Waits up to `wait` for the latest run of `workflow_id` to end. A zero wait peeks.
+    /// Waits up to `wait` for the latest run of `workflow_id` to end. A zero wait peeks, and so
+    /// does every wait once the drain has begun; a wait in progress when it begins ends as if
+    /// its time had run out (`Running`), so a drain never cuts a request that waits.
     pub async fn outcome(&self, workflow_id: &str, wait: Duration) -> Result<Outcome, ApiError> {
+        let wait = if self.drain.is_draining() {
+            Duration::ZERO
+        } else {
+            wait
+        };
         if wait.is_zero()
             && self.describe(workflow_id).await?.status == WorkflowExecutionStatus::Running
         {
@@ -233,18 +248,25 @@ impl Gateway {
         .await
     }
 
-    /// Waits up to `wait` (at least a peek's worth) for the latest run of `workflow_id` to end.
+    /// Waits up to `wait` (at least a peek's worth) for the latest run of `workflow_id` to end,
+    /// or until the drain begins.
     async fn get_result(&self, workflow_id: &str, wait: Duration) -> Result<Outcome, ApiError> {
         let client = self.link.client()?;
         let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+        // A peek reads the result of a workflow that has closed: a drain must not cut that.
+        let peek = wait.is_zero();
         // A closed workflow answers at once; give a peek one RPC's worth of time.
         let wait = wait.max(self.rpc_timeout.min(Duration::from_secs(1)));
         let call = self
             .link
             .unless_down(handle.get_result(WorkflowGetResultOptions::default()));
-        let result = match tokio::time::timeout(wait, call).await {
-            Err(_elapsed) => return Ok(Outcome::Running),
-            Ok(result) => result?,
+        let result = tokio::select! {
+            biased;
+            () = self.drain.started(), if !peek => return Ok(Outcome::Running),
+            result = tokio::time::timeout(wait, call) => match result {
+                Err(_elapsed) => return Ok(Outcome::Running),
+                Ok(result) => result?,
+            },
         };
         match result {
             Ok(raw) => Ok(Outcome::Completed(

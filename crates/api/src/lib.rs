@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod gateway;

@@ -94,9 +94,11 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` resolves, then drains: readiness turns false at once, the
-    /// listener stays open for `api.shutdown_delay`, then closes, and in-flight requests get
-    /// `api.shutdown_grace` to finish.
+    /// Serves until `shutdown` resolves, then drains: readiness turns false and every request
+    /// waiting for a workflow or an update is answered at once (202 "running", or 504 for an
+    /// update), as are waits arriving later; the listener stays open for `api.shutdown_delay`,
+    /// then closes, and in-flight requests get `api.shutdown_grace` to finish (at least
+    /// `api.request_timeout`, which bounds every request, so none is cut).
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

@@ -1,14 +1,11 @@
 //! State shared by every handler.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
 use flowgate_config::Settings;
 use flowgate_temporal::TemporalLink;
 
-use crate::{gateway::Gateway, metrics::ApiMetrics};
+use crate::{drain::Drain, gateway::Gateway, metrics::ApiMetrics};
 
 /// Shared, cheap to clone.
 #[derive(Clone)]
@@ -21,29 +18,36 @@ pub struct AppState {
     pub gateway: Gateway,
     /// Prometheus metrics (served on the admin listener).
     pub metrics: ApiMetrics,
-    draining: Arc<AtomicBool>,
+    drain: Drain,
 }
 
 impl AppState {
     /// State over a started link, recording into `metrics`.
     pub fn new(settings: Arc<Settings>, link: TemporalLink, metrics: ApiMetrics) -> Self {
-        let gateway = Gateway::new(link.clone(), settings.temporal.rpc_timeout, metrics.clone());
+        let drain = Drain::new();
+        let gateway = Gateway::new(
+            link.clone(),
+            settings.temporal.rpc_timeout,
+            metrics.clone(),
+            drain.clone(),
+        );
         Self {
             settings,
             link,
             gateway,
             metrics,
-            draining: Arc::new(AtomicBool::new(false)),
+            drain,
         }
     }
 
-    /// Marks the process as shutting down: readiness turns false.
+    /// Marks the process as shutting down: readiness turns false, and every wait for a workflow
+    /// or an update ends at once (requests arriving later do not wait).
     pub fn start_draining(&self) {
-        self.draining.store(true, Ordering::SeqCst);
+        self.drain.start();
     }
 
     /// Whether shutdown has begun.
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::SeqCst)
+        self.drain.is_draining()
     }
 }

@@ -52,7 +52,8 @@ pub struct ApiSettings {
     /// Time between SIGTERM and closing the listener, during which readiness is false.
     #[serde(with = "humantime_serde")]
     pub shutdown_delay: Duration,
-    /// Time in-flight requests get to finish once the listener is closed.
+    /// Time in-flight requests get to finish once the listener is closed; at least
+    /// `request_timeout`, so a drain never cuts a request (waits end when the drain begins).
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// Longest time one request may take before it is answered 504; must exceed

@@ -39,6 +39,18 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
             ),
         ));
     }
+    // A drain answers waiting requests at once, but any other request in flight may still take
+    // up to request_timeout; a shorter grace would drop it with an empty reply.
+    if api.shutdown_grace < api.request_timeout {
+        return Err(ConfigError::invalid(
+            "api.shutdown_grace",
+            format!(
+                "must be at least api.request_timeout ({}), got {}, or a drain could cut requests",
+                humantime_serde::re::humantime::format_duration(api.request_timeout),
+                humantime_serde::re::humantime::format_duration(api.shutdown_grace),
+            ),
+        ));
+    }
 
     let limits = &s.limits;
     if !limits.rate_per_second.is_finite() || limits.rate_per_second < 0.0 {

@@ -310,3 +310,37 @@ fn a_zero_minimum_key_set_refresh_interval_is_refused() {
         "invalid configuration: auth.jwt.jwks_min_refresh_interval: must be greater than 0"
     );
 }
+
+#[test]
+fn a_shutdown_grace_shorter_than_the_request_timeout_is_rejected_naming_both_keys() {
+    // Waits end when the drain starts, but any request may still need up to request_timeout.
+    let err = load_from(None, &env(&[("FLOWGATE_API__SHUTDOWN_GRACE", "20s")]))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "invalid configuration: api.shutdown_grace: must be at least api.request_timeout (35s), \
+         got 20s, or a drain could cut requests"
+    );
+
+    let s = load_from(
+        None,
+        &env(&[
+            ("FLOWGATE_API__SHUTDOWN_GRACE", "1m"),
+            ("FLOWGATE_API__REQUEST_TIMEOUT", "1m"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.api.shutdown_grace, s.api.request_timeout,
+        "equal is enough"
+    );
+}
+
+#[test]
+fn the_default_drain_outlasts_any_request() {
+    let s = load_from(None, &env(&[])).unwrap();
+    assert_eq!(s.api.result_wait, Duration::from_secs(30));
+    assert_eq!(s.api.request_timeout, Duration::from_secs(35));
+    assert_eq!(s.api.shutdown_grace, Duration::from_secs(40));
+}

@@ -52,7 +52,9 @@ fn test_settings() -> Settings {
     settings.api.host = [127, 0, 0, 1].into();
     settings.api.port = 0;
     settings.api.result_wait = Duration::from_secs(20);
-    settings.api.shutdown_grace = Duration::from_secs(10);
+    // What validation asks of a file: request_timeout ≥ result_wait + 5s, grace ≥ request_timeout.
+    settings.api.request_timeout = Duration::from_secs(25);
+    settings.api.shutdown_grace = Duration::from_secs(25);
     settings.metrics.api_admin_host = [127, 0, 0, 1].into();
     settings.metrics.api_admin_port = 0;
     settings.worker.health_host = [127, 0, 0, 1].into();

@@ -1,7 +1,7 @@
 //! Signals, queries, updates, cancellation and termination of a workflow's latest run, with
 //! JSON arguments and results as `json/plain` payloads.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use temporalio_client::{
@@ -75,7 +75,8 @@ impl Gateway {
         self.observed(TemporalOperation::Query, call).await
     }
 
-    /// Runs update `name` with `argument` as `update_id` and waits up to `wait` for its result.
+    /// Runs update `name` with `argument` as `update_id` and waits up to `wait` for its result,
+    /// or until the drain begins (a 504 either way: retrying with the same id finds it).
     pub async fn update(
         &self,
         workflow_id: &str,
@@ -84,6 +85,7 @@ impl Gateway {
         update_id: String,
         wait: Duration,
     ) -> Result<Value, ApiError> {
+        let started = Instant::now();
         let call = async {
             let client = self.link.client()?;
             let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
@@ -103,14 +105,25 @@ impl Gateway {
                 args,
                 options,
             ));
-            let result = match tokio::time::timeout(wait, call).await {
-                Err(_elapsed) => {
+            // A drain ends the wait as if its time had run out (once it has begun, before the
+            // update is sent): the same 504, whose retry with the same key finds the update.
+            let result = tokio::select! {
+                biased;
+                () = self.drain.started() => {
                     return Err(ApiError::UpdateTimedOut {
                         update_id,
-                        waited: humantime::format_duration(wait).to_string(),
+                        waited: waited(started.elapsed()),
                     });
                 }
-                Ok(result) => result?,
+                result = tokio::time::timeout(wait, call) => match result {
+                    Err(_elapsed) => {
+                        return Err(ApiError::UpdateTimedOut {
+                            update_id,
+                            waited: waited(wait),
+                        });
+                    }
+                    Ok(result) => result?,
+                },
             };
             match result {
                 Ok(raw) => payload::decode_result(raw).map_err(ApiError::internal),
@@ -125,7 +138,7 @@ impl Gateway {
                 {
                     Err(ApiError::UpdateTimedOut {
                         update_id,
-                        waited: humantime::format_duration(wait).to_string(),
+                        waited: waited(wait),
                     })
                 }
                 Err(WorkflowUpdateError::Rpc(status)) => Err(rejected_or_unavailable(status)),
@@ -178,6 +191,12 @@ impl Gateway {
         };
         self.observed(TemporalOperation::Terminate, call).await
     }
+}
+
+/// How long an update was waited for, to the millisecond.
+fn waited(wait: Duration) -> String {
+    let millis = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+    humantime::format_duration(Duration::from_millis(millis)).to_string()
 }
 
 fn interaction_error(error: WorkflowInteractionError, workflow_id: &str) -> ApiError {

@@ -30,6 +30,12 @@ async fn a_bad_setting_stops_start_up_with_one_line_naming_the_key() {
         ),
         ("FLOWGATE_TEMPORAL__ADDRESS", "nowhere", "temporal.address"),
         ("FLOWGATE_LOG__FORMAT", "xml", "log.format"),
+        // A drain that could cut a request: both keys are named.
+        (
+            "FLOWGATE_API__SHUTDOWN_GRACE",
+            "20s",
+            "api.shutdown_grace: must be at least api.request_timeout (35s), got 20s",
+        ),
     ];
     for (var, value, key) in cases {
         let (code, output) = run_to_end(&[], &[(var, value.to_owned())], dir.path()).await;
@@ -71,9 +77,9 @@ async fn check_config_prints_the_effective_configuration_without_secrets() {
 }
 
 #[tokio::test]
-async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining() {
+async fn sigterm_answers_in_flight_requests_while_readiness_reports_draining() {
+    // The in-process API only reads the results once the binary has gone.
     let env = TestEnv::builder()
-        .without_api()
         .settings(|s| s.shopping.order_delay = Duration::from_secs(3))
         .start()
         .await;
@@ -156,17 +162,21 @@ async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining
     let detail: serde_json::Value = detail.json().await.unwrap();
     assert_eq!(detail["detail"], "not ready: shutting down");
 
-    // Every request in flight is answered, with its workflow's result.
-    for (request, (id, _, result)) in in_flight.into_iter().zip(&orders) {
+    // Every request in flight is answered: its wait ended with the drain, so it points at its
+    // workflow's result (crates/api/tests/api/drain_waits.rs covers every kind of wait).
+    for (request, (id, _, _)) in in_flight.into_iter().zip(&orders) {
         let response = request
             .await
             .unwrap()
             .expect("the in-flight request is answered");
-        assert_eq!(response.status(), StatusCode::OK, "{id}");
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{id}");
+        assert_eq!(
+            response.headers()["location"],
+            format!("/workflows/{id}/result").as_str()
+        );
         let out: serde_json::Value = response.json().await.unwrap();
         assert_eq!(out["workflow_id"], *id, "{out}");
-        assert_eq!(out["status"], "completed", "{out}");
-        assert_eq!(out["result"], *result, "{out}");
+        assert_eq!(out["status"], "running", "{out}");
     }
 
     let status = api.wait_exit(Duration::from_secs(15)).await;
@@ -180,6 +190,14 @@ async fn sigterm_lets_in_flight_requests_finish_while_readiness_reports_draining
         "{}",
         api.log_text()
     );
+    // The workflows went on: each has its result.
+    for (id, _, result) in &orders {
+        let response = env.get(&format!("/workflows/{id}/result?wait=20")).await;
+        assert_eq!(response.status(), StatusCode::OK, "{id}");
+        let out: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(out["status"], "completed", "{out}");
+        assert_eq!(out["result"], *result, "{out}");
+    }
 }
 
 #[tokio::test]

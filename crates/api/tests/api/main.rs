@@ -6,6 +6,7 @@ mod auth_jwks;
 mod auth_jwt;
 mod contract;
 mod drain;
+mod drain_waits;
 mod errors;
 mod faults;
 mod metrics;

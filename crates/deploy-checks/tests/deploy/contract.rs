@@ -83,6 +83,11 @@ async fn the_binaries_accept_the_compose_configuration_listen_where_the_images_s
                 + setting(&api_settings, "api", "shutdown_grace")
     );
     assert!(grace("worker") > setting(&worker_settings, "worker", "shutdown_grace"));
+    // Waits end when the drain begins; any other request may take up to request_timeout.
+    assert!(
+        setting(&api_settings, "api", "shutdown_grace")
+            >= setting(&api_settings, "api", "request_timeout")
+    );
 
     // Arrange, part 2: the same configuration, with what only exists inside compose redirected.
     let temporal = TestEnv::builder()

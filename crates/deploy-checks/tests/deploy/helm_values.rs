@@ -4,7 +4,7 @@
 
 use flowgate_deploy_checks::{
     helm::{Render, Rendered},
-    tools,
+    repo_root, tools,
 };
 use serde_json::json;
 use serde_norway::Value;
@@ -113,6 +113,18 @@ fn bad_values_are_refused_with_a_message_naming_them() {
             "worker.terminationGracePeriodSeconds (30) must exceed",
         ),
         (
+            json!({"api": {"shutdownGraceSeconds": 30}}),
+            "api.shutdownGraceSeconds (30) must be at least config.api.request_timeout (35s)",
+        ),
+        (
+            json!({"config": {"api": {"request_timeout": "1m"}}}),
+            "api.shutdownGraceSeconds (40) must be at least config.api.request_timeout (1m)",
+        ),
+        (
+            json!({"config": {"api": {"request_timeout": "soon"}}}),
+            "config.api.request_timeout (\"soon\") is not a duration",
+        ),
+        (
             json!({"temporal": {"tls": {"mtls": true}}}),
             "temporal.tls.mtls needs",
         ),
@@ -144,6 +156,67 @@ fn bad_values_are_refused_with_a_message_naming_them() {
     }
 }
 
+/// `api.request_timeout` of the embedded defaults (crates/config/src/default.toml).
+fn default_request_timeout() -> String {
+    let text = std::fs::read_to_string(repo_root().join("crates/config/src/default.toml")).unwrap();
+    let defaults: toml::Value = toml::from_str(&text).unwrap();
+    defaults["api"]["request_timeout"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_drain_lasts_at_least_the_request_timeout_the_processes_use() {
+    let Some(python) = tools::helm_python_or_skip() else {
+        return;
+    };
+    // Waits end when the drain begins; any other request may take up to request_timeout, so a
+    // shorter grace would cut it. The chart knows the binaries' default.
+    let default = default_request_timeout();
+    let default_seconds = seconds(&default) as u64;
+    let render = |values: serde_json::Value| {
+        Render::default()
+            .set(merged(address(), values))
+            .objects(&python)
+    };
+    let error = render(json!({"api": {"shutdownGraceSeconds": default_seconds - 1}}))
+        .expect_err("a grace below the default request timeout is refused")
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "api.shutdownGraceSeconds ({}) must be at least config.api.request_timeout ({default})",
+            default_seconds - 1
+        )),
+        "{error}"
+    );
+    for (grace, timeout) in [
+        (default_seconds, None),
+        (60, Some("1m")),
+        (90, Some("1m 30s")),
+        (2, Some("1500ms")),
+        (600, Some("10m")),
+    ] {
+        let mut values = json!({"api": {"shutdownGraceSeconds": grace}});
+        if let Some(timeout) = timeout {
+            values["config"] = json!({"api": {"request_timeout": timeout}});
+        }
+        let rendered = render(values.clone()).unwrap_or_else(|e| panic!("{values}: {e}"));
+        let config = config_toml(&rendered);
+        assert_eq!(
+            config["api"]["shutdown_grace"].as_str(),
+            Some(format!("{grace}s").as_str())
+        );
+        assert_eq!(
+            config["api"]
+                .get("request_timeout")
+                .and_then(|t| t.as_str()),
+            timeout,
+            "the configured timeout reaches the processes as written"
+        );
+    }
+}
+
 fn config_toml(rendered: &Rendered) -> toml::Value {
     let config_map = rendered.get("ConfigMap", "flowgate-config").unwrap();
     toml::from_str(config_map["data"]["flowgate.toml"].as_str().unwrap()).unwrap()
@@ -167,7 +240,7 @@ fn a_configuration_change_changes_the_checksum_that_rolls_both_deployments() {
     let changes = [
         json!({"config": {"log": {"level": "debug"}}}),
         json!({"config": {"shopping": {"max_items": 50}}}),
-        json!({"api": {"shutdownGraceSeconds": 25}}),
+        json!({"api": {"shutdownGraceSeconds": 45}}),
         json!({"worker": {"healthPort": 9081}}),
     ];
     for deployment in ["flowgate-api", "flowgate-worker"] {
@@ -283,6 +356,15 @@ fn the_configuration_file_agrees_with_container_ports_probes_and_grace_periods()
         assert!(
             grace(worker) > setting("worker", "shutdown_grace"),
             "{name}: worker grace"
+        );
+        // Waits end when the drain begins; other requests may take up to request_timeout.
+        let request_timeout = config["api"]
+            .get("request_timeout")
+            .and_then(|t| t.as_str())
+            .map_or_else(default_request_timeout, str::to_owned);
+        assert!(
+            setting("api", "shutdown_grace") >= seconds(&request_timeout),
+            "{name}: the drain is shorter than the request timeout"
         );
         // The helm test pod probes the API Service's port.
         let test_pod = rendered.of_kind("Pod");

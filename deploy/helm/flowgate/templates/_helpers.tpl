@@ -121,6 +121,45 @@ app.kubernetes.io/part-of: flowgate
 {{- end }}
 {{- end }}
 
+{{/*
+Milliseconds of a duration as the configuration file writes it ("35s", "1m 30s", "500ms"):
+(list KEY TEXT), KEY naming the value in the failure message.
+*/}}
+{{- define "flowgate.durationMs" -}}
+{{- $key := index . 0 }}
+{{- $text := toString (index . 1) }}
+{{- $units := dict "ms" 1 "msec" 1 "s" 1000 "sec" 1000 "second" 1000 "seconds" 1000 "m" 60000 "min" 60000 "minute" 60000 "minutes" 60000 "h" 3600000 "hr" 3600000 "hour" 3600000 "hours" 3600000 "d" 86400000 "day" 86400000 "days" 86400000 }}
+{{- $parts := regexFindAll "[0-9]+ *[a-z]+" $text -1 }}
+{{- $invalid := printf "%s (%q) is not a duration such as \"35s\", \"1m 30s\" or \"500ms\"" $key $text }}
+{{- if or (not $parts) (ne (join "" $parts | nospace) (nospace $text)) }}
+{{- fail $invalid }}
+{{- end }}
+{{- $total := 0 }}
+{{- range $parts }}
+{{- $unit := regexReplaceAll "^[0-9]+ *" . "" }}
+{{- if not (hasKey $units $unit) }}
+{{- fail $invalid }}
+{{- end }}
+{{- $total = add $total (mul (regexFind "^[0-9]+" . | atoi) (get $units $unit)) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+The API's drain outlasts its longest request: waits end when the drain begins, but any request
+may take up to api.request_timeout (35s, the default of crates/config/src/default.toml; a
+deploy check keeps the two equal), so a shorter grace would cut requests.
+*/}}
+{{- define "flowgate.api.checkGrace" -}}
+{{- $config := default dict .Values.config.api }}
+{{- $timeout := toString (default "35s" (index $config "request_timeout")) }}
+{{- $timeoutMs := include "flowgate.durationMs" (list "config.api.request_timeout" $timeout) | atoi }}
+{{- $grace := int .Values.api.shutdownGraceSeconds }}
+{{- if lt (mul $grace 1000) $timeoutMs }}
+{{- fail (printf "api.shutdownGraceSeconds (%d) must be at least config.api.request_timeout (%s), or a drain could cut requests" $grace $timeout) }}
+{{- end }}
+{{- end }}
+
 {{/* terminationGracePeriodSeconds of the worker: above its drain period. */}}
 {{- define "flowgate.worker.terminationGrace" -}}
 {{- $worker := .Values.worker }}
