@@ -236,10 +236,10 @@ impl Principal {
         match target {
             Target::Every => Err(self.forbidden(action, "workflows of every type")),
             Target::Named(name) => {
-                let temporal_type = flowgate_workflows::registry::find(&name)
-                    .map(|def| def.temporal_type)
-                    .unwrap_or_default();
-                if self.may(action, &[&name, temporal_type]) {
+                let def = flowgate_workflows::registry::registry().get(&name);
+                let (name, temporal_type) =
+                    def.map_or((name.as_str(), ""), |def| (def.name, def.temporal_type));
+                if self.may(action, &[name, temporal_type]) {
                     Ok(())
                 } else {
                     Err(self.forbidden(action, &format!("workflows of type {name:?}")))
@@ -257,8 +257,7 @@ impl Principal {
                     Err(other) => return Err(other),
                 };
                 let name = flowgate_workflows::registry::registry()
-                    .into_iter()
-                    .find(|def| def.temporal_type == workflow_type)
+                    .by_type(&workflow_type)
                     .map(|def| def.name)
                     .unwrap_or_default();
                 if self.may(action, &[name, &workflow_type]) {

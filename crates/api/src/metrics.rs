@@ -138,7 +138,7 @@ impl ApiMetrics {
             rejected.with_label_values(&[reason.as_str()]);
         }
         // Series that exist from the start read as 0, not "no data", in rates and alerts.
-        for def in flowgate_workflows::registry::registry() {
+        for def in flowgate_workflows::registry::registry().all() {
             for outcome in StartOutcome::ALL {
                 workflow_starts.with_label_values(&[def.temporal_type, outcome.as_str()]);
             }

@@ -288,14 +288,50 @@ impl WorkflowDef {
     }
 }
 
-/// Every workflow Flowgate exposes over REST.
-pub fn registry() -> Vec<WorkflowDef> {
-    vec![crate::shopping::definition(), crate::approval::definition()]
+/// Every workflow Flowgate exposes, built once, looked up by route name or Temporal type.
+#[derive(Debug)]
+pub struct Registry {
+    defs: Vec<WorkflowDef>,
 }
 
-/// The workflow whose route name is `name`.
-pub fn find(name: &str) -> Option<WorkflowDef> {
-    registry().into_iter().find(|def| def.name == name)
+impl Registry {
+    /// Every definition, in registration order.
+    pub fn all(&self) -> &[WorkflowDef] {
+        &self.defs
+    }
+
+    /// The workflow whose route name (`shopping`) or Temporal type (`ShoppingWorkflow`) is
+    /// `name`: users know their workflows by either.
+    pub fn get(&self, name: &str) -> Option<&WorkflowDef> {
+        self.defs
+            .iter()
+            .find(|def| def.name == name)
+            .or_else(|| self.by_type(name))
+    }
+
+    /// The workflow of Temporal type `temporal_type`.
+    pub fn by_type(&self, temporal_type: &str) -> Option<&WorkflowDef> {
+        self.defs
+            .iter()
+            .find(|def| def.temporal_type == temporal_type)
+    }
+
+    /// The route names, comma separated (for errors that list them).
+    pub fn names(&self) -> String {
+        self.defs
+            .iter()
+            .map(|def| def.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The registry. Adding a workflow: one line here.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
+    REGISTRY.get_or_init(|| Registry {
+        defs: vec![crate::shopping::definition(), crate::approval::definition()],
+    })
 }
 
 #[cfg(test)]
@@ -304,7 +340,7 @@ mod tests {
 
     #[test]
     fn route_names_are_unique_lower_case_and_temporal_types_unique() {
-        let defs = registry();
+        let defs = registry().all();
         let mut names: Vec<_> = defs.iter().map(|d| d.name).collect();
         let mut types: Vec<_> = defs.iter().map(|d| d.temporal_type).collect();
         for name in &names {
@@ -324,7 +360,7 @@ mod tests {
 
     #[test]
     fn every_example_is_a_valid_input() {
-        for def in registry() {
+        for def in registry().all() {
             let example = (def.example)();
             assert!(
                 def.input.decode(&example).is_ok(),
@@ -353,7 +389,12 @@ mod tests {
 
     #[test]
     fn bad_input_is_reported_at_its_pointer() {
-        let shopping = find("shopping").unwrap();
+        let shopping = registry().get("shopping").unwrap();
+        assert_eq!(
+            registry().get("ShoppingWorkflow").map(|def| def.name),
+            Some("shopping"),
+            "found by Temporal type too"
+        );
         let issues = shopping
             .input
             .decode(&serde_json::json!({"items": [{"fruit": "KIWI", "amount": 1}]}))

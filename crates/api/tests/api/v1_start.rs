@@ -30,6 +30,40 @@ async fn a_start_with_a_wait_answers_200_with_the_result() {
 }
 
 #[tokio::test]
+async fn a_workflow_starts_by_its_temporal_type_as_by_its_name() {
+    let env = TestEnv::start().await;
+    let body = shopping_start(&[("CHERRY", 2)]);
+    let key = [("idempotency-key", "by-type")];
+    let by_type = json(
+        post(
+            &env,
+            "/v1/workflows/ShoppingWorkflow?wait=10s",
+            Some(&body),
+            &key,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(by_type["result"], "Ordered 2 Cherries...", "{by_type}");
+    assert!(
+        by_type["workflow_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("shopping-workflow-"),
+        "{by_type}"
+    );
+    // The same workflow: the same key under its name is a replay of that run.
+    let by_name = json(
+        post(&env, "/v1/workflows/shopping", Some(&body), &key).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(by_name["run_id"], by_type["run_id"]);
+    assert_eq!(by_name["replayed"], true);
+}
+
+#[tokio::test]
 async fn a_start_without_a_wait_answers_202_with_the_location_of_the_workflow() {
     let env = TestEnv::builder().without_worker().start().await;
     let body = shopping_start(&[("CHERRY", 1)]);

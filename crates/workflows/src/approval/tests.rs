@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::registry::{InputIssue, Validate, find};
+use crate::registry::{InputIssue, Validate, registry};
 
 fn request(body: Value) -> ApprovalRequest {
     serde_json::from_value(body).expect("well-formed request")
@@ -139,7 +139,7 @@ fn notes_are_refused_when_blank_or_once_decided() {
 
 #[test]
 fn order_approval_is_registered_with_exactly_its_signals_query_and_update() {
-    let def = find("order-approval").expect("registered");
+    let def = registry().get("order-approval").expect("registered");
     assert_eq!(def.temporal_type, "OrderApprovalWorkflow");
     assert_eq!(def.id_prefix, "order-approval-");
     assert_eq!(def.task_queue, crate::registry::TaskQueue::Worker);

@@ -14,20 +14,23 @@ use crate::{
     state::AppState,
 };
 
-/// The registered workflow named by the path; 404 (listing the names) when there is none.
+/// The registered workflow named by the path, by route name or Temporal type; 404 (listing the
+/// names) when there is none.
 #[derive(Debug)]
-pub struct RegisteredWorkflow(pub WorkflowDef);
+pub struct RegisteredWorkflow(pub &'static WorkflowDef);
 
 impl<S: Send + Sync> FromRequestParts<S> for RegisteredWorkflow {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let WorkflowIdPath(name) = WorkflowIdPath::from_request_parts(parts, state).await?;
-        let defs = registry::registry();
-        let known = defs.iter().map(|d| d.name).collect::<Vec<_>>().join(", ");
-        match defs.into_iter().find(|def| def.name == name) {
+        let registry = registry::registry();
+        match registry.get(&name) {
             Some(def) => Ok(Self(def)),
-            None => Err(ApiError::WorkflowTypeNotFound { name, known }),
+            None => Err(ApiError::WorkflowTypeNotFound {
+                name,
+                known: registry.names(),
+            }),
         }
     }
 }

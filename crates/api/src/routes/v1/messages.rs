@@ -56,10 +56,7 @@ async fn prepare(
     argument: Option<Value>,
 ) -> Result<(Execution, Option<Value>), ApiError> {
     let execution = state.gateway.describe_execution(workflow_id).await?;
-    let Some(def) = registry::registry()
-        .into_iter()
-        .find(|def| def.temporal_type == execution.workflow_type)
-    else {
+    let Some(def) = registry::registry().by_type(&execution.workflow_type) else {
         return Ok((execution, argument));
     };
     let messages = match kind {

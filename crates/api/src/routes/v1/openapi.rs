@@ -58,8 +58,8 @@ pub fn extend(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     let mut schemas = Vec::new();
     let mut message_paths: BTreeMap<String, (Kind, Targets)> = BTreeMap::new();
-    let defs = registry();
-    for def in &defs {
+    let defs = registry().all();
+    for def in defs {
         def.input.schemas(&mut schemas);
         def.output.schemas(&mut schemas);
         let pascal = pascal(def.name);
@@ -296,7 +296,7 @@ mod tests {
         if std::env::var_os("FLOWGATE_PRINT_OPENAPI").is_some() {
             eprintln!("{}", serde_json::to_string_pretty(&doc).unwrap());
         }
-        for def in registry() {
+        for def in registry().all() {
             let op = &doc["paths"][format!("/v1/workflows/{}", def.name)]["post"];
             let pascal = pascal(def.name);
             assert_eq!(
