@@ -233,11 +233,11 @@ pub async fn start_workflow(
     if key.is_some() {
         check_keyed_policies(&body)?;
     }
-    let (mut spec, normalised) = body.plan(&def, &state.settings.shopping.task_queue)?;
+    let (mut spec, normalised) = body.plan(def, &state.settings.shopping.task_queue)?;
     let scope = idempotency::scope(principal.as_ref(), def.name);
     let idempotency = key.map(|key| Idempotency::new(&scope, &key, &normalised));
     let (run_id, replayed) = match &idempotency {
-        None if chosen_id => start_chosen_id(&state, &def, principal.as_ref(), &mut spec).await?,
+        None if chosen_id => start_chosen_id(&state, def, principal.as_ref(), &mut spec).await?,
         None => {
             let run = state.gateway.start_execution(&spec).await?;
             (run.run_id, !run.started)
