@@ -78,10 +78,33 @@ pub fn load_from(
         .add_source(env_source(flowgate_vars(env)?))
         .build()
         .map_err(|e| ConfigError::Load(one_line(&e.to_string())))?;
-    let settings: Settings = serde_path_deserialize(config)?;
+    let mut settings: Settings = serde_path_deserialize(config)?;
+    move_task_queue_alias(&mut settings)?;
     validate(&settings)?;
     Ok(settings)
 }
+
+/// `shopping.task_queue`, the old name of `worker.task_queue`, moves there; both set to
+/// different queues is an error naming both.
+fn move_task_queue_alias(settings: &mut Settings) -> Result<(), ConfigError> {
+    let Some(old) = settings.shopping.task_queue.take() else {
+        return Ok(());
+    };
+    let current = &settings.worker.task_queue;
+    if current != DEFAULT_TASK_QUEUE && *current != old {
+        return Err(ConfigError::invalid(
+            "shopping.task_queue",
+            format!(
+                "is the old name of worker.task_queue, which is set to {current:?}; set only worker.task_queue"
+            ),
+        ));
+    }
+    settings.worker.task_queue = old;
+    Ok(())
+}
+
+/// `worker.task_queue` of the embedded defaults.
+const DEFAULT_TASK_QUEUE: &str = "shopping-tasks";
 
 fn serde_path_deserialize(config: Config) -> Result<Settings, ConfigError> {
     config

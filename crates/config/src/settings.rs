@@ -142,8 +142,9 @@ pub struct TlsSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShoppingSettings {
-    /// Task queue of the workflow and its activities.
-    pub task_queue: String,
+    /// The old name of `worker.task_queue`, still accepted; moved there when loading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_queue: Option<String>,
     /// Most items in one request.
     pub max_items: usize,
     /// Largest amount of one item.
@@ -157,6 +158,9 @@ pub struct ShoppingSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkerSettings {
+    /// The worker's task queue: every workflow registered on Flowgate's queue runs there, and
+    /// the API starts them there.
+    pub task_queue: String,
     /// Interface of the health endpoint.
     pub health_host: IpAddr,
     /// Port of the health endpoint; 0 picks a free port.

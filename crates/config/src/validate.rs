@@ -112,7 +112,7 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
     }
 
     let shop = &s.shopping;
-    non_empty("shopping.task_queue", &shop.task_queue)?;
+    non_empty("worker.task_queue", &s.worker.task_queue)?;
     in_range("shopping.max_items", shop.max_items, 1, 10_000)?;
     in_range("shopping.max_amount", shop.max_amount, 1, u32::MAX)?;
 

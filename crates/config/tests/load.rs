@@ -22,7 +22,7 @@ fn defaults_match_the_guide() {
     let s = load_from(None, &env(&[])).unwrap();
     assert_eq!(s.api.port, 8000);
     assert_eq!(s.api.body_limit_bytes, 1024 * 1024);
-    assert_eq!(s.shopping.task_queue, "shopping-tasks");
+    assert_eq!(s.worker.task_queue, "shopping-tasks");
     assert_eq!(
         s.temporal.address, None,
         "Temporal's own conventions decide by default"
@@ -41,7 +41,29 @@ fn file_overrides_defaults_and_environment_overrides_file() {
     .unwrap();
     assert_eq!(s.api.port, 9000);
     assert_eq!(s.api.result_wait, Duration::from_secs(7));
-    assert_eq!(s.shopping.task_queue, "from-env");
+    assert_eq!(s.worker.task_queue, "from-env");
+}
+
+#[test]
+fn the_worker_task_queue_keeps_its_old_name_as_an_alias() {
+    let s = load_from(None, &env(&[("FLOWGATE_WORKER__TASK_QUEUE", "new-name")])).unwrap();
+    assert_eq!(s.worker.task_queue, "new-name");
+    let s = load_from(None, &env(&[("FLOWGATE_SHOPPING__TASK_QUEUE", "old-name")])).unwrap();
+    assert_eq!(s.worker.task_queue, "old-name");
+    let same = env(&[
+        ("FLOWGATE_SHOPPING__TASK_QUEUE", "q"),
+        ("FLOWGATE_WORKER__TASK_QUEUE", "q"),
+    ]);
+    assert_eq!(load_from(None, &same).unwrap().worker.task_queue, "q");
+    let both = env(&[
+        ("FLOWGATE_SHOPPING__TASK_QUEUE", "old"),
+        ("FLOWGATE_WORKER__TASK_QUEUE", "new"),
+    ]);
+    let err = load_from(None, &both).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "invalid configuration: shopping.task_queue: is the old name of worker.task_queue, which is set to \"new\"; set only worker.task_queue"
+    );
 }
 
 #[test]

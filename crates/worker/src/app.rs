@@ -93,7 +93,7 @@ impl WorkerApp {
         let mut worker = Worker::new(&runtime, client, worker_options(&settings, &metrics)?)
             .context("cannot create the Temporal worker")?;
         let stop_polling = worker.shutdown_handle();
-        let task_queue = settings.shopping.task_queue.clone();
+        let task_queue = settings.worker.task_queue.clone();
         let run = worker.run();
         let mut run = std::pin::pin!(run);
         phase_tx.send_replace(Phase::Running);
@@ -124,7 +124,7 @@ fn worker_options(settings: &Settings, metrics: &WorkerMetrics) -> anyhow::Resul
         .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_activities))
         .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
         .build();
-    Ok(WorkerOptions::new(settings.shopping.task_queue.clone())
+    Ok(WorkerOptions::new(settings.worker.task_queue.clone())
         .max_cached_workflows(w.max_cached_workflows)
         .tuner(tuner)
         .graceful_shutdown_period(w.shutdown_grace)

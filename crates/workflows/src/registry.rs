@@ -12,7 +12,7 @@ use serde_json::Value;
 /// Where a workflow's tasks go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskQueue {
-    /// The Flowgate worker's own queue (`shopping.task_queue` of the configuration).
+    /// The Flowgate worker's own queue (`worker.task_queue` of the configuration).
     Worker,
     /// A queue served by another worker (any Temporal SDK).
     Named(&'static str),

@@ -119,7 +119,7 @@ async fn start(state: &AppState, body: ShoppingIn) -> Result<String, ApiError> {
         .gateway
         .start(
             WORKFLOW_TYPE,
-            &state.settings.shopping.task_queue,
+            &state.settings.worker.task_queue,
             workflow_id,
             &list,
             chosen,
@@ -201,7 +201,7 @@ mod tests {
 
     fn limits() -> ShoppingSettings {
         ShoppingSettings {
-            task_queue: "q".into(),
+            task_queue: None,
             max_items: 2,
             max_amount: 10,
             order_delay: std::time::Duration::ZERO,

@@ -85,7 +85,7 @@ async fn a_rejected_order_orders_nothing_and_returns_the_reason() {
         .start_workflow(
             OrderApprovalWorkflow::run,
             json!({"customer": "ACME Corp", "items": [{"fruit": "BANANA", "amount": 3}]}),
-            WorkflowStartOptions::new(&env.settings.shopping.task_queue, "order-approval-reject")
+            WorkflowStartOptions::new(&env.settings.worker.task_queue, "order-approval-reject")
                 .build(),
         )
         .await

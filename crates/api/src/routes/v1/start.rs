@@ -233,7 +233,7 @@ pub async fn start_workflow(
     if key.is_some() {
         check_keyed_policies(&body)?;
     }
-    let (mut spec, normalised) = body.plan(def, &state.settings.shopping.task_queue)?;
+    let (mut spec, normalised) = body.plan(def, &state.settings.worker.task_queue)?;
     let scope = idempotency::scope(principal.as_ref(), def.name);
     let idempotency = key.map(|key| Idempotency::new(&scope, &key, &normalised));
     let (run_id, replayed) = match &idempotency {

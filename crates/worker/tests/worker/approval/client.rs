@@ -35,7 +35,7 @@ fn decode(raw: RawValue) -> Value {
 
 /// Starts the workflow by type name with a raw JSON input, as the API does.
 pub(super) async fn start(env: &TestEnv, client: &Client, id: &str, input: Value) -> Handle {
-    let queue = &env.settings.shopping.task_queue;
+    let queue = &env.settings.worker.task_queue;
     temporal::start_raw(client, WORKFLOW_TYPE, queue, id, &input).await;
     client.get_workflow_handle::<UntypedWorkflow>(id)
 }
