@@ -6,8 +6,8 @@ use anyhow::Context;
 use flowgate_config::Settings;
 use flowgate_temporal::TemporalLink;
 use flowgate_workflows::{
-    approval::OrderApprovalWorkflow,
-    shopping::{OrderActivities, ShoppingWorkflow},
+    registry::{TaskQueue, WorkflowDef},
+    shopping::OrderActivities,
 };
 use temporalio_sdk::{
     Runtime, Worker, WorkerOptions,
@@ -124,20 +124,36 @@ fn worker_options(settings: &Settings, metrics: &WorkerMetrics) -> anyhow::Resul
         .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(w.max_concurrent_activities))
         .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(1))
         .build();
-    Ok(WorkerOptions::new(settings.worker.task_queue.clone())
+    let mut options = WorkerOptions::new(settings.worker.task_queue.clone())
         .max_cached_workflows(w.max_cached_workflows)
         .tuner(tuner)
         .graceful_shutdown_period(w.shutdown_grace)
-        .register_workflow::<ShoppingWorkflow>()
-        .context("cannot register ShoppingWorkflow")?
-        .register_workflow::<OrderApprovalWorkflow>()
-        .context("cannot register OrderApprovalWorkflow")?
         // The order activities serve both workflows.
         .register_activities(OrderActivities {
             order_delay: settings.shopping.order_delay,
             metrics: metrics.orders(),
         })
-        .build())
+        .build();
+    register_workflows(&mut options, flowgate_workflows::registry::registry().all())?;
+    Ok(options)
+}
+
+/// Registers every workflow the registry declares on Flowgate's own queue; one without an
+/// implementation stops start-up, naming it.
+fn register_workflows(options: &mut WorkerOptions, defs: &[WorkflowDef]) -> anyhow::Result<()> {
+    for def in defs {
+        if def.task_queue != TaskQueue::Worker {
+            continue;
+        }
+        let register = def.register.with_context(|| {
+            format!(
+                "workflow {} ({}) is registered on the worker's queue but has no implementation (WorkflowDef::implemented_by)",
+                def.name, def.temporal_type
+            )
+        })?;
+        register(options).with_context(|| format!("cannot register {}", def.temporal_type))?;
+    }
+    Ok(())
 }
 
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -145,5 +161,44 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use flowgate_workflows::registry::registry;
+
+    use super::*;
+
+    #[test]
+    fn every_workflow_declared_on_the_worker_queue_is_registered() {
+        let mut options = WorkerOptions::new("q").build();
+        register_workflows(&mut options, registry().all()).unwrap();
+        let on_worker: Vec<_> = registry()
+            .all()
+            .iter()
+            .filter(|def| def.task_queue == TaskQueue::Worker)
+            .collect();
+        assert!(on_worker.len() >= 2);
+        for def in on_worker {
+            let register = def.register.unwrap();
+            assert!(
+                register(&mut options).is_err(),
+                "{} was registered already, so a second registration is refused",
+                def.temporal_type
+            );
+        }
+    }
+
+    #[test]
+    fn a_workflow_declared_on_the_worker_queue_without_an_implementation_stops_start_up() {
+        let mut forgotten = registry().all()[0].clone();
+        forgotten.register = None;
+        let mut options = WorkerOptions::new("q").build();
+        let error = register_workflows(&mut options, &[forgotten]).unwrap_err();
+        assert!(
+            error.to_string().contains("has no implementation"),
+            "{error}"
+        );
     }
 }

@@ -225,7 +225,17 @@ pub struct WorkflowDef {
     pub queries: Vec<Message>,
     /// Updates it accepts.
     pub updates: Vec<Message>,
+    /// Registers the implementation on a worker (feature `worker`): set with
+    /// [`WorkflowDef::implemented_by`]. The Flowgate worker registers every workflow declared on
+    /// its queue from here, so none can be declared and forgotten.
+    #[cfg(feature = "worker")]
+    pub register: Option<Register>,
 }
+
+/// Registers a workflow implementation on worker options.
+#[cfg(feature = "worker")]
+pub type Register =
+    fn(&mut temporalio_sdk::WorkerOptions) -> Result<(), temporalio_sdk::WorkflowRegistrationError>;
 
 impl WorkflowDef {
     /// A workflow taking an `I` and returning an `O`, without signals, queries or updates.
@@ -248,7 +258,21 @@ impl WorkflowDef {
             signals: Vec::new(),
             queries: Vec::new(),
             updates: Vec::new(),
+            #[cfg(feature = "worker")]
+            register: None,
         }
+    }
+
+    /// The workflow's implementation, registered by the worker that serves its queue.
+    #[cfg(feature = "worker")]
+    #[must_use]
+    pub fn implemented_by<W>(mut self) -> Self
+    where
+        W: temporalio_workflow::workflows::WorkflowImplementation,
+        <W::Run as temporalio_common::WorkflowDefinition>::Input: Send,
+    {
+        self.register = Some(|options| options.register_workflow::<W>().map(|_| ()));
+        self
     }
 
     /// Runs on another worker's `queue`.

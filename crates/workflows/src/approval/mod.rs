@@ -200,7 +200,7 @@ pub struct ApprovalOutcome {
 
 /// The order-approval workflow's REST declaration (`/v1/workflows/order-approval`).
 pub fn definition() -> WorkflowDef {
-    WorkflowDef::new::<ApprovalRequest, ApprovalOutcome>(
+    let def = WorkflowDef::new::<ApprovalRequest, ApprovalOutcome>(
         "order-approval",
         WORKFLOW_TYPE,
         WORKFLOW_ID_PREFIX,
@@ -243,5 +243,8 @@ pub fn definition() -> WorkflowDef {
         )
         .input::<Note>()
         .output::<NoteCount>(),
-    )
+    );
+    #[cfg(feature = "worker")]
+    let def = def.implemented_by::<OrderApprovalWorkflow>();
+    def
 }

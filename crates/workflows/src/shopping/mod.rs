@@ -138,13 +138,16 @@ impl Validate for ShoppingResult {}
 
 /// The shopping workflow's REST declaration (`/v1/workflows/shopping`).
 pub fn definition() -> WorkflowDef {
-    WorkflowDef::new::<ShoppingList, ShoppingResult>(
+    let def = WorkflowDef::new::<ShoppingList, ShoppingResult>(
         NAME,
         WORKFLOW_TYPE,
         WORKFLOW_ID_PREFIX,
         "Orders each item of a shopping list (one activity per item) and returns the order lines.",
         || serde_json::json!({"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}),
-    )
+    );
+    #[cfg(feature = "worker")]
+    let def = def.implemented_by::<ShoppingWorkflow>();
+    def
 }
 
 /// What one order activity returns: `Ordered 5 Apples...`.
