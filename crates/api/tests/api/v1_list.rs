@@ -188,3 +188,22 @@ async fn search_attributes_set_at_start_are_described_and_queryable() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_page_token_this_api_did_not_give_is_a_422_at_once() {
+    let env = TestEnv::builder().without_worker().start().await;
+    for token in ["00ff", "7b7d", "zz"] {
+        let started = std::time::Instant::now();
+        let response = env.get(&format!("/v1/workflows?page_token={token}")).await;
+        let body = crate::problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(body["code"], "invalid-query", "{token}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains("page_token"),
+            "{body}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{token}: answered at once"
+        );
+    }
+}

@@ -5,6 +5,7 @@ use axum::{
     extract::{Query, State},
 };
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::workflow::rfc3339;
@@ -109,7 +110,7 @@ pub async fn list_workflows(
     };
     let page_token = match params.page_token.as_deref().filter(|t| !t.is_empty()) {
         None => Vec::new(),
-        Some(token) => from_hex(token).ok_or_else(|| ApiError::InvalidQuery {
+        Some(token) => open_token(token).ok_or_else(|| ApiError::InvalidQuery {
             name: "page_token",
             problem: "is not a next_page_token of this API".to_owned(),
         })?,
@@ -120,8 +121,30 @@ pub async fn list_workflows(
         .await?;
     Ok(Json(WorkflowPageOut {
         workflows: page.executions.into_iter().map(Into::into).collect(),
-        next_page_token: page.next_page_token.map(|t| to_hex(&t)),
+        next_page_token: page.next_page_token.map(|t| seal_token(&t)),
     }))
+}
+
+/// Bytes of a checksum that prefix Temporal's page token in `next_page_token`.
+const CHECKSUM_LEN: usize = 8;
+
+/// Temporal's page token as this API hands it out: hex of a checksum and the token, so a token
+/// this API did not give is refused at once (422) instead of reaching Temporal, which stalls on
+/// tokens it cannot read.
+fn seal_token(token: &[u8]) -> String {
+    let mut sealed = Sha256::digest(token)[..CHECKSUM_LEN].to_vec();
+    sealed.extend_from_slice(token);
+    to_hex(&sealed)
+}
+
+/// The Temporal page token inside a `next_page_token` of [`seal_token`].
+fn open_token(text: &str) -> Option<Vec<u8>> {
+    let bytes = from_hex(text)?;
+    if bytes.len() <= CHECKSUM_LEN {
+        return None;
+    }
+    let (checksum, token) = bytes.split_at(CHECKSUM_LEN);
+    (Sha256::digest(token)[..CHECKSUM_LEN] == *checksum).then(|| token.to_vec())
 }
 
 fn to_hex(bytes: &[u8]) -> String {
@@ -148,5 +171,16 @@ mod tests {
         assert_eq!(from_hex(&to_hex(&token)), Some(token));
         assert_eq!(from_hex("abc"), None);
         assert_eq!(from_hex("zz"), None);
+    }
+
+    #[test]
+    fn only_tokens_this_api_sealed_open() {
+        let token = b"temporal's own token".to_vec();
+        assert_eq!(open_token(&seal_token(&token)), Some(token));
+        assert_eq!(open_token("00ff"), None);
+        assert_eq!(open_token(&to_hex(b"forged token bytes")), None);
+        let mut tampered = seal_token(b"abc");
+        tampered.push_str("00");
+        assert_eq!(open_token(&tampered), None);
     }
 }
