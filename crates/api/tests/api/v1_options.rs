@@ -37,6 +37,38 @@ async fn memo_and_start_delay_reach_temporal() {
         |field: &str| DateTime::parse_from_rfc3339(described[field].as_str().unwrap()).unwrap();
     let delay = time("execution_time") - time("start_time");
     assert!((delay.num_seconds() - 3600).abs() <= 1, "{described}");
+
+    // A number is seconds, as the documentation says; anything else is a clear 422.
+    body["start_delay"] = json!(90);
+    let out = json(
+        post(&env, "/v1/workflows/shopping", Some(&body), &[]).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let id = out["workflow_id"].as_str().unwrap();
+    let described = json(
+        env.get(&format!("/v1/workflows/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let time =
+        |field: &str| DateTime::parse_from_rfc3339(described[field].as_str().unwrap()).unwrap();
+    let delay = time("execution_time") - time("start_time");
+    assert!((delay.num_seconds() - 90).abs() <= 1, "{described}");
+    body["start_delay"] = json!(true);
+    let refused = crate::problem(
+        post(&env, "/v1/workflows/shopping", Some(&body), &[]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["pointer"], "/start_delay", "{refused}");
+    assert!(
+        refused["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("number of seconds"),
+        "{refused}"
+    );
 }
 
 #[tokio::test]

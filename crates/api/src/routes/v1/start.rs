@@ -51,9 +51,10 @@ pub struct StartIn {
     /// namespace beforehand; an unknown one is a 422.
     #[serde(default)]
     pub search_attributes: Option<Map<String, Value>>,
-    /// Delay before the workflow runs: seconds (`30`) or a duration (`1m30s`).
-    #[serde(default)]
-    #[schema(example = "10s")]
+    /// Delay before the workflow runs: a number of seconds (`30`, `2.5`) or a duration
+    /// (`"1m30s"`).
+    #[serde(default, deserialize_with = "seconds_or_duration")]
+    #[schema(value_type = Option<SecondsOrDuration>, example = "10s")]
     pub start_delay: Option<String>,
     /// Whether a closed workflow's id may be used again (default `allow_duplicate`).
     #[serde(default)]
@@ -61,6 +62,30 @@ pub struct StartIn {
     /// What to do when a workflow with the id is running (default `fail`: 409).
     #[serde(default)]
     pub id_conflict_policy: Option<IdConflictPolicy>,
+}
+
+/// A number of seconds, or a duration such as `1m30s`.
+#[derive(ToSchema)]
+#[serde(untagged)]
+pub enum SecondsOrDuration {
+    /// Seconds.
+    Seconds(f64),
+    /// A duration: `500ms`, `30s`, `1m30s`, `2h`.
+    Duration(String),
+}
+
+/// A JSON number of seconds or a duration string, as text for [`parse_delay`].
+fn seconds_or_duration<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    match Option::<Value>::deserialize(deserializer)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(Value::Number(seconds)) => Ok(Some(seconds.to_string())),
+        Some(_) => Err(serde::de::Error::custom(
+            "must be a number of seconds (30) or a duration such as \"1m30s\"",
+        )),
+    }
 }
 
 /// Temporal's workflow id reuse policy.
