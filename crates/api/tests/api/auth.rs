@@ -47,6 +47,18 @@ fn with_keys(s: &mut Settings) {
     };
 }
 
+/// Authentication on, with these API keys: (name, key, permissions).
+pub(crate) fn keys(settings: &mut Settings, keys: &[(&str, &str, &[&str])]) {
+    settings.auth = AuthSettings {
+        enabled: true,
+        api_keys: keys
+            .iter()
+            .map(|(name, key, permissions)| api_key(name, key, permissions))
+            .collect(),
+        ..AuthSettings::default()
+    };
+}
+
 pub(crate) fn bearer(key: &str) -> String {
     format!("Bearer {key}")
 }

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use flowgate_testkit::{TestEnv, eventually, metrics::scrape};
+use flowgate_testkit::{TestEnv, metrics::scrape};
 use reqwest::StatusCode;
 
 use crate::{
     problem,
-    v1_support::{get, header, post, shopping_start},
+    v1_support::{get, header, post, shopping_start, waits_in_flight},
 };
 
 const REJECTED: &str = "flowgate_http_rejected_requests_total";
@@ -88,24 +88,7 @@ async fn beyond_the_concurrency_limit_requests_are_shed_at_once_with_503() {
         .settings(|s| s.limits.max_concurrent_requests = 2)
         .start()
         .await;
-    let waits: Vec<_> = (0..2)
-        .map(|_| {
-            let request = env
-                .http
-                .post(env.url("/v1/workflows/shopping?wait=6s"))
-                .json(&shopping_start(&[("APPLE", 1)]));
-            tokio::spawn(async move { request.send().await.expect("POST reaches the API") })
-        })
-        .collect();
-    eventually(Duration::from_secs(10), "two waits in flight", || async {
-        let scrape = scrape(&env.http, &env.api_admin_url("/metrics")).await;
-        let in_flight = scrape.sum(
-            "http_server_active_requests",
-            &[("http_request_method", "POST")],
-        );
-        (in_flight >= 2.0).then_some(())
-    })
-    .await;
+    let waits = waits_in_flight(&env, 2, "6s", &[]).await;
 
     // Act
     let started = Instant::now();

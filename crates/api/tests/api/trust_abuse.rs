@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use flowgate_config::{AuthSettings, Settings};
-use flowgate_testkit::{TestEnv, eventually, metrics::scrape};
+use flowgate_config::Settings;
+use flowgate_testkit::TestEnv;
 use reqwest::StatusCode;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -12,22 +12,15 @@ use tokio::{
 };
 
 use crate::{
-    auth::{ADMIN, api_key, bearer},
+    auth::{ADMIN, bearer, keys},
     json, problem,
-    v1_support::{get, header, post, shopping_start},
+    v1_support::{get, header, post, shopping_start, waits_in_flight},
 };
 
 const OTHER: &str = "other-client-key-2b9f";
 
 fn with_keys(s: &mut Settings) {
-    s.auth = AuthSettings {
-        enabled: true,
-        api_keys: vec![
-            api_key("admin", ADMIN, &["*:*"]),
-            api_key("other", OTHER, &["*:*"]),
-        ],
-        ..AuthSettings::default()
-    };
+    keys(s, &[("admin", ADMIN, &["*:*"]), ("other", OTHER, &["*:*"])]);
 }
 
 #[tokio::test]
@@ -100,25 +93,7 @@ async fn one_client_cannot_take_every_concurrency_slot() {
         .await;
     let admin = bearer(ADMIN);
     // Two long waits of the admin's hold its two slots (no worker: the workflows keep running).
-    let waits: Vec<_> = (0..2)
-        .map(|_| {
-            let request = env
-                .http
-                .post(env.url("/v1/workflows/shopping?wait=20s"))
-                .header("authorization", &admin)
-                .json(&shopping_start(&[("APPLE", 1)]));
-            tokio::spawn(async move { request.send().await.expect("POST reaches the API") })
-        })
-        .collect();
-    eventually(Duration::from_secs(10), "two waits in flight", || async {
-        let scrape = scrape(&env.http, &env.api_admin_url("/metrics")).await;
-        let in_flight = scrape.sum(
-            "http_server_active_requests",
-            &[("http_request_method", "POST")],
-        );
-        (in_flight >= 2.0).then_some(())
-    })
-    .await;
+    let waits = waits_in_flight(&env, 2, "20s", &[("authorization", &admin)]).await;
     let shed = get(&env, "/v1/workflows", &[("authorization", &admin)]).await;
     assert_eq!(header(&shed, "retry-after"), "1");
     let body = problem(shed, StatusCode::SERVICE_UNAVAILABLE).await;
@@ -141,6 +116,14 @@ async fn one_client_cannot_take_every_concurrency_slot() {
     for wait in waits {
         wait.abort();
     }
+}
+
+/// `host:port` of the API, for raw TCP.
+fn api_address(env: &TestEnv) -> String {
+    env.url("/")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned()
 }
 
 /// Reads until the server closes the connection; `None` if it is still open after `within`.
@@ -166,11 +149,7 @@ async fn a_client_trickling_headers_or_idling_loses_its_connection() {
         .settings(|s| s.api.header_read_timeout = Duration::from_secs(1))
         .start()
         .await;
-    let address = env
-        .url("/")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let address = api_address(&env);
 
     // Headers that never end.
     let mut slow = TcpStream::connect(&address).await.unwrap();
@@ -206,11 +185,7 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
         .settings(|s| s.api.max_connections = 2)
         .start()
         .await;
-    let address = env
-        .url("/")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned();
+    let address = api_address(&env);
     let first = TcpStream::connect(&address).await.unwrap();
     let _second = TcpStream::connect(&address).await.unwrap();
     let mut third = TcpStream::connect(&address).await.unwrap();

@@ -1,13 +1,13 @@
 //! Deny by default: every documented operation needs a permission unless it is open, and ids
 //! in paths are checked before Temporal is asked anything.
 
-use flowgate_config::{AuthSettings, Settings};
+use flowgate_config::Settings;
 use flowgate_testkit::TestEnv;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::{
-    auth::{ADMIN, api_key, bearer},
+    auth::{ADMIN, bearer, keys},
     problem,
 };
 
@@ -18,14 +18,13 @@ const NOBODY: &str = "nobody-key-6a1b";
 const OPEN: [&str; 3] = ["/", "/livez", "/readyz"];
 
 fn with_keys(s: &mut Settings) {
-    s.auth = AuthSettings {
-        enabled: true,
-        api_keys: vec![
-            api_key("admin", ADMIN, &["*:*"]),
-            api_key("nobody", NOBODY, &["*:no-such-workflow"]),
+    keys(
+        s,
+        &[
+            ("admin", ADMIN, &["*:*"]),
+            ("nobody", NOBODY, &["*:no-such-workflow"]),
         ],
-        ..AuthSettings::default()
-    };
+    );
 }
 
 #[tokio::test]

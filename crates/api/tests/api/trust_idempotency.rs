@@ -2,13 +2,13 @@
 //! is two independent requests that learn nothing of each other; a key never chooses between
 //! workflow ids; a keyed message with another argument is never taken for a retry.
 
-use flowgate_config::{AuthSettings, Settings};
+use flowgate_config::Settings;
 use flowgate_testkit::TestEnv;
 use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::{
-    auth::{ADMIN, api_key, bearer},
+    auth::{ADMIN, bearer, keys},
     json, problem,
     v1_support::{approval_start, get, post, shopping_start, status_of},
 };
@@ -17,15 +17,14 @@ const TENANT_A: &str = "tenant-a-key-1f2e";
 const TENANT_B: &str = "tenant-b-key-8c7d";
 
 fn with_tenants(s: &mut Settings) {
-    s.auth = AuthSettings {
-        enabled: true,
-        api_keys: vec![
-            api_key("admin", ADMIN, &["*:*"]),
-            api_key("tenant-a", TENANT_A, &["*:*"]),
-            api_key("tenant-b", TENANT_B, &["*:*"]),
+    keys(
+        s,
+        &[
+            ("admin", ADMIN, &["*:*"]),
+            ("tenant-a", TENANT_A, &["*:*"]),
+            ("tenant-b", TENANT_B, &["*:*"]),
         ],
-        ..AuthSettings::default()
-    };
+    );
 }
 
 #[tokio::test]

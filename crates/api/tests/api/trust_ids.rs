@@ -2,13 +2,13 @@
 //! never reaches a run of another type through its id policies, and replacing a run needs
 //! `control` on it.
 
-use flowgate_config::{AuthSettings, Settings};
+use flowgate_config::Settings;
 use flowgate_testkit::TestEnv;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::{
-    auth::{ADMIN, api_key, bearer},
+    auth::{ADMIN, bearer, keys},
     json, problem,
     v1_support::{approval_start, get, post, segment, shopping_start},
 };
@@ -17,19 +17,18 @@ const SHOP_ONLY: &str = "shop-only-key-41c7";
 const SHOP_CONTROL: &str = "shop-control-key-93de";
 
 fn with_keys(s: &mut Settings) {
-    s.auth = AuthSettings {
-        enabled: true,
-        api_keys: vec![
-            api_key("admin", ADMIN, &["*:*"]),
-            api_key("shop", SHOP_ONLY, &["start:shopping"]),
-            api_key(
+    keys(
+        s,
+        &[
+            ("admin", ADMIN, &["*:*"]),
+            ("shop", SHOP_ONLY, &["start:shopping"]),
+            (
                 "shop-control",
                 SHOP_CONTROL,
                 &["start:shopping", "control:shopping", "read:shopping"],
             ),
         ],
-        ..AuthSettings::default()
-    };
+    );
 }
 
 async fn start_as(

@@ -3,12 +3,31 @@
 use chrono::DateTime;
 use flowgate_testkit::TestEnv;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::{
     json, problem,
     v1_support::{post, shopping_start},
 };
+
+/// Starts `body`; the workflow as described, and its delay in seconds.
+async fn start_delayed(env: &TestEnv, body: &Value) -> (Value, i64) {
+    let out = json(
+        post(env, "/v1/workflows/shopping", Some(body), &[]).await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let id = out["workflow_id"].as_str().unwrap();
+    let described = json(
+        env.get(&format!("/v1/workflows/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
+    let time =
+        |field: &str| DateTime::parse_from_rfc3339(described[field].as_str().unwrap()).unwrap();
+    let delay = (time("execution_time") - time("start_time")).num_seconds();
+    (described, delay)
+}
 
 #[tokio::test]
 async fn memo_and_start_delay_reach_temporal() {
@@ -16,45 +35,18 @@ async fn memo_and_start_delay_reach_temporal() {
     let mut body = shopping_start(&[("APPLE", 1)]);
     body["memo"] = json!({"team": "fruit", "priority": 2, "tags": ["a", "b"]});
     body["start_delay"] = json!("1h");
-    let out = json(
-        post(&env, "/v1/workflows/shopping", Some(&body), &[]).await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
-    let id = out["workflow_id"].as_str().unwrap();
-
-    let described = json(
-        env.get(&format!("/v1/workflows/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let (described, delay) = start_delayed(&env, &body).await;
     assert_eq!(
         described["memo"],
         json!({"team": "fruit", "priority": 2, "tags": ["a", "b"]})
     );
     assert_eq!(described["status"], "RUNNING", "delayed, so not run yet");
-    let time =
-        |field: &str| DateTime::parse_from_rfc3339(described[field].as_str().unwrap()).unwrap();
-    let delay = time("execution_time") - time("start_time");
-    assert!((delay.num_seconds() - 3600).abs() <= 1, "{described}");
+    assert!((delay - 3600).abs() <= 1, "{described}");
 
     // A number is seconds, as the documentation says; anything else is a clear 422.
     body["start_delay"] = json!(90);
-    let out = json(
-        post(&env, "/v1/workflows/shopping", Some(&body), &[]).await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
-    let id = out["workflow_id"].as_str().unwrap();
-    let described = json(
-        env.get(&format!("/v1/workflows/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
-    let time =
-        |field: &str| DateTime::parse_from_rfc3339(described[field].as_str().unwrap()).unwrap();
-    let delay = time("execution_time") - time("start_time");
-    assert!((delay.num_seconds() - 90).abs() <= 1, "{described}");
+    let (described, delay) = start_delayed(&env, &body).await;
+    assert!((delay - 90).abs() <= 1, "{described}");
     body["start_delay"] = json!(true);
     let refused = crate::problem(
         post(&env, "/v1/workflows/shopping", Some(&body), &[]).await,

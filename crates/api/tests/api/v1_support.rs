@@ -88,3 +88,40 @@ pub(crate) async fn status_of(env: &TestEnv, id: &str) -> Value {
     let path = format!("/v1/workflows/{id}/queries/status");
     crate::json(post(env, &path, None, &[]).await, reqwest::StatusCode::OK).await["result"].clone()
 }
+
+/// `count` shopping starts that wait `wait` (no worker: they keep waiting), sent with
+/// `headers`; returns once the API counts them in flight.
+pub(crate) async fn waits_in_flight(
+    env: &TestEnv,
+    count: usize,
+    wait: &str,
+    headers: &[(&str, &str)],
+) -> Vec<tokio::task::JoinHandle<Response>> {
+    let waits = (0..count)
+        .map(|_| {
+            let mut request = env
+                .http
+                .post(env.url(&format!("/v1/workflows/shopping?wait={wait}")))
+                .json(&shopping_start(&[("APPLE", 1)]));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            tokio::spawn(async move { request.send().await.expect("POST reaches the API") })
+        })
+        .collect();
+    flowgate_testkit::eventually(
+        std::time::Duration::from_secs(10),
+        "the waits in flight",
+        || async {
+            let scrape =
+                flowgate_testkit::metrics::scrape(&env.http, &env.api_admin_url("/metrics")).await;
+            let in_flight = scrape.sum(
+                "http_server_active_requests",
+                &[("http_request_method", "POST")],
+            );
+            (in_flight >= count as f64).then_some(())
+        },
+    )
+    .await;
+    waits
+}
