@@ -51,16 +51,23 @@ pub(super) fn document(doc: &mut OpenApi, routes: &ApiRouter) {
             .insert(name.to_owned(), RefOr::T(problem(description, false)));
     }
     components.responses.insert(
+        "InvalidPath".to_owned(),
+        RefOr::T(problem(
+            "A workflow id in the path that is blank, longer than 255 characters or has control characters (checked before Temporal is asked), or an undecodable path",
+            false,
+        )),
+    );
+    components.responses.insert(
         "RateLimited".to_owned(),
         RefOr::T(problem(
-            "Over the client's rate limit (limits.rate_per_second, limits.burst); retry after Retry-After seconds",
+            "Over the client's rate limit (limits.rate_per_second, limits.burst), or too many failed authentications from the client's address (limits.failed_auth_per_minute); retry after Retry-After seconds",
             true,
         )),
     );
     components.responses.insert(
         "Overloaded".to_owned(),
         RefOr::T(problem(
-            "Overloaded: limits.max_concurrent_requests are in flight (retry after Retry-After seconds), or the token signing keys cannot be fetched",
+            "Overloaded: limits.max_concurrent_requests are in flight, or the client has limits.max_concurrent_per_client in flight (retry after Retry-After seconds), or the token signing keys cannot be fetched",
             true,
         )),
     );
@@ -109,8 +116,16 @@ pub(super) fn document(doc: &mut OpenApi, routes: &ApiRouter) {
                 operation,
                 "503",
                 "Overloaded",
-                "or overloaded (limits.max_concurrent_requests), or the token signing keys cannot be fetched",
+                "or overloaded (limits.max_concurrent_requests, or the client's limits.max_concurrent_per_client), or the token signing keys cannot be fetched",
             );
+            if path.contains("{workflow_id}") {
+                also(
+                    operation,
+                    "400",
+                    "InvalidPath",
+                    "or a workflow id in the path that is blank, longer than 255 characters or has control characters",
+                );
+            }
             also(
                 operation,
                 "504",
