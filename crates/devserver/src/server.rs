@@ -138,9 +138,29 @@ impl DevServer {
 
     /// Starts the server again with the same ports, db file and log file, and waits until it is
     /// ready. Stops it gracefully first if it is still running.
+    ///
+    /// The gRPC port (the address clients know) never changes; if another process took the HTTP
+    /// API or metrics port while the server was down, those move to new free ports.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.stop().await?;
-        self.launch().await
+        let mut attempt = 0;
+        loop {
+            match self.launch().await {
+                Ok(()) => return Ok(()),
+                Err(err) => {
+                    let error = format!("{err:#}");
+                    let grpc_taken = error.contains(&format!(":{}:", self.grpc_port()));
+                    if attempt >= 2 || !error.contains("address already in use") || grpc_taken {
+                        return Err(err);
+                    }
+                    tracing::warn!(%error, "a dev server port was taken while it was down; moving the HTTP and metrics ports");
+                    let [http, metrics] = probe::free_ports::<2>(self.opts.ip)?;
+                    self.opts.http_port = Some(http);
+                    self.opts.metrics_port = Some(metrics);
+                    attempt += 1;
+                }
+            }
+        }
     }
 
     async fn launch(&mut self) -> anyhow::Result<()> {

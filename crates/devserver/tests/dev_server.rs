@@ -185,3 +185,28 @@ fn a_server_is_killed_when_the_thread_that_started_it_exits() -> anyhow::Result<
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn a_restart_keeps_its_grpc_address_when_another_process_took_its_http_port()
+-> anyhow::Result<()> {
+    let cli = provision_async().await?;
+    let dir = tempfile::tempdir()?;
+    let mut server = DevServer::start(options(cli.clone(), dir.path())).await?;
+    let (address, http_port) = (server.address(), server.http_port());
+    server.stop().await?;
+    // Someone else binds the HTTP API port while the server is down.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", http_port))?;
+
+    server.restart().await?;
+
+    assert_eq!(server.address(), address, "clients find it where they did");
+    assert_ne!(server.http_port(), http_port);
+    temporal(
+        &cli,
+        &server,
+        &["operator", "namespace", "describe", "default"],
+    )
+    .await?;
+    drop(squatter);
+    Ok(())
+}
