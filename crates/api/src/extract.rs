@@ -150,6 +150,30 @@ pub fn check_workflow_id(id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `id` has the form of the ids Flowgate makes itself (`<a registered prefix><UUID>`:
+/// generated, or derived from an Idempotency-Key). A client may not choose one, or it could take
+/// the id another client's key will use.
+pub fn is_flowgate_id(id: &str) -> bool {
+    flowgate_workflows::registry::registry()
+        .all()
+        .iter()
+        .filter_map(|def| id.strip_prefix(def.id_prefix))
+        .any(|rest| uuid::Uuid::try_parse(rest).is_ok())
+}
+
+/// [`check_workflow_id`] for an id a client chooses in a body: not of [`is_flowgate_id`]'s form
+/// either.
+pub fn check_chosen_workflow_id(id: &str) -> Result<(), String> {
+    check_workflow_id(id)?;
+    if is_flowgate_id(id) {
+        return Err(
+            "has the form of the ids Flowgate makes itself (<prefix><UUID>); choose another"
+                .to_owned(),
+        );
+    }
+    Ok(())
+}
+
 fn checked_path_id(id: String) -> Result<String, ApiError> {
     check_workflow_id(&id)
         .map_err(|problem| ApiError::InvalidPath(format!("workflow id {problem}")))?;

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use crate::{
     access::{Access, ApiRouter, On},
     error::{ApiError, FieldError, Problem},
-    extract::{ApiJson, check_workflow_id},
+    extract::{ApiJson, check_chosen_workflow_id},
     gateway::Outcome,
     routes::executions::{RunStatus, WorkflowRunOut, result_location, run_response},
     state::AppState,
@@ -98,7 +98,7 @@ impl ShoppingIn {
                 });
             }
         }
-        if let Some(Err(problem)) = self.workflow_id.as_deref().map(check_workflow_id) {
+        if let Some(Err(problem)) = self.workflow_id.as_deref().map(check_chosen_workflow_id) {
             errors.push(FieldError::new("/workflow_id", problem));
         }
         if !errors.is_empty() {
@@ -256,9 +256,15 @@ mod tests {
 
     #[test]
     fn chosen_workflow_ids_are_checked() {
-        assert!(check_workflow_id("order-42/β").is_ok());
-        assert!(check_workflow_id(" ").is_err());
-        assert!(check_workflow_id("a\nb").is_err());
-        assert!(check_workflow_id(&"x".repeat(256)).is_err());
+        assert!(check_chosen_workflow_id("order-42/β").is_ok());
+        assert!(check_chosen_workflow_id(" ").is_err());
+        assert!(check_chosen_workflow_id("a\nb").is_err());
+        assert!(check_chosen_workflow_id(&"x".repeat(256)).is_err());
+        let flowgate_made = format!("shopping-workflow-{}", uuid::Uuid::new_v4());
+        assert!(
+            check_chosen_workflow_id(&flowgate_made).is_err(),
+            "reserved"
+        );
+        assert!(check_chosen_workflow_id("order-approval-1f2e").is_ok());
     }
 }

@@ -21,6 +21,7 @@ mod shopping;
 mod traces;
 mod trust_abuse;
 mod trust_access;
+mod trust_attacks;
 mod trust_idempotency;
 mod trust_ids;
 mod v1_control;

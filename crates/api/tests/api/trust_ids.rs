@@ -110,9 +110,20 @@ async fn a_start_cannot_join_replace_or_take_over_a_workflow_of_another_type() {
         let mut attack = shopping_start(&[("APPLE", 1)]);
         attack["workflow_id"] = json!("victim-a");
         attack["id_conflict_policy"] = json!(policy);
-        for key in [SHOP_ONLY, SHOP_CONTROL] {
-            let response = start_as(&env, key, "/v1/workflows/shopping", &attack, query).await;
+        // With read and control on shopping: the id is taken, nothing more.
+        let response = start_as(&env, SHOP_CONTROL, "/v1/workflows/shopping", &attack, query).await;
+        taken(response, "victim-a").await;
+        // Without them, joining or terminating is refused before the id is looked at.
+        let response = start_as(&env, SHOP_ONLY, "/v1/workflows/shopping", &attack, query).await;
+        if policy == "fail" {
             taken(response, "victim-a").await;
+        } else {
+            let body = problem(response, StatusCode::FORBIDDEN).await;
+            let text = body.to_string();
+            assert!(
+                !text.contains("victim-a") && !text.contains("Approval"),
+                "{body}"
+            );
         }
     }
     assert_eq!(
@@ -192,10 +203,19 @@ async fn replacing_a_running_workflow_needs_control_on_it() {
     assert_ne!(replaced["run_id"], first["run_id"], "{replaced}");
     assert_eq!(replaced["replayed"], false);
 
-    // `use_existing` on a run of the same type returns it, as documented.
+    // `use_existing` answers with the running run: it needs read on it.
     body["id_conflict_policy"] = json!("use_existing");
-    let joined = json(
+    let refused = problem(
         start_as(&env, SHOP_ONLY, "/v1/workflows/shopping", &body, "").await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("read"),
+        "{refused}"
+    );
+    let joined = json(
+        start_as(&env, SHOP_CONTROL, "/v1/workflows/shopping", &body, "").await,
         StatusCode::ACCEPTED,
     )
     .await;

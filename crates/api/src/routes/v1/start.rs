@@ -28,7 +28,7 @@ use super::{
 use crate::{
     auth::Principal,
     error::{ApiError, FieldError, Problem},
-    extract::{ApiJson, check_workflow_id},
+    extract::{ApiJson, check_chosen_workflow_id},
     gateway::{Outcome, StartSpec},
     state::AppState,
 };
@@ -123,7 +123,7 @@ impl StartIn {
             }
             Value::Null
         });
-        if let Some(Err(problem)) = self.workflow_id.as_deref().map(check_workflow_id) {
+        if let Some(Err(problem)) = self.workflow_id.as_deref().map(check_chosen_workflow_id) {
             errors.push(FieldError::new("/workflow_id", problem));
         }
         let memo = self.memo.unwrap_or_default();
@@ -310,54 +310,75 @@ pub async fn start_workflow(
 
 /// Starts `spec`, whose workflow id the client chose. Workflow ids are shared by every workflow
 /// type (they are Temporal's): an id held by a run of another type — running or closed — is
-/// refused as taken, whatever the policies say, and nothing of that run is revealed; replacing a
-/// running run (`terminate_existing`) needs `control` on its workflow, and terminates exactly the
-/// run that was checked.
+/// refused as taken, whatever the policies say, and nothing of that run is revealed. Within the
+/// type, the policies act on another client's run only with the permission that act needs:
+/// `use_existing` answers with the running run (its status and result), so it needs `read`;
+/// `terminate_existing` needs `control`; a new run on an id whose run has closed replaces what
+/// its readers see, so it needs `control` too. Those asked for are checked before anything is
+/// looked up, so a refusal says nothing of the id.
 async fn start_chosen_id(
     state: &AppState,
     def: &WorkflowDef,
     principal: Option<&Principal>,
     spec: &mut StartSpec,
 ) -> Result<(String, bool), ApiError> {
+    let needs = |action: Action, why: &str| match principal {
+        Some(principal) if !principal.may_act_on(action, def) => {
+            Err(principal.forbidden(action, &format!("workflows of type {:?} ({why})", def.name)))
+        }
+        _ => Ok(()),
+    };
+    match spec.id_conflict_policy {
+        WorkflowIdConflictPolicy::UseExisting => needs(
+            Action::Read,
+            "id_conflict_policy use_existing answers with the running run",
+        )?,
+        WorkflowIdConflictPolicy::TerminateExisting => needs(
+            Action::Control,
+            "id_conflict_policy terminate_existing terminates the running run",
+        )?,
+        _ => {}
+    }
     let taken = || ApiError::WorkflowAlreadyExists(spec.workflow_id.clone());
     let existing = match state.gateway.describe_execution(&spec.workflow_id).await {
         Ok(execution) => Some(execution),
         Err(ApiError::WorkflowNotFound(_)) => None,
         Err(other) => return Err(other),
     };
-    if let Some(existing) = &existing {
-        if existing.workflow_type != def.temporal_type {
-            return Err(taken());
-        }
-        let running = existing.status == WorkflowExecutionStatus::Running;
-        if running && spec.id_conflict_policy == WorkflowIdConflictPolicy::TerminateExisting {
-            if let Some(principal) = principal
-                && !principal.may_act_on(Action::Control, def)
-            {
-                return Err(principal.forbidden(
-                    Action::Control,
-                    &format!(
-                        "workflows of type {:?} (id_conflict_policy terminate_existing terminates the running one)",
-                        def.name
-                    ),
-                ));
+    let terminate = spec.id_conflict_policy == WorkflowIdConflictPolicy::TerminateExisting;
+    // Temporal applies the policies to whatever holds the id when the start arrives; only the
+    // run checked here may be acted on, so anything else that appears meanwhile is a conflict.
+    if terminate {
+        spec.id_conflict_policy = WorkflowIdConflictPolicy::Fail;
+    }
+    match &existing {
+        Some(existing) if existing.workflow_type != def.temporal_type => return Err(taken()),
+        Some(existing) if existing.status == WorkflowExecutionStatus::Running => {
+            if terminate {
+                state
+                    .gateway
+                    .terminate(
+                        &spec.workflow_id,
+                        Some(&existing.run_id),
+                        "replaced by a start with id_conflict_policy terminate_existing".to_owned(),
+                    )
+                    .await?;
             }
-            state
-                .gateway
-                .terminate(
-                    &spec.workflow_id,
-                    Some(&existing.run_id),
-                    "replaced by a start with id_conflict_policy terminate_existing".to_owned(),
-                )
-                .await?;
-            // Anything started with the id since is another request's: a conflict.
+        }
+        Some(_closed) => {
+            if spec.id_reuse_policy == WorkflowIdReusePolicy::RejectDuplicate {
+                return Err(taken());
+            }
+            needs(
+                Action::Control,
+                "a new run on the id of a closed one replaces what its readers see",
+            )?;
+        }
+        None => {
+            // No run ever had the id: if one appears before this start arrives, it is a conflict.
+            spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
             spec.id_conflict_policy = WorkflowIdConflictPolicy::Fail;
         }
-    } else {
-        // No run ever had the id, so no policy can hand over another type's: if one appears
-        // before this start arrives, it is a conflict.
-        spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
-        spec.id_conflict_policy = WorkflowIdConflictPolicy::Fail;
     }
     let run = state.gateway.start_execution(spec).await?;
     if !run.started && existing.as_ref().map(|e| &e.run_id) != Some(&run.run_id) {
