@@ -502,10 +502,8 @@ async fn http_framing_ambiguities_are_refused() {
 
     // Absolute-form: routed by its path only; no host confusion.
     let answer = exchange(
-        format!(
-            "GET http://evil.example/v1/workflows HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        )
-        .into_bytes(),
+        b"GET http://evil.example/v1/workflows HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            .to_vec(),
     )
     .await;
     eprintln!("absolute-form -> {}", answer.lines().next().unwrap_or(""));
