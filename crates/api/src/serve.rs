@@ -1,11 +1,15 @@
-//! The public listener's HTTP/1.1 server: bounded connections and header reads.
+//! The public listener's HTTP/1.1 server: bounded connections that must make progress.
 //!
 //! `axum::serve` sets no timeouts and accepts every connection, so a client that trickles its
-//! headers, or opens connections and never uses them, holds them for ever. Here every connection
-//! must send a request's headers within `api.header_read_timeout` (also the longest a kept-alive
-//! connection may stay idle between requests), and at most `api.max_connections` are open at
-//! once: beyond it the listener stops accepting, and new connections wait in the kernel's
-//! backlog until one closes. TLS and HTTP/2 end at the ingress or load balancer.
+//! headers, opens connections and never uses them, or never reads its answers, holds them for
+//! ever. Here a connection that makes no progress for `api.idle_timeout` is closed — it must send
+//! a request's headers within it, may stay idle between requests that long, and a write of its
+//! answer may wait that long for the client to take a byte ([`stall`]) — and at most
+//! `api.max_connections` are open at once: beyond it the listener stops accepting, and new
+//! connections wait in the kernel's backlog until one closes. TLS and HTTP/2 end at the ingress
+//! or load balancer.
+
+mod stall;
 
 use std::{future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
@@ -21,8 +25,9 @@ use tower::ServiceExt as _;
 /// Limits of the connections a [`serve`] accepts.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
-    /// Longest time to receive a request's headers, or to wait idle for the next request.
-    pub header_read_timeout: Duration,
+    /// Longest time a connection may make no progress: receiving a request's headers, waiting
+    /// for the next request, or waiting for the client to take its answer.
+    pub idle_timeout: Duration,
     /// Connections open at once.
     pub max_connections: usize,
 }
@@ -92,8 +97,9 @@ async fn connection(
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
-    let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
+        .header_read_timeout(limits.idle_timeout);
+    let io = stall::StallGuard::new(stream, limits.idle_timeout);
+    let mut connection = pin!(builder.serve_connection(TokioIo::new(io), service));
     let result = tokio::select! {
         result = connection.as_mut() => result,
         _ = async { stopping.wait_for(|stopping| *stopping).await.map(|_| ()) } => {

@@ -136,7 +136,7 @@ impl Application {
         });
         tracing::info!(address = %listener.local_addr()?, "HTTP API listening");
         let limits = ConnectionLimits {
-            header_read_timeout: api.header_read_timeout,
+            idle_timeout: api.idle_timeout,
             max_connections: api.max_connections,
         };
         let server = crate::serve::serve(listener, router, limits, async move {

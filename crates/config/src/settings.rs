@@ -62,10 +62,10 @@ pub struct ApiSettings {
     pub request_timeout: Duration,
     /// Threads of the async runtime: 1 runs everything on one thread, 0 one thread per CPU.
     pub runtime_threads: usize,
-    /// A connection that takes longer than this to send a request's headers, or that stays
-    /// idle this long between requests, is closed.
+    /// A connection that makes no progress this long (sending a request's headers, between
+    /// requests, or reading an answer) is closed.
     #[serde(with = "humantime_serde")]
-    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
     /// Client connections open at once; beyond it new connections wait in the listen backlog.
     pub max_connections: usize,
 }

@@ -76,7 +76,7 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
             ),
         ));
     }
-    positive("api.header_read_timeout", api.header_read_timeout)?;
+    positive("api.idle_timeout", api.idle_timeout)?;
     in_range("api.max_connections", api.max_connections, 1, 1_000_000)?;
     for origin in &s.cors.allowed_origins {
         valid_origin(origin, s.cors.allowed_origins.len())?;

@@ -146,7 +146,7 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Vec<u
 async fn a_client_trickling_headers_or_idling_loses_its_connection() {
     let env = TestEnv::builder()
         .without_worker()
-        .settings(|s| s.api.header_read_timeout = Duration::from_secs(1))
+        .settings(|s| s.api.idle_timeout = Duration::from_secs(1))
         .start()
         .await;
     let address = api_address(&env);

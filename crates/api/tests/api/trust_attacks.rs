@@ -203,7 +203,7 @@ async fn liveness_still_answers_while_a_client_holds_every_connection() {
         .without_worker()
         .settings(|s| {
             s.api.max_connections = 2;
-            s.api.header_read_timeout = Duration::from_secs(30);
+            s.api.idle_timeout = Duration::from_secs(30);
         })
         .start()
         .await;
@@ -786,7 +786,7 @@ fn the_failed_auth_limiter_admits_a_new_address_in_constant_time_when_full() {
 // Finding 7: a client that does not read its answers holds its connection for ever.
 // ---------------------------------------------------------------------------------------------
 
-/// `api.header_read_timeout` closes connections that are slow to send or idle, but nothing bounds
+/// `api.idle_timeout` closes connections that are slow to send or idle, but nothing bounds
 /// a write: a client pipelines requests to an open route (`/openapi.json`, 115 KB, or `/livez`)
 /// and never reads. Once the socket buffers are full the server's write blocks, no timer runs,
 /// and the connection (and its `api.max_connections` permit) is held for as long as the client
@@ -798,7 +798,7 @@ async fn a_client_that_never_reads_does_not_hold_its_connection_for_ever() {
         .without_worker()
         .settings(|s| {
             s.api.max_connections = 1;
-            s.api.header_read_timeout = Duration::from_secs(1);
+            s.api.idle_timeout = Duration::from_secs(1);
         })
         .start()
         .await;
@@ -814,19 +814,20 @@ async fn a_client_that_never_reads_does_not_hold_its_connection_for_ever() {
         .take(request.len() * 64)
         .collect();
     stalled.write_all(&pipelined).await.unwrap();
-    // Never read. Far beyond header_read_timeout:
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Never read: once the socket buffers are full the answer's write stalls, and after
+    // idle_timeout the connection (and its only permit) must be given up.
     let probe = reqwest::Client::builder()
-        .timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(2))
         .build()
-        .unwrap()
-        .get(env.url("/livez"))
-        .send()
-        .await;
-    let answered = probe.is_ok_and(|r| r.status() == StatusCode::OK);
+        .unwrap();
+    flowgate_testkit::eventually(
+        Duration::from_secs(15),
+        "/livez to answer past a client that stopped reading",
+        || async {
+            let answer = probe.get(env.url("/livez")).send().await.ok()?;
+            (answer.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
     drop(stalled);
-    assert!(
-        answered,
-        "a client that stopped reading still holds its connection 5 s after a 1 s header_read_timeout"
-    );
 }
