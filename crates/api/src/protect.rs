@@ -134,25 +134,43 @@ impl Protection {
     }
 }
 
-/// The client address of a request: the last `X-Forwarded-For` entry when trusted, else the TCP
-/// peer.
+/// The client address of a request as a limiter bucket: the last `X-Forwarded-For` entry when
+/// trusted, else the TCP peer; IPv6 addresses by their /64, which one client typically holds
+/// whole (so it cannot take a fresh bucket per address).
 fn client_address(request: &Request, trust_forwarded_for: bool) -> String {
-    if trust_forwarded_for
-        && let Some(ip) = request
-            .headers()
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
-            .next_back()
-    {
-        return format!("ip:{ip}");
+    let forwarded = trust_forwarded_for
+        .then(|| {
+            request
+                .headers()
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|s| s.trim().parse::<std::net::IpAddr>().ok())
+                .next_back()
+        })
+        .flatten();
+    let peer = || {
+        request
+            .extensions()
+            .get::<ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip())
+    };
+    match forwarded.or_else(peer) {
+        Some(ip) => format!("ip:{}", bucket_of(ip)),
+        None => "ip:unknown".to_owned(),
     }
-    request
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map_or_else(|| "ip:unknown".to_owned(), |c| format!("ip:{}", c.0.ip()))
+}
+
+/// An IPv4 address, or an IPv6 address's /64.
+fn bucket_of(ip: std::net::IpAddr) -> String {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 #[cfg(test)]
@@ -167,5 +185,13 @@ mod tests {
             .unwrap();
         assert_eq!(client_address(&request, true), "ip:203.0.113.7");
         assert_eq!(client_address(&request, false), "ip:unknown");
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_64_and_mapped_ipv4_as_ipv4() {
+        let bucket = |ip: &str| bucket_of(ip.parse().unwrap());
+        assert_eq!(bucket("2001:db8:1:2::1"), bucket("2001:db8:1:2:ffff::9"));
+        assert_ne!(bucket("2001:db8:1:2::1"), bucket("2001:db8:1:3::1"));
+        assert_eq!(bucket("::ffff:203.0.113.7"), "203.0.113.7");
     }
 }

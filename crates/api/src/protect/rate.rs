@@ -6,9 +6,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Most clients tracked at once; beyond it the longest-idle bucket is forgotten (which only
-/// ever lets that client start over with a full bucket).
+/// Most clients tracked at once. When full, buckets that have refilled are forgotten (which
+/// changes nothing for them), and if that frees too little, arbitrary ones until a tenth of the
+/// room is free: one sweep per tenth of the room, so a flood of new addresses costs a sweep now
+/// and then instead of one per request.
 const MAX_CLIENTS: usize = 100_000;
+
+/// Room a sweep makes, at least.
+const SWEEP_FREES: usize = MAX_CLIENTS / 10;
 
 /// Token buckets by client: each refills at `rate` tokens a second up to `burst`; a request
 /// takes one token.
@@ -18,6 +23,7 @@ pub struct RateLimiter {
     /// A bucket idle this long is full again, so forgetting it changes nothing.
     refill_time: Duration,
     buckets: Mutex<HashMap<String, Bucket>>,
+    sweeps: std::sync::atomic::AtomicUsize,
 }
 
 struct Bucket {
@@ -34,6 +40,7 @@ impl RateLimiter {
             burst,
             refill_time: Duration::from_secs_f64((burst / rate).min(86_400.0)),
             buckets: Mutex::new(HashMap::new()),
+            sweeps: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -82,17 +89,24 @@ impl RateLimiter {
         Err((wait.ceil() as u64).max(1))
     }
 
-    /// Forgets every bucket that has refilled; if none has, the longest-idle one.
+    /// Forgets every bucket that has refilled; then, while less than [`SWEEP_FREES`] is free,
+    /// arbitrary ones.
     fn evict(&self, buckets: &mut HashMap<String, Bucket>, now: Instant) {
+        self.sweeps
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         buckets.retain(|_, b| now.saturating_duration_since(b.updated) < self.refill_time);
-        if buckets.len() >= MAX_CLIENTS
-            && let Some(oldest) = buckets
-                .iter()
-                .min_by_key(|(_, b)| b.updated)
-                .map(|(k, _)| k.clone())
-        {
-            buckets.remove(&oldest);
+        let excess = (buckets.len() + SWEEP_FREES).saturating_sub(MAX_CLIENTS);
+        if excess > 0 {
+            let doomed: Vec<String> = buckets.keys().take(excess).cloned().collect();
+            for key in doomed {
+                buckets.remove(&key);
+            }
         }
+    }
+
+    /// Sweeps made to keep memory bounded.
+    pub fn sweeps(&self) -> usize {
+        self.sweeps.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Clients currently tracked.
@@ -146,5 +160,26 @@ mod tests {
             let _ = limiter.check_at(&i.to_string(), t0 + Duration::from_secs(1));
         }
         assert!(limiter.tracked() <= MAX_CLIENTS);
+    }
+
+    #[test]
+    fn a_flood_of_new_clients_costs_one_sweep_per_tenth_of_the_room() {
+        // Nothing refills within the flood: every sweep has to make room by itself.
+        let limiter = RateLimiter::new(0.001, 1);
+        let t0 = Instant::now();
+        for i in 0..MAX_CLIENTS {
+            limiter.check_at(&format!("a{i}"), t0).unwrap();
+        }
+        assert_eq!(limiter.sweeps(), 0);
+        for i in 0..2 * SWEEP_FREES {
+            limiter.check_at(&format!("b{i}"), t0).unwrap();
+        }
+        assert!(limiter.tracked() <= MAX_CLIENTS);
+        assert!(
+            limiter.sweeps() <= 2,
+            "{} sweeps for {} new clients",
+            limiter.sweeps(),
+            2 * SWEEP_FREES
+        );
     }
 }
