@@ -22,7 +22,7 @@ use prometheus::{
     proto::MetricFamily,
 };
 
-pub use admin::{bind_admin_listener, serve_admin};
+pub use admin::{admin_router, bind_admin_listener, serve_admin};
 pub use labels::{FailureReason, RejectReason, StartOutcome, TemporalOperation};
 pub use requests::track_http;
 

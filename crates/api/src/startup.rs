@@ -114,7 +114,7 @@ impl Application {
         let (_stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(crate::metrics::serve_admin(
             admin,
-            state.metrics.clone(),
+            crate::metrics::admin_router(state.clone()),
             async move {
                 let _ = admin_stopped.await;
             },

@@ -1,4 +1,4 @@
-//! The admin listener: `GET /metrics`, apart from the public port.
+//! The admin listener, apart from the public port: `GET /metrics`, and the probes.
 
 use std::{future::Future, net::SocketAddr};
 
@@ -13,15 +13,17 @@ use axum::{
 use flowgate_config::MetricsSettings;
 use tokio::net::TcpListener;
 
-use super::ApiMetrics;
+use crate::{routes::health, state::AppState};
 
-impl ApiMetrics {
-    /// The admin listener's routes: `GET /metrics`.
-    pub fn router(&self) -> Router {
-        Router::new()
-            .route("/metrics", get(get_metrics))
-            .with_state(self.clone())
-    }
+/// The admin listener's routes: `/metrics`, and the probes `/livez` and `/readyz` as on the
+/// public port. Probes are served here too so that a client holding every public connection
+/// (`api.max_connections`) cannot get the pod restarted: the chart probes this port.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(get_metrics))
+        .route("/livez", get(health::get_livez))
+        .route("/readyz", get(health::get_readyz))
+        .with_state(state)
 }
 
 /// Binds the admin listener at `metrics.api_admin_host:metrics.api_admin_port`. Synchronous, so
@@ -38,20 +40,20 @@ pub fn bind_admin_listener(settings: &MetricsSettings) -> anyhow::Result<TcpList
 /// Serves `/metrics` on `listener` until `stop` resolves, then lets open scrapes finish.
 pub async fn serve_admin(
     listener: TcpListener,
-    metrics: ApiMetrics,
+    router: Router,
     stop: impl Future<Output = ()> + Send + 'static,
 ) {
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, "metrics listening (admin listener)");
     }
-    let server = axum::serve(listener, metrics.router()).with_graceful_shutdown(stop);
+    let server = axum::serve(listener, router).with_graceful_shutdown(stop);
     if let Err(error) = server.await {
         tracing::error!(%error, "the admin listener failed");
     }
 }
 
-async fn get_metrics(State(metrics): State<ApiMetrics>) -> Response {
-    match metrics.render() {
+async fn get_metrics(State(state): State<AppState>) -> Response {
+    match state.metrics.render() {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

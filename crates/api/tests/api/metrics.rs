@@ -295,12 +295,16 @@ async fn build_info_and_process_metrics_are_served_on_the_admin_port_only() {
     // The public port does not serve metrics.
     let body = problem(env.get("/metrics").await, StatusCode::NOT_FOUND).await;
     assert_eq!(body["code"], "route-not-found");
-    // Nor does the admin port serve the API.
+    // Nor does the admin port serve the API: only its probes.
     let api_on_admin = env
         .http
-        .get(env.api_admin_url("/readyz"))
+        .get(env.api_admin_url("/v1/workflows"))
         .send()
         .await
         .unwrap();
     assert_eq!(api_on_admin.status(), StatusCode::NOT_FOUND);
+    for probe in ["/livez", "/readyz"] {
+        let answer = env.http.get(env.api_admin_url(probe)).send().await.unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{probe} on the admin port");
+    }
 }

@@ -194,7 +194,7 @@ async fn another_principal_cannot_squat_an_idempotency_keys_workflow_id() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Finding 3: liveness shares the public listener's connection cap (the chart probes port http).
+// Finding 3: liveness shared the public listener's connection cap (the chart probed port http).
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -211,18 +211,23 @@ async fn liveness_still_answers_while_a_client_holds_every_connection() {
     // The attacker: idle connections, renewed as they are closed.
     let _a = TcpStream::connect(&address).await.unwrap();
     let _b = TcpStream::connect(&address).await.unwrap();
-    // The kubelet's liveness probe (deploy/helm/.../api/deployment.yaml: port http, /livez),
-    // with a 1 s timeout like the chart's default probe.
+    // The kubelet's probes (deploy/helm/.../api/deployment.yaml: port metrics, the admin
+    // listener), with a 1 s timeout like the chart's default probe.
     let probe = reqwest::Client::builder()
         .timeout(Duration::from_secs(1))
         .build()
-        .unwrap()
-        .get(env.url("/livez"))
-        .send()
-        .await;
+        .unwrap();
+    for path in ["/livez", "/readyz"] {
+        let answer = probe.get(env.api_admin_url(path)).send().await;
+        assert!(
+            answer.is_ok_and(|r| r.status() == StatusCode::OK),
+            "{path} does not answer while the connection cap is held: the kubelet restarts the pod"
+        );
+    }
+    let chart = include_str!("../../../../deploy/helm/flowgate/templates/api/deployment.yaml");
     assert!(
-        probe.is_ok_and(|r| r.status() == StatusCode::OK),
-        "/livez does not answer while the connection cap is held: the kubelet restarts the pod"
+        !chart.contains("port: http\n"),
+        "the chart must probe the admin listener, not the public port"
     );
 }
 
