@@ -423,11 +423,17 @@ async fn a_slow_body_gives_its_slot_back_at_the_request_timeout() {
     )
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let held = get(&env, "/v1/workflows", &[]).await;
-    assert_eq!(held.status(), StatusCode::SERVICE_UNAVAILABLE, "slot held");
+    flowgate_testkit::eventually(
+        Duration::from_secs(5),
+        "the slow body to hold the client's only slot",
+        || async {
+            let held = get(&env, "/v1/workflows", &[]).await;
+            (held.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+        },
+    )
+    .await;
     let started = Instant::now();
-    // Trickle a byte a second: never finishes.
+    // Trickle a byte a second (the attack's own pace): never finishes.
     let mut answer = String::new();
     for _ in 0..8 {
         tokio::time::sleep(Duration::from_secs(1)).await;
