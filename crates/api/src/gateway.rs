@@ -5,6 +5,7 @@
 
 mod describe;
 mod failure;
+mod keyed;
 mod list;
 mod messages;
 mod payload;
@@ -25,6 +26,7 @@ use temporalio_common::data_converters::RawValue;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 pub use describe::Execution;
+pub use keyed::Keyed;
 pub use list::Page;
 pub use start::{StartSpec, StartedRun};
 

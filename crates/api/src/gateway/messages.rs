@@ -12,24 +12,26 @@ use temporalio_client::{
     tonic::{Code, Status},
 };
 
-use super::{Gateway, failure, payload};
+use super::{Gateway, Keyed, failure, payload};
 use crate::{error::ApiError, metrics::TemporalOperation};
 
 impl Gateway {
-    /// Sends signal `name` with `argument`; `request_id` deduplicates retries.
+    /// Sends signal `name` with `argument`; a keyed signal's request id deduplicates retries,
+    /// and its header records the key.
     pub async fn signal(
         &self,
         workflow_id: &str,
         name: &str,
         argument: Option<&Value>,
-        request_id: Option<String>,
+        keyed: Option<&Keyed>,
     ) -> Result<(), ApiError> {
         let call = async {
             let client = self.link.client()?;
             let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
             let args = payload::arguments(argument).map_err(ApiError::internal)?;
             let options = WorkflowSignalOptions::builder()
-                .maybe_request_id(request_id)
+                .maybe_request_id(keyed.map(|k| k.id.clone()))
+                .maybe_header(keyed.map(Keyed::header).transpose()?)
                 .rpc_options(self.rpc_options())
                 .build();
             let call = handle.signal(UntypedSignal::new(name), args, options);
@@ -76,13 +78,15 @@ impl Gateway {
     }
 
     /// Runs update `name` with `argument` as `update_id` and waits up to `wait` for its result,
-    /// or until the drain begins (a 504 either way: retrying with the same id finds it).
+    /// or until the drain begins (a 504 either way: retrying with the same id finds it). A keyed
+    /// update's header records its key.
     pub async fn update(
         &self,
         workflow_id: &str,
         name: &str,
         argument: Option<&Value>,
         update_id: String,
+        keyed: Option<&Keyed>,
         wait: Duration,
     ) -> Result<Value, ApiError> {
         let started = Instant::now();
@@ -94,6 +98,7 @@ impl Gateway {
             // running out of time reads as a timeout, never as an RPC failure.
             let options = WorkflowExecuteUpdateOptions::builder()
                 .update_id(update_id.clone())
+                .maybe_header(keyed.map(Keyed::header).transpose()?)
                 .rpc_options(
                     RpcOptions::builder()
                         .timeout(wait + self.rpc_timeout)

@@ -6,6 +6,7 @@ use flowgate_config::Settings;
 use flowgate_testkit::TestEnv;
 use reqwest::StatusCode;
 use serde_json::json;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 
 use crate::{
     auth::{ADMIN, bearer, keys},
@@ -113,7 +114,7 @@ async fn a_key_with_a_chosen_workflow_id_is_a_422_and_starts_nothing() {
 }
 
 #[tokio::test]
-async fn a_keyed_update_with_another_argument_is_not_taken_for_a_retry() {
+async fn a_message_key_reused_with_another_argument_is_a_422_and_applies_nothing() {
     let env = TestEnv::start().await;
     let mut order = approval_start("ACME Corp");
     order["workflow_id"] = json!("order-keyed");
@@ -124,25 +125,14 @@ async fn a_keyed_update_with_another_argument_is_not_taken_for_a_retry() {
     .await;
     let key = [("idempotency-key", "note-1")];
     let path = "/v1/workflows/order-keyed/updates/add_note";
+    let note = |text: &str| json!({ "text": text });
     let first = json(
-        post(
-            &env,
-            path,
-            Some(&json!({"text": "deliver on Monday"})),
-            &key,
-        )
-        .await,
+        post(&env, path, Some(&note("deliver on Monday")), &key).await,
         StatusCode::OK,
     )
     .await;
     let retry = json(
-        post(
-            &env,
-            path,
-            Some(&json!({"text": "deliver on Monday"})),
-            &key,
-        )
-        .await,
+        post(&env, path, Some(&note("deliver on Monday")), &key).await,
         StatusCode::OK,
     )
     .await;
@@ -152,15 +142,62 @@ async fn a_keyed_update_with_another_argument_is_not_taken_for_a_retry() {
     );
     assert_eq!(retry["result"], 1);
 
-    let other = json(
-        post(&env, path, Some(&json!({"text": "gate 4"})), &key).await,
-        StatusCode::OK,
+    let misuse = problem(
+        post(&env, path, Some(&note("gate 4")), &key).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_ne!(other["update_id"], first["update_id"], "{other}");
-    assert_eq!(other["result"], 2, "applied, not silently dropped: {other}");
+    assert_eq!(misuse["code"], "idempotency-key-reused", "{misuse}");
     assert_eq!(
         status_of(&env, "order-keyed").await["notes"],
-        json!(["deliver on Monday", "gate 4"])
+        json!(["deliver on Monday"]),
+        "applied once, the misuse not at all"
     );
+}
+
+#[tokio::test]
+async fn a_signal_key_reused_with_another_argument_or_signal_is_a_422() {
+    // No worker: the order stays pending, and its history shows exactly what was signaled.
+    let env = TestEnv::builder().without_worker().start().await;
+    let id = crate::v1_support::start_pending_order(&env, "order-signals").await;
+    let key = [("idempotency-key", "decision-1")];
+    let signal = |name: &str| format!("/v1/workflows/{id}/signals/{name}");
+    for _ in 0..2 {
+        json(
+            post(
+                &env,
+                &signal("approve"),
+                Some(&json!({"approver": "alice"})),
+                &key,
+            )
+            .await,
+            StatusCode::ACCEPTED,
+        )
+        .await;
+    }
+    for (name, argument) in [
+        ("approve", json!({"approver": "mallory"})),
+        (
+            "reject",
+            json!({"approver": "alice", "reason": "changed my mind"}),
+        ),
+    ] {
+        let misuse = problem(
+            post(&env, &signal(name), Some(&argument), &key).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(misuse["code"], "idempotency-key-reused", "{name}: {misuse}");
+    }
+    let signaled = crate::v1_support::history(&env, &id)
+        .await
+        .into_iter()
+        .filter(|event| {
+            matches!(
+                event,
+                Attributes::WorkflowExecutionSignaledEventAttributes(_)
+            )
+        })
+        .count();
+    assert_eq!(signaled, 1, "a retry is deduplicated, a misuse never sent");
 }

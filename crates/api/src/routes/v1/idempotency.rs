@@ -114,6 +114,20 @@ impl Idempotency {
         self.derived_id(&format!("{purpose}\0{}", self.request_sha256))
     }
 
+    /// SHA-256 (hex) of the scoped key.
+    pub(super) fn key_hash(&self) -> &str {
+        &self.key_sha256
+    }
+
+    /// SHA-256 (hex) of `purpose` and this request's content: what a later request under the
+    /// same key must match to be a retry.
+    pub(super) fn request_hash(&self, purpose: &str) -> String {
+        hex(&Sha256::digest(format!(
+            "{purpose}\0{}",
+            self.request_sha256
+        )))
+    }
+
     /// The memo value recording this request.
     pub(super) fn record(&self) -> Value {
         json!({

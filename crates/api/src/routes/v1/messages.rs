@@ -24,7 +24,7 @@ use crate::{
     auth::Principal,
     error::{ApiError, FieldError, Problem},
     extract::MessagePath,
-    gateway::Execution,
+    gateway::{Execution, Keyed},
     state::AppState,
 };
 
@@ -150,23 +150,47 @@ impl MessageOut {
     }
 }
 
-/// The `Idempotency-Key` of a message, as a stable id for `purpose` (Temporal deduplicates
-/// signal request ids and update ids).
-/// The message id of a keyed message: derived from the principal, the workflow id, the message
-/// and the key, and from a hash of the argument, so a retry is deduplicated and the same key with
-/// another argument is never taken for a retry.
-fn keyed_id(
+/// A keyed message: its id derives from the principal, the workflow id, the message, the key and
+/// a hash of the argument, so a retry is deduplicated; its header records the key and that hash,
+/// so [`check_key`] finds an earlier use of the key in the workflow's history.
+fn keyed(
     key: Option<&str>,
     principal: Option<&Extension<Principal>>,
     workflow_id: &str,
     purpose: &str,
     argument: Option<&Value>,
-) -> Option<String> {
+) -> Option<Keyed> {
     let scope = idempotency::scope(principal.map(|Extension(p)| p), workflow_id);
     key.map(|key| {
-        idempotency::Idempotency::new(&scope, key, argument.unwrap_or(&Value::Null))
-            .derived_request_id(purpose)
+        let record = idempotency::Idempotency::new(&scope, key, argument.unwrap_or(&Value::Null));
+        Keyed {
+            id: record.derived_request_id(purpose),
+            key: record.key_hash().to_owned(),
+            argument: record.request_hash(purpose),
+        }
     })
+}
+
+/// 422 when the workflow already received a message under this key with another message name
+/// or argument; a retry (the same ones) passes, and Temporal deduplicates it by its id.
+async fn check_key(
+    state: &AppState,
+    workflow_id: &str,
+    keyed: Option<&Keyed>,
+) -> Result<(), ApiError> {
+    let Some(keyed) = keyed else {
+        return Ok(());
+    };
+    match state
+        .gateway
+        .keyed_argument(workflow_id, &keyed.key)
+        .await?
+    {
+        Some(earlier) if earlier != keyed.argument => {
+            Err(ApiError::IdempotencyKeyReused(workflow_id.to_owned()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Send a signal (body: its argument; empty when it takes none).
@@ -174,7 +198,7 @@ fn keyed_id(
     params(
         ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
         ("name" = String, Path, description = "Signal name"),
-        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "Deduplicates retries of this signal"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "Deduplicates retries of this signal; the same key with another argument or signal is a 422"),
     ),
     request_body(content = Option<Object>, description = "The signal's argument (any JSON for unregistered workflow types)"),
     responses(
@@ -184,7 +208,7 @@ fn keyed_id(
         (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow, or its registered type has no such signal", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid argument", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid argument, or an Idempotency-Key used before with another argument or signal", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn send_signal(
@@ -197,16 +221,17 @@ pub async fn send_signal(
     let key = idempotency::key(&headers)?;
     let (execution, argument) = prepare(&state, &workflow_id, Kind::Signal, &name, body).await?;
     require_running(&execution)?;
-    let request_id = keyed_id(
+    let keyed = keyed(
         key.as_deref(),
         principal.as_ref(),
         &workflow_id,
         &format!("signal\0{name}"),
         argument.as_ref(),
     );
+    check_key(&state, &workflow_id, keyed.as_ref()).await?;
     state
         .gateway
-        .signal(&workflow_id, &name, argument.as_ref(), request_id)
+        .signal(&workflow_id, &name, argument.as_ref(), keyed.as_ref())
         .await
         .map_err(ended_meanwhile)?;
     let out = MessageOut::new(execution, "signaled");
@@ -249,7 +274,7 @@ pub async fn run_query(
     params(
         ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
         ("name" = String, Path, description = "Update name"),
-        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "Makes the update id stable: a retry returns the first attempt's result"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "Makes the update id stable: a retry returns the first attempt's result; the same key with another argument or update is a 422"),
     ),
     request_body(content = Option<Object>, description = "The update's argument"),
     responses(
@@ -259,7 +284,7 @@ pub async fn run_query(
         (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow, or its registered type has no such update", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid argument, or the workflow rejected the update (its message in `detail`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid argument, the workflow rejected the update (its message in `detail`), or an Idempotency-Key used before with another argument or update", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The update did not complete within api.result_wait", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -273,14 +298,17 @@ pub async fn run_update(
     let key = idempotency::key(&headers)?;
     let (execution, argument) = prepare(&state, &workflow_id, Kind::Update, &name, body).await?;
     require_running(&execution)?;
-    let update_id = keyed_id(
+    let keyed = keyed(
         key.as_deref(),
         principal.as_ref(),
         &workflow_id,
         &format!("update\0{name}"),
         argument.as_ref(),
-    )
-    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    );
+    check_key(&state, &workflow_id, keyed.as_ref()).await?;
+    let update_id = keyed
+        .as_ref()
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), |k| k.id.clone());
     let wait = state.settings.api.result_wait;
     let result = state
         .gateway
@@ -289,6 +317,7 @@ pub async fn run_update(
             &name,
             argument.as_ref(),
             update_id.clone(),
+            keyed.as_ref(),
             wait,
         )
         .await
