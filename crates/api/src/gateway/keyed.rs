@@ -83,6 +83,6 @@ impl Gateway {
                     .map(|(_, argument)| argument)
             }))
         };
-        self.observed(TemporalOperation::Describe, call).await
+        self.observed(TemporalOperation::History, call).await
     }
 }

@@ -68,11 +68,13 @@ pub enum TemporalOperation {
     Terminate,
     /// List workflows (visibility query).
     List,
+    /// Read a workflow's history (a keyed message looks for an earlier use of its key).
+    History,
 }
 
 impl TemporalOperation {
     /// Every operation.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Start,
         Self::Describe,
         Self::GetResult,
@@ -82,6 +84,7 @@ impl TemporalOperation {
         Self::Cancel,
         Self::Terminate,
         Self::List,
+        Self::History,
     ];
 
     /// The label value.
@@ -96,6 +99,7 @@ impl TemporalOperation {
             Self::Cancel => "cancel",
             Self::Terminate => "terminate",
             Self::List => "list",
+            Self::History => "get_history",
         }
     }
 }
