@@ -39,6 +39,16 @@ fn with_keys(s: &mut Settings) {
     );
 }
 
+/// `POST path` with `body` as the admin: the 202 answer.
+async fn admin_starts(env: &TestEnv, path: &str, body: &Value) -> Value {
+    let admin = bearer(ADMIN);
+    json(
+        post(env, path, Some(body), &[("authorization", &admin)]).await,
+        StatusCode::ACCEPTED,
+    )
+    .await
+}
+
 fn api_address(env: &TestEnv) -> String {
     env.url("/")
         .trim_start_matches("http://")
@@ -245,17 +255,7 @@ async fn path_tricks_do_not_reach_a_workflow_of_another_type() {
     let admin = bearer(ADMIN);
     let mut order = approval_start("Victim Corp");
     order["workflow_id"] = json!("victim/oa 1");
-    json(
-        post(
-            &env,
-            "/v1/workflows/order-approval",
-            Some(&order),
-            &[("authorization", &admin)],
-        )
-        .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    admin_starts(&env, "/v1/workflows/order-approval", &order).await;
     let reader = bearer(SHOP_READER);
     let auth = [("authorization", reader.as_str())];
     let id = segment("victim/oa 1");
@@ -599,17 +599,7 @@ async fn terminate_existing_never_terminates_without_control() {
         let mut body = shopping_start(&[("APPLE", 1)]);
         body["workflow_id"] = json!(id);
         // A closed run of the id, of the same type.
-        json(
-            post(
-                &env,
-                "/v1/workflows/shopping",
-                Some(&body),
-                &[("authorization", &admin)],
-            )
-            .await,
-            StatusCode::ACCEPTED,
-        )
-        .await;
+        admin_starts(&env, "/v1/workflows/shopping", &body).await;
         json(
             post(
                 &env,
@@ -704,33 +694,12 @@ async fn a_start_does_not_tell_another_types_run_from_a_running_one_of_its_own()
         .settings(with_keys)
         .start()
         .await;
-    let admin = bearer(ADMIN);
     let mut order = approval_start("Victim Corp");
     order["workflow_id"] = json!("probe-a");
-    json(
-        post(
-            &env,
-            "/v1/workflows/order-approval",
-            Some(&order),
-            &[("authorization", &admin)],
-        )
-        .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    admin_starts(&env, "/v1/workflows/order-approval", &order).await;
     let mut shop = shopping_start(&[("APPLE", 1)]);
     shop["workflow_id"] = json!("probe-b");
-    json(
-        post(
-            &env,
-            "/v1/workflows/shopping",
-            Some(&shop),
-            &[("authorization", &admin)],
-        )
-        .await,
-        StatusCode::ACCEPTED,
-    )
-    .await;
+    admin_starts(&env, "/v1/workflows/shopping", &shop).await;
     let mallory = bearer(SHOP_ONLY);
     let mut answers = Vec::new();
     for id in ["probe-a", "probe-b"] {
