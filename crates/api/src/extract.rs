@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use axum::{
-    extract::{FromRequest, FromRequestParts, Path, Query, Request},
+    extract::{FromRequest, FromRequestParts, Path, Request},
     http::{header, request::Parts},
 };
 use bytes::Bytes;
-use serde::{Deserialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
 use crate::{
@@ -214,37 +214,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct WaitParams {
-    wait: Option<String>,
-}
-
-/// `?wait=` on result endpoints: seconds (`10`, `2.5`) or a duration (`500ms`, `1m`), capped at
-/// `api.result_wait`, which is also the default. `wait=0` answers at once.
-#[derive(Debug, Clone, Copy)]
-pub struct Wait(pub Duration);
-
-impl FromRequestParts<AppState> for Wait {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let max = state.settings.api.result_wait;
-        let Query(params) =
-            Query::<WaitParams>::try_from_uri(&parts.uri).map_err(|e| ApiError::InvalidQuery {
-                name: "wait",
-                problem: e.body_text(),
-            })?;
-        let Some(raw) = params.wait else {
-            return Ok(Self(max));
-        };
-        let wait = parse_wait(&raw).ok_or_else(|| ApiError::InvalidQuery {
-            name: "wait",
-            problem: format!("{raw:?} is not a duration such as 10, 2.5, 500ms or 1m"),
-        })?;
-        Ok(Self(wait.min(max)))
-    }
-}
-
+/// A wait (`?wait=`): seconds (`10`, `2.5`) or a duration (`500ms`, `1m`), at most a day.
 pub(crate) fn parse_wait(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     if let Ok(seconds) = raw.parse::<f64>() {
@@ -256,6 +226,8 @@ pub(crate) fn parse_wait(raw: &str) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
+
     use super::*;
 
     #[derive(Debug, Deserialize)]
@@ -329,6 +301,20 @@ mod tests {
             );
         }
         assert!(check_content_type(None).is_err());
+    }
+
+    #[test]
+    fn chosen_workflow_ids_are_checked() {
+        assert!(check_chosen_workflow_id("order-42/β").is_ok());
+        assert!(check_chosen_workflow_id(" ").is_err());
+        assert!(check_chosen_workflow_id("a\nb").is_err());
+        assert!(check_chosen_workflow_id(&"x".repeat(256)).is_err());
+        let flowgate_made = format!("shopping-workflow-{}", uuid::Uuid::new_v4());
+        assert!(
+            check_chosen_workflow_id(&flowgate_made).is_err(),
+            "reserved"
+        );
+        assert!(check_chosen_workflow_id("order-approval-1f2e").is_ok());
     }
 
     #[test]

@@ -11,19 +11,13 @@ mod messages;
 mod payload;
 mod start;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use flowgate_temporal::TemporalLink;
-use opentelemetry::trace::FutureExt as _;
 use serde::Serialize;
 use temporalio_client::{
-    RpcOptions, UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionStatus,
-    WorkflowGetResultOptions, WorkflowIdReusePolicy, WorkflowStartOptions,
-    errors::WorkflowStartError,
+    RpcOptions, UntypedWorkflow, WorkflowExecutionStatus, WorkflowGetResultOptions,
 };
-use temporalio_common::data_converters::RawValue;
-use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 pub use describe::Execution;
 pub use keyed::Keyed;
@@ -33,7 +27,7 @@ pub use start::{StartSpec, StartedRun};
 use crate::{
     drain::Drain,
     error::ApiError,
-    metrics::{ApiMetrics, FailureReason, StartOutcome, TemporalOperation},
+    metrics::{ApiMetrics, FailureReason, TemporalOperation},
 };
 
 /// Starts, describes and waits for workflows.
@@ -43,15 +37,6 @@ pub struct Gateway {
     rpc_timeout: Duration,
     metrics: ApiMetrics,
     drain: Drain,
-}
-
-/// A started workflow.
-#[derive(Debug, Clone)]
-pub struct Started {
-    /// Its id.
-    pub workflow_id: String,
-    /// Its run id.
-    pub run_id: Option<String>,
 }
 
 /// How a workflow ended, or that it has not yet.
@@ -81,17 +66,6 @@ pub struct ErrorInfo {
     /// Human-readable message, outermost failure first, causes after `: `.
     #[schema(example = "activity task failed: amount must be a positive integer, got 0")]
     pub message: String,
-}
-
-/// What `describe` tells.
-#[derive(Debug, Clone)]
-pub struct Description {
-    /// Execution status.
-    pub status: WorkflowExecutionStatus,
-    /// When it started.
-    pub start_time: Option<DateTime<Utc>>,
-    /// When it closed, if it has.
-    pub close_time: Option<DateTime<Utc>>,
 }
 
 impl Gateway {
@@ -138,97 +112,6 @@ impl Gateway {
         result
     }
 
-    /// Starts `workflow_type` with `input` as its JSON argument. With `reject_duplicate`, an id
-    /// that was ever used before is a 409; otherwise only a running one is.
-    pub async fn start(
-        &self,
-        workflow_type: &str,
-        task_queue: &str,
-        workflow_id: String,
-        input: &impl Serialize,
-        reject_duplicate: bool,
-    ) -> Result<Started, ApiError> {
-        let call = self.start_unobserved(
-            workflow_type,
-            task_queue,
-            workflow_id,
-            input,
-            reject_duplicate,
-        );
-        let result = self.observed(TemporalOperation::Start, call).await;
-        self.metrics
-            .workflow_start(workflow_type, StartOutcome::of(&result));
-        result
-    }
-
-    async fn start_unobserved(
-        &self,
-        workflow_type: &str,
-        task_queue: &str,
-        workflow_id: String,
-        input: &impl Serialize,
-        reject_duplicate: bool,
-    ) -> Result<Started, ApiError> {
-        let client = self.link.client()?;
-        let payload = payload::json_payload(input).map_err(ApiError::internal)?;
-        let policy = if reject_duplicate {
-            WorkflowIdReusePolicy::RejectDuplicate
-        } else {
-            WorkflowIdReusePolicy::AllowDuplicate
-        };
-        let options = WorkflowStartOptions::new(task_queue, workflow_id.clone())
-            .id_reuse_policy(policy)
-            .rpc_options(self.rpc_options())
-            .build();
-        // In the request span's OpenTelemetry context, so the client interceptor makes the
-        // start its child and hands the context to the workflow.
-        let call = client
-            .start_workflow(
-                UntypedWorkflow::new(workflow_type),
-                RawValue::new(vec![payload]),
-                options,
-            )
-            .with_context(tracing::Span::current().context());
-        match self.link.bounded(self.rpc_timeout, call).await? {
-            Ok(handle) => Ok(Started {
-                workflow_id: handle.info().workflow_id.clone(),
-                run_id: handle.run_id().map(str::to_owned),
-            }),
-            Err(WorkflowStartError::AlreadyStarted { .. }) => {
-                Err(ApiError::WorkflowAlreadyExists(workflow_id))
-            }
-            Err(WorkflowStartError::Rpc(status)) => Err(failure::rpc_error(status)),
-            Err(other) => Err(ApiError::internal(other)),
-        }
-    }
-
-    /// Status and times of the latest run of `workflow_id`.
-    pub async fn describe(&self, workflow_id: &str) -> Result<Description, ApiError> {
-        self.observed(
-            TemporalOperation::Describe,
-            self.describe_unobserved(workflow_id),
-        )
-        .await
-    }
-
-    async fn describe_unobserved(&self, workflow_id: &str) -> Result<Description, ApiError> {
-        let client = self.link.client()?;
-        let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
-        let call = handle.describe(
-            WorkflowDescribeOptions::builder()
-                .rpc_options(self.rpc_options())
-                .build(),
-        );
-        match self.link.bounded(self.rpc_timeout, call).await? {
-            Ok(d) => Ok(Description {
-                status: d.status(),
-                start_time: d.start_time().map(utc),
-                close_time: d.close_time().map(utc),
-            }),
-            Err(e) => Err(failure::interaction_error(e, workflow_id)),
-        }
-    }
-
     /// Waits up to `wait` for the latest run of `workflow_id` to end. A zero wait peeks, and so
     /// does every wait once the drain has begun; a wait in progress when it begins ends as if
     /// its time had run out (`Running`), so a drain never cuts a request that waits.
@@ -239,7 +122,7 @@ impl Gateway {
             wait
         };
         if wait.is_zero()
-            && self.describe(workflow_id).await?.status == WorkflowExecutionStatus::Running
+            && self.describe_execution(workflow_id).await?.status == WorkflowExecutionStatus::Running
         {
             return Ok(Outcome::Running);
         }
@@ -277,8 +160,4 @@ impl Gateway {
             Err(error) => failure::unfinished(error, workflow_id),
         }
     }
-}
-
-fn utc(time: SystemTime) -> DateTime<Utc> {
-    time.into()
 }

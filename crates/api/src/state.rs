@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use flowgate_config::Settings;
 use flowgate_temporal::TemporalLink;
+use flowgate_workflows::{registry::Limits, shopping::ShoppingLimits};
 
 use crate::{drain::Drain, gateway::Gateway, metrics::ApiMetrics};
 
@@ -18,6 +19,8 @@ pub struct AppState {
     pub gateway: Gateway,
     /// Prometheus metrics (served on the admin listener).
     pub metrics: ApiMetrics,
+    /// What workflow inputs may hold, from the settings.
+    pub limits: Limits,
     drain: Drain,
 }
 
@@ -31,11 +34,18 @@ impl AppState {
             metrics.clone(),
             drain.clone(),
         );
+        let limits = Limits {
+            shopping: ShoppingLimits {
+                max_items: settings.shopping.max_items,
+                max_amount: settings.shopping.max_amount,
+            },
+        };
         Self {
             settings,
             link,
             gateway,
             metrics,
+            limits,
             drain,
         }
     }

@@ -37,10 +37,31 @@ impl InputIssue {
     }
 }
 
-/// Rules a payload type checks beyond its shape (ranges, lengths, cross-field rules).
+/// What a deployment allows in workflow inputs, from its configuration (`shopping.max_items`,
+/// `shopping.max_amount`): every route that takes an input checks it against these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// The shopping workflow's limits.
+    pub shopping: crate::shopping::ShoppingLimits,
+}
+
+impl Limits {
+    /// No limit beyond each type's own rules: what workflow code checks, since a limit of the
+    /// configuration may change between a run and its replay.
+    pub const UNBOUNDED: Self = Self {
+        shopping: crate::shopping::ShoppingLimits {
+            max_items: usize::MAX,
+            max_amount: u32::MAX,
+        },
+    };
+}
+
+/// Rules a payload type checks beyond its shape (ranges, lengths, cross-field rules, the
+/// deployment's [`Limits`]).
 pub trait Validate {
-    /// Every problem of `self`, empty when it is valid.
-    fn issues(&self) -> Vec<InputIssue> {
+    /// Every problem of `self` under `limits`, empty when it is valid.
+    fn issues(&self, limits: &Limits) -> Vec<InputIssue> {
+        let _ = limits;
         Vec::new()
     }
 }
@@ -69,7 +90,7 @@ impl<T: DeserializeOwned + Serialize + Validate + 'static> PayloadType for T {}
 /// A JSON payload of a declared type, type-erased so definitions can sit in one list.
 #[derive(Clone, Copy)]
 pub struct Payload {
-    decode: fn(&Value) -> Result<Value, Vec<InputIssue>>,
+    decode: fn(&Value, &Limits) -> Result<Value, Vec<InputIssue>>,
     #[cfg(feature = "openapi")]
     schema_name: fn() -> String,
     #[cfg(feature = "openapi")]
@@ -106,10 +127,10 @@ impl Payload {
         }
     }
 
-    /// Checks `json` against the type and its rules: the normalised JSON (what the workflow
-    /// receives), or every issue found, each at its JSON pointer.
-    pub fn decode(&self, json: &Value) -> Result<Value, Vec<InputIssue>> {
-        (self.decode)(json)
+    /// Checks `json` against the type and its rules under `limits`: the normalised JSON (what
+    /// the workflow receives), or every issue found, each at its JSON pointer.
+    pub fn decode(&self, json: &Value, limits: &Limits) -> Result<Value, Vec<InputIssue>> {
+        (self.decode)(json, limits)
     }
 
     /// Name of the type's schema in the OpenAPI components.
@@ -137,12 +158,12 @@ impl Payload {
     }
 }
 
-fn decode<T: PayloadType>(json: &Value) -> Result<Value, Vec<InputIssue>> {
+fn decode<T: PayloadType>(json: &Value, limits: &Limits) -> Result<Value, Vec<InputIssue>> {
     let typed: T = serde_path_to_error::deserialize(json).map_err(|error| {
         let pointer = pointer_of(error.path());
         vec![InputIssue::new(pointer, error.into_inner().to_string())]
     })?;
-    let issues = typed.issues();
+    let issues = typed.issues(limits);
     if !issues.is_empty() {
         return Err(issues);
     }
@@ -387,7 +408,7 @@ mod tests {
         for def in registry().all() {
             let example = (def.example)();
             assert!(
-                def.input.decode(&example).is_ok(),
+                def.input.decode(&example, &Limits::default()).is_ok(),
                 "{}: {example}",
                 def.name
             );
@@ -400,13 +421,14 @@ mod tests {
             .input::<String>()
             .output::<u32>();
         let input = message.input.unwrap();
-        assert_eq!(input.decode(&serde_json::json!("x")).unwrap(), "x");
-        assert!(input.decode(&serde_json::json!(1)).is_err());
+        let limits = Limits::default();
+        assert_eq!(input.decode(&serde_json::json!("x"), &limits).unwrap(), "x");
+        assert!(input.decode(&serde_json::json!(1), &limits).is_err());
         assert!(
             message
                 .output
                 .unwrap()
-                .decode(&serde_json::json!(-1))
+                .decode(&serde_json::json!(-1), &limits)
                 .is_err()
         );
     }
@@ -421,12 +443,15 @@ mod tests {
         );
         let issues = shopping
             .input
-            .decode(&serde_json::json!({"items": [{"fruit": "KIWI", "amount": 1}]}))
+            .decode(
+                &serde_json::json!({"items": [{"fruit": "KIWI", "amount": 1}]}),
+                &Limits::default(),
+            )
             .unwrap_err();
         assert_eq!(issues[0].pointer, "/items/0/fruit");
         let issues = shopping
             .input
-            .decode(&serde_json::json!({"items": []}))
+            .decode(&serde_json::json!({"items": []}), &Limits::default())
             .unwrap_err();
         assert_eq!(issues[0].pointer, "/items");
     }

@@ -1,10 +1,10 @@
 //! The HTTP surface: one module per resource, assembled here with the API documentation and
 //! the fallbacks that keep unknown paths and methods in problem+json.
 
-pub mod executions;
+pub mod guide;
 pub mod health;
+pub mod run;
 mod security;
-pub mod shopping;
 pub mod v1;
 
 use std::sync::{Arc, OnceLock};
@@ -36,10 +36,10 @@ use crate::{
         health::get_root,
         health::get_livez,
         health::get_readyz,
-        shopping::create_shopping_workflow,
-        shopping::create_shopping_workflow_async,
-        executions::get_workflow_status,
-        executions::get_workflow_result,
+        guide::create_shopping_workflow,
+        guide::create_shopping_workflow_async,
+        guide::get_workflow_status,
+        guide::get_workflow_result,
         v1::list::list_workflows,
         v1::workflow::get_workflow,
         v1::workflow::get_workflow_result,
@@ -55,7 +55,7 @@ use crate::{
         v1::start::StartIn,
         v1::start::IdReusePolicy,
         v1::start::IdConflictPolicy,
-        v1::RunOut,
+        run::RunOut,
     )),
     tags(
         (name = "shopping", description = "The shopping workflow of the HTTP API guide"),
@@ -104,8 +104,7 @@ pub fn routes() -> ApiRouter {
                 .into(),
         );
     let router = health::routes(router);
-    let router = shopping::routes(router);
-    let router = executions::routes(router);
+    let router = guide::routes(router);
     v1::routes(router)
 }
 

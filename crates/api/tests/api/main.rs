@@ -9,6 +9,7 @@ mod drain;
 mod drain_waits;
 mod errors;
 mod faults;
+mod guide_core;
 mod metrics;
 mod metrics_prometheus;
 mod openapi_contract;

@@ -64,7 +64,7 @@ async fn a_workflow_starts_by_its_temporal_type_as_by_its_name() {
 }
 
 #[tokio::test]
-async fn a_start_without_a_wait_answers_202_with_the_location_of_the_workflow() {
+async fn a_start_without_a_wait_answers_202_with_the_location_of_its_result() {
     let env = TestEnv::builder().without_worker().start().await;
     let body = shopping_start(&[("CHERRY", 1)]);
     let response = post(&env, "/v1/workflows/shopping", Some(&body), &[]).await;
@@ -73,9 +73,11 @@ async fn a_start_without_a_wait_answers_202_with_the_location_of_the_workflow() 
     assert_eq!(out["status"], "running", "{out}");
     assert_eq!(out["result"], serde_json::Value::Null);
     let id = out["workflow_id"].as_str().unwrap();
-    assert_eq!(location, format!("/v1/workflows/{id}"));
+    assert_eq!(location, format!("/v1/workflows/{id}/result"));
+    let result = json(env.get(&location).await, StatusCode::ACCEPTED).await;
+    assert_eq!(result["status"], "running", "{result}");
 
-    let described = json(env.get(&location).await, StatusCode::OK).await;
+    let described = json(env.get(&format!("/v1/workflows/{id}")).await, StatusCode::OK).await;
     assert_eq!(described["workflow_id"], id);
     assert_eq!(described["run_id"], out["run_id"]);
     assert_eq!(described["workflow_type"], "ShoppingWorkflow");

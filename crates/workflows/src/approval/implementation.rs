@@ -18,7 +18,10 @@ use super::{
     Approval, ApprovalOutcome, ApprovalRequest, ApprovalState, ApprovalStatus,
     INVALID_APPROVAL_REQUEST, Note, NoteCount, Rejection, note_rejection,
 };
-use crate::{registry::Validate, shopping::order_items};
+use crate::{
+    registry::{Limits, Validate},
+    shopping::order_items,
+};
 
 /// Holds an order until it is approved, rejected or expires; orders its items once approved.
 ///
@@ -153,7 +156,7 @@ fn signal_argument<T: DeserializeOwned + Validate>(
     input: serde_json::Value,
 ) -> Option<T> {
     let problem = match serde_json::from_value::<T>(input) {
-        Ok(value) => match value.issues().into_iter().next() {
+        Ok(value) => match value.issues(&Limits::UNBOUNDED).into_iter().next() {
             None => return Some(value),
             Some(issue) => format!("{}: {}", issue.pointer, issue.detail),
         },
@@ -182,7 +185,7 @@ fn invalid_request(message: String) -> ApplicationFailure {
 fn parse_request(input: serde_json::Value) -> Result<(ApprovalRequest, Duration), String> {
     let request: ApprovalRequest =
         serde_json::from_value(input).map_err(|e| format!("invalid approval request: {e}"))?;
-    if let Some(issue) = request.issues().into_iter().next() {
+    if let Some(issue) = request.issues(&Limits::UNBOUNDED).into_iter().next() {
         return Err(format!(
             "invalid approval request: {}: {}",
             issue.pointer, issue.detail

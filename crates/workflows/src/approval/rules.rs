@@ -7,7 +7,10 @@ use super::{
     Approval, ApprovalOutcome, ApprovalRequest, ApprovalState, ApprovalStatus,
     DEFAULT_APPROVAL_TIMEOUT, Note, NoteCount, Rejection,
 };
-use crate::registry::{InputIssue, Validate};
+use crate::{
+    registry::{InputIssue, Limits, Validate},
+    shopping::item_issues,
+};
 
 const MAX_CUSTOMER_CHARS: usize = 200;
 const MAX_APPROVER_CHARS: usize = 200;
@@ -56,20 +59,10 @@ impl ApprovalRequest {
 }
 
 impl Validate for ApprovalRequest {
-    fn issues(&self) -> Vec<InputIssue> {
+    fn issues(&self, limits: &Limits) -> Vec<InputIssue> {
         let mut issues = Vec::new();
         issues.extend(text_issue("/customer", &self.customer, MAX_CUSTOMER_CHARS));
-        if self.items.is_empty() {
-            issues.push(InputIssue::new("/items", "must contain at least one item"));
-        }
-        for (i, item) in self.items.iter().enumerate() {
-            if item.amount < 1 {
-                issues.push(InputIssue::new(
-                    format!("/items/{i}/amount"),
-                    "must be at least 1",
-                ));
-            }
-        }
+        issues.extend(item_issues(&self.items, &limits.shopping));
         if let Err(detail) = self.timeout() {
             issues.push(InputIssue::new("/approval_timeout", detail));
         }
@@ -78,7 +71,7 @@ impl Validate for ApprovalRequest {
 }
 
 impl Validate for Approval {
-    fn issues(&self) -> Vec<InputIssue> {
+    fn issues(&self, _: &Limits) -> Vec<InputIssue> {
         text_issue("/approver", &self.approver, MAX_APPROVER_CHARS)
             .into_iter()
             .collect()
@@ -86,7 +79,7 @@ impl Validate for Approval {
 }
 
 impl Validate for Rejection {
-    fn issues(&self) -> Vec<InputIssue> {
+    fn issues(&self, _: &Limits) -> Vec<InputIssue> {
         let approver = text_issue("/approver", &self.approver, MAX_APPROVER_CHARS);
         let reason = text_issue("/reason", &self.reason, MAX_TEXT_CHARS);
         approver.into_iter().chain(reason).collect()
@@ -94,7 +87,7 @@ impl Validate for Rejection {
 }
 
 impl Validate for Note {
-    fn issues(&self) -> Vec<InputIssue> {
+    fn issues(&self, _: &Limits) -> Vec<InputIssue> {
         text_issue("/text", &self.text, MAX_TEXT_CHARS)
             .into_iter()
             .collect()
@@ -114,7 +107,7 @@ pub fn note_rejection(state: ApprovalState, note: &Note) -> Option<String> {
             state.as_str()
         ));
     }
-    note.issues()
+    note.issues(&Limits::UNBOUNDED)
         .into_iter()
         .next()
         .map(|issue| format!("note text {}", issue.detail))

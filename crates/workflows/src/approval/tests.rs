@@ -1,7 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
-use crate::registry::{InputIssue, Validate, registry};
+use crate::registry::{InputIssue, Limits, Validate, registry};
 
 fn request(body: Value) -> ApprovalRequest {
     serde_json::from_value(body).expect("well-formed request")
@@ -18,7 +18,7 @@ fn valid() -> Value {
 #[test]
 fn a_request_without_timeout_is_valid_and_waits_24_hours() {
     let request = request(valid());
-    assert!(request.issues().is_empty(), "{:?}", request.issues());
+    assert!(request.issues(&Limits::default()).is_empty(), "{:?}", request.issues(&Limits::default()));
     assert_eq!(
         request.timeout(),
         Ok(std::time::Duration::from_secs(24 * 3600))
@@ -38,9 +38,9 @@ fn human_durations_from_one_second_to_thirty_days_are_accepted() {
         body["approval_timeout"] = json!(text);
         let request = request(body);
         assert!(
-            request.issues().is_empty(),
+            request.issues(&Limits::default()).is_empty(),
             "{text}: {:?}",
-            request.issues()
+            request.issues(&Limits::default())
         );
         assert_eq!(request.timeout().unwrap().as_secs(), seconds, "{text}");
     }
@@ -57,7 +57,7 @@ fn timeouts_out_of_range_or_not_durations_are_reported_at_approval_timeout() {
     ] {
         let mut body = valid();
         body["approval_timeout"] = json!(text);
-        let issues = request(body).issues();
+        let issues = request(body).issues(&Limits::default());
         assert_eq!(pointers(&issues), ["/approval_timeout"], "{text}");
         assert!(
             issues[0].detail.contains(detail),
@@ -74,20 +74,20 @@ fn blank_or_long_customers_empty_lists_and_zero_amounts_are_each_reported() {
         "items": [{"fruit": "APPLE", "amount": 0}],
         "approval_timeout": "2 fortnights"
     }))
-    .issues();
+    .issues(&Limits::default());
     assert_eq!(
         pointers(&issues),
         ["/customer", "/items/0/amount", "/approval_timeout"]
     );
 
     let long = "x".repeat(201);
-    let issues = request(json!({"customer": long, "items": []})).issues();
+    let issues = request(json!({"customer": long, "items": []})).issues(&Limits::default());
     assert_eq!(pointers(&issues), ["/customer", "/items"]);
     assert!(issues[0].detail.contains("200 characters"));
     // 200 characters, some of them multi-byte, are fine.
     assert!(
         request(json!({"customer": "é".repeat(200), "items": [{"fruit": "CHERRY", "amount": 1}]}))
-            .issues()
+            .issues(&Limits::default())
             .is_empty()
     );
 }
@@ -97,21 +97,21 @@ fn signal_and_note_arguments_need_non_blank_bounded_texts() {
     let approval = Approval {
         approver: " ".into(),
     };
-    assert_eq!(pointers(&approval.issues()), ["/approver"]);
+    assert_eq!(pointers(&approval.issues(&Limits::default())), ["/approver"]);
     let rejection = Rejection {
         approver: "bob".into(),
         reason: "r".repeat(501),
     };
-    assert_eq!(pointers(&rejection.issues()), ["/reason"]);
+    assert_eq!(pointers(&rejection.issues(&Limits::default())), ["/reason"]);
     let note = Note {
         text: String::new(),
     };
-    assert_eq!(pointers(&note.issues()), ["/text"]);
+    assert_eq!(pointers(&note.issues(&Limits::default())), ["/text"]);
     assert!(
         Note {
             text: "n".repeat(500)
         }
-        .issues()
+        .issues(&Limits::default())
         .is_empty()
     );
 }
@@ -166,20 +166,20 @@ fn order_approval_is_registered_with_exactly_its_signals_query_and_update() {
             .expect("an example per message");
         let input = message.input.expect("takes an argument");
         assert_eq!(
-            input.decode(example).as_ref(),
+            input.decode(example, &Limits::default()).as_ref(),
             Ok(example),
             "{}",
             message.name
         );
-        assert!(input.decode(&json!({})).is_err(), "{}", message.name);
+        assert!(input.decode(&json!({}), &Limits::default()).is_err(), "{}", message.name);
     }
     let status = &def.queries[0];
     assert!(status.input.is_none());
     let output = status.output.expect("status returns the status");
     let pending = serde_json::to_value(ApprovalStatus::default()).unwrap();
-    assert_eq!(output.decode(&pending).unwrap()["state"], "pending");
+    assert_eq!(output.decode(&pending, &Limits::default()).unwrap()["state"], "pending");
     let count = def.updates[0].output.expect("add_note returns the count");
-    assert_eq!(count.decode(&json!(1)), Ok(json!(1)));
+    assert_eq!(count.decode(&json!(1), &Limits::default()), Ok(json!(1)));
 }
 
 #[test]
@@ -216,12 +216,12 @@ fn the_schemas_document_fields_and_carry_valid_examples() {
     );
     assert_eq!(schema["required"], json!(["customer", "items"]), "{schema}");
     let example = schema["example"].clone();
-    assert_eq!(def.input.decode(&example).as_ref(), Ok(&example));
+    assert_eq!(def.input.decode(&example, &Limits::default()).as_ref(), Ok(&example));
     for message in def.signals.iter().chain(&def.updates) {
         let input = message.input.unwrap();
         let example = serde_json::to_value(input.schema()).unwrap()["example"].clone();
         assert!(
-            input.decode(&example).is_ok(),
+            input.decode(&example, &Limits::default()).is_ok(),
             "{}: {example}",
             message.name
         );

@@ -18,7 +18,7 @@ pub use metrics::OrderMetrics;
 
 use serde::{Deserialize, Serialize};
 
-use crate::registry::{InputIssue, Validate, WorkflowDef};
+use crate::registry::{InputIssue, Limits, Validate, WorkflowDef};
 
 /// Temporal workflow type name.
 pub const WORKFLOW_TYPE: &str = "ShoppingWorkflow";
@@ -85,43 +85,96 @@ impl Fruit {
     }
 }
 
+/// What a deployment allows in one shopping list (`shopping.max_items`, `shopping.max_amount`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShoppingLimits {
+    /// Most items in one list.
+    pub max_items: usize,
+    /// Largest amount of one item.
+    pub max_amount: u32,
+}
+
+impl Default for ShoppingLimits {
+    /// The configuration's defaults.
+    fn default() -> Self {
+        Self {
+            max_items: 100,
+            max_amount: 10_000,
+        }
+    }
+}
+
 /// One line of a shopping list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct ShoppingItem {
     /// What to order.
     pub fruit: Fruit,
-    /// How many (at least 1).
+    /// How many: 1 to `shopping.max_amount` (10000 by default).
     #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 5))]
+    #[serde(deserialize_with = "amount")]
     pub amount: u32,
+}
+
+/// An amount: any whole number, so that a negative one is told "must be at least 1" rather
+/// than a type error.
+fn amount<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let amount = i64::deserialize(deserializer)?;
+    u32::try_from(amount).map_err(|_| {
+        serde::de::Error::custom(if amount < 1 {
+            format!("must be at least 1, got {amount}")
+        } else {
+            format!("must be at most {}, got {amount}", u32::MAX)
+        })
+    })
 }
 
 /// The workflow's input: `{"items":[{"fruit":"APPLE","amount":5}]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]})))]
+#[serde(deny_unknown_fields)]
 pub struct ShoppingList {
-    /// Items, ordered in this order (at least one).
+    /// Items, ordered in this order: 1 to `shopping.max_items` (100 by default).
     #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub items: Vec<ShoppingItem>,
 }
 
 impl Validate for ShoppingList {
-    fn issues(&self) -> Vec<InputIssue> {
-        let mut issues = Vec::new();
-        if self.items.is_empty() {
-            issues.push(InputIssue::new("/items", "must contain at least one item"));
-        }
-        for (i, item) in self.items.iter().enumerate() {
-            if item.amount < 1 {
-                issues.push(InputIssue::new(
-                    format!("/items/{i}/amount"),
-                    "must be at least 1",
-                ));
-            }
-        }
-        issues
+    fn issues(&self, limits: &Limits) -> Vec<InputIssue> {
+        item_issues(&self.items, &limits.shopping)
     }
+}
+
+/// Every problem of a list of `items` at `/items` under `limits`: empty, too long, amounts out
+/// of range (shared by every workflow that orders items).
+pub(crate) fn item_issues(items: &[ShoppingItem], limits: &ShoppingLimits) -> Vec<InputIssue> {
+    let mut issues = Vec::new();
+    if items.is_empty() {
+        issues.push(InputIssue::new("/items", "must contain at least one item"));
+    }
+    if items.len() > limits.max_items {
+        issues.push(InputIssue::new(
+            "/items",
+            format!("must contain at most {} items", limits.max_items),
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        let pointer = format!("/items/{i}/amount");
+        if item.amount < 1 {
+            issues.push(InputIssue::new(
+                pointer,
+                format!("must be at least 1, got {}", item.amount),
+            ));
+        } else if item.amount > limits.max_amount {
+            issues.push(InputIssue::new(
+                pointer,
+                format!("must be at most {}, got {}", limits.max_amount, item.amount),
+            ));
+        }
+    }
+    issues
 }
 
 /// What the workflow returns: its order lines, e.g. `Ordered 5 Apples...Ordered 3 Bananas...`.
@@ -183,6 +236,45 @@ mod tests {
             expected_result(&list),
             "Ordered 5 Apples...Ordered 3 Bananas..."
         );
+    }
+
+    fn pointers(items: &[(Fruit, u32)], max_items: usize, max_amount: u32) -> Vec<String> {
+        let list = ShoppingList {
+            items: items
+                .iter()
+                .map(|&(fruit, amount)| ShoppingItem { fruit, amount })
+                .collect(),
+        };
+        let limits = Limits {
+            shopping: ShoppingLimits {
+                max_items,
+                max_amount,
+            },
+        };
+        list.issues(&limits).into_iter().map(|i| i.pointer).collect()
+    }
+
+    #[test]
+    fn every_amount_outside_the_limits_is_reported() {
+        let items = [(Fruit::Apple, 0), (Fruit::Banana, 11), (Fruit::Cherry, 10)];
+        assert_eq!(
+            pointers(&items, 5, 10),
+            ["/items/0/amount", "/items/1/amount"]
+        );
+    }
+
+    #[test]
+    fn empty_and_oversized_lists_are_rejected() {
+        assert_eq!(pointers(&[], 2, 10), ["/items"]);
+        let three = [(Fruit::Apple, 1); 3];
+        assert_eq!(pointers(&three, 2, 10), ["/items"]);
+        assert!(pointers(&three, 3, 10).is_empty());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let extra = serde_json::json!({"items": [{"fruit": "APPLE", "amount": 1, "colour": "red"}]});
+        assert!(serde_json::from_value::<ShoppingList>(extra).is_err());
     }
 
     #[test]

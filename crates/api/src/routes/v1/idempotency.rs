@@ -33,7 +33,7 @@ pub(super) const MEMO_KEY: &str = "_flowgate_idempotency";
 const MAX_KEY_LEN: usize = 255;
 
 /// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
-pub(super) fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub(crate) fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };

@@ -8,11 +8,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use super::workflow::rfc3339;
 use crate::{
     error::{ApiError, Problem},
     gateway::Execution,
-    routes::executions::status_name,
+    routes::run::{rfc3339, status_name},
     state::AppState,
 };
 

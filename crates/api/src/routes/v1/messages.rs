@@ -10,7 +10,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use flowgate_workflows::registry::{self, Message};
+use flowgate_workflows::registry::{self, Limits, Message};
 use serde::Serialize;
 use serde_json::Value;
 use temporalio_client::WorkflowExecutionStatus;
@@ -77,7 +77,7 @@ async fn prepare(
             },
         });
     };
-    let argument = check_argument(kind, message, argument)?;
+    let argument = check_argument(kind, message, argument, &state.limits)?;
     Ok((execution, argument))
 }
 
@@ -85,6 +85,7 @@ fn check_argument(
     kind: Kind,
     message: &Message,
     argument: Option<Value>,
+    limits: &Limits,
 ) -> Result<Option<Value>, ApiError> {
     match (&message.input, argument) {
         (None, None | Some(Value::Null)) => Ok(None),
@@ -98,7 +99,7 @@ fn check_argument(
             ),
         )])),
         (Some(input), argument) => input
-            .decode(&argument.unwrap_or(Value::Null))
+            .decode(&argument.unwrap_or(Value::Null), limits)
             .map(Some)
             .map_err(|issues| field_errors("", issues)),
     }

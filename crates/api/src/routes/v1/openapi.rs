@@ -19,10 +19,10 @@ use utoipa::{
 };
 
 use super::{
-    RunOut,
     messages::{self, MessageOut},
     start::{self, StartIn},
 };
+use crate::routes::run::RunOut;
 
 /// The registered messages one message path documents (several workflows may share a name).
 type Targets = Vec<(WorkflowDef, Message)>;

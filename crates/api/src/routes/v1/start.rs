@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::{
     Extension,
     extract::State,
-    http::{HeaderMap, HeaderValue},
+    http::{HeaderMap, HeaderName, HeaderValue},
     response::Response,
 };
 use flowgate_config::Action;
@@ -19,7 +19,7 @@ use temporalio_common::protos::temporal::api::enums::v1::{
 use utoipa::ToSchema;
 
 use super::{
-    IDEMPOTENT_REPLAYED, RunOut,
+    IDEMPOTENT_REPLAYED,
     body::{RegisteredWorkflow, field_errors},
     idempotency::{self, Idempotency, MEMO_KEY, check_keyed_policies, start_once},
     wait::WaitPreference,
@@ -30,6 +30,7 @@ use crate::{
     error::{ApiError, FieldError, Problem},
     extract::{ApiJson, check_chosen_workflow_id},
     gateway::{Outcome, StartSpec},
+    routes::run::RunOut,
     state::AppState,
 };
 
@@ -114,11 +115,17 @@ pub enum IdConflictPolicy {
 
 impl StartIn {
     /// The start this body asks for, and its normalised content (for idempotency); every
-    /// problem is reported at once, pointers relative to the body.
-    fn plan(self, def: &WorkflowDef, worker_queue: &str) -> Result<(StartSpec, Value), ApiError> {
+    /// problem is reported at once, pointers relative to the body (the input's under
+    /// `input_at`).
+    fn plan(
+        self,
+        def: &WorkflowDef,
+        state: &AppState,
+        input_at: &str,
+    ) -> Result<(StartSpec, Value), ApiError> {
         let mut errors = Vec::new();
-        let input = def.input.decode(&self.input).unwrap_or_else(|issues| {
-            if let ApiError::Validation(found) = field_errors("/input", issues) {
+        let input = def.input.decode(&self.input, &state.limits).unwrap_or_else(|issues| {
+            if let ApiError::Validation(found) = field_errors(input_at, issues) {
                 errors.extend(found);
             }
             Value::Null
@@ -170,7 +177,7 @@ impl StartIn {
         });
         let spec = StartSpec {
             workflow_type: def.temporal_type.to_owned(),
-            task_queue: def.queue(worker_queue).to_owned(),
+            task_queue: def.queue(&state.settings.worker.task_queue).to_owned(),
             workflow_id: self
                 .workflow_id
                 .unwrap_or_else(|| format!("{}{}", def.id_prefix, uuid::Uuid::new_v4())),
@@ -233,7 +240,7 @@ fn is_search_attribute_value(value: &Value) -> bool {
     responses(
         (status = 200, description = "The workflow ended within the wait: completed with its result, or failed/canceled/terminated/timed_out with an error", body = RunOut),
         (status = 202, description = "Started (or replayed) and not ended yet", body = RunOut,
-            headers(("Location" = String, description = "The workflow: /v1/workflows/{workflow_id}"),
+            headers(("Location" = String, description = "Where to get the result: /v1/workflows/{workflow_id}/result"),
                     ("Idempotent-Replayed" = String, description = "With an Idempotency-Key: `true` when an earlier request's run was returned"),
                     ("Preference-Applied" = String, description = "The wait applied, when asked with Prefer"))),
         (status = 400, description = "Malformed JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
@@ -253,16 +260,84 @@ pub async fn start_workflow(
     ApiJson(body): ApiJson<StartIn>,
 ) -> Result<Response, ApiError> {
     let principal = principal.map(|Extension(p)| p);
-    let key = idempotency::key(&headers)?;
+    let request = StartRequest {
+        def,
+        principal: principal.as_ref(),
+        key: idempotency::key(&headers)?,
+        body,
+        input_at: "/input",
+        wait: wait.or_none(),
+    };
+    // Boxed: the start's state machine is large, and a handler's future lives on the stack.
+    let started = Box::pin(start(&state, request)).await?;
+    let location = workflow_location(&started.workflow_id, "/result");
+    let (code, mut out) = RunOut::from_outcome(started.workflow_id, started.outcome);
+    out.run_id = Some(started.run_id);
+    out.replayed = Some(started.replayed);
+    let mut extra = wait.headers();
+    extra.extend(started.replayed_header);
+    Ok(out.into_response_at(code, location, extra))
+}
+
+pub(crate) use super::idempotency::key as idempotency_key;
+
+/// A start, as any start route asks for it.
+pub(crate) struct StartRequest<'a> {
+    /// The workflow to start.
+    pub def: &'static WorkflowDef,
+    /// Who asks (`None` with authentication off).
+    pub principal: Option<&'a Principal>,
+    /// The request's `Idempotency-Key`.
+    pub key: Option<String>,
+    /// What to start.
+    pub body: StartIn,
+    /// Where the input sits in the route's body, for error pointers (`/input`, or `""` where
+    /// the body is the input).
+    pub input_at: &'static str,
+    /// How long to wait for the result; zero answers at once.
+    pub wait: Duration,
+}
+
+/// What a start did.
+pub(crate) struct Started {
+    /// The workflow id.
+    pub workflow_id: String,
+    /// The run created or returned.
+    pub run_id: String,
+    /// Whether an earlier request's run was returned instead of a new one.
+    pub replayed: bool,
+    /// `Idempotent-Replayed`, when the request had a key.
+    pub replayed_header: Option<(HeaderName, HeaderValue)>,
+    /// How the run stands after the wait.
+    pub outcome: Outcome,
+}
+
+/// The one start every route makes: checks the body against the workflow's input type and
+/// limits, applies the `Idempotency-Key` (one key, one run) or the chosen id's policies with the
+/// permissions they need, starts, then waits for the result as long as asked. A run that
+/// started is never reported as not started: losing sight of Temporal afterwards reads as
+/// running.
+pub(crate) async fn start(
+    state: &AppState,
+    request: StartRequest<'_>,
+) -> Result<Started, ApiError> {
+    let StartRequest {
+        def,
+        principal,
+        key,
+        body,
+        input_at,
+        wait,
+    } = request;
     let chosen_id = body.workflow_id.is_some();
     if key.is_some() {
         check_keyed_policies(&body)?;
     }
-    let (mut spec, normalised) = body.plan(def, &state.settings.worker.task_queue)?;
-    let scope = idempotency::scope(principal.as_ref(), def.name);
+    let (mut spec, normalised) = body.plan(def, state, input_at)?;
+    let scope = idempotency::scope(principal, def.name);
     let idempotency = key.map(|key| Idempotency::new(&scope, &key, &normalised));
     let (run_id, replayed) = match &idempotency {
-        None if chosen_id => start_chosen_id(&state, def, principal.as_ref(), &mut spec).await?,
+        None if chosen_id => start_chosen_id(state, def, principal, &mut spec).await?,
         None => {
             let run = state.gateway.start_execution(&spec).await?;
             (run.run_id, !run.started)
@@ -273,7 +348,7 @@ pub async fn start_workflow(
             spec.memo.insert(MEMO_KEY.to_owned(), idempotency.record());
             spec.id_conflict_policy = WorkflowIdConflictPolicy::UseExisting;
             spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
-            start_once(&state, &spec, idempotency).await?
+            start_once(state, &spec, idempotency).await?
         }
     };
     tracing::info!(
@@ -281,31 +356,36 @@ pub async fn start_workflow(
         %run_id,
         replayed,
         workflow = def.name,
-        "v1 start"
+        "started"
     );
     let workflow_id = spec.workflow_id;
-    let outcome = if wait.wait.is_zero() && !replayed {
+    let outcome = if wait.is_zero() && !replayed {
         Outcome::Running
     } else {
-        match state.gateway.outcome(&workflow_id, wait.wait).await {
+        match state.gateway.outcome(&workflow_id, wait).await {
             Ok(outcome) => outcome,
-            // Started; losing sight of it now must not read as "not started".
-            Err(ApiError::TemporalUnavailable(_)) => Outcome::Running,
+            // Started; losing sight of it now must not read as "not started", or a retrying
+            // client would start it twice.
+            Err(ApiError::TemporalUnavailable(error)) => {
+                tracing::warn!(%workflow_id, reason = %error.reason, "started, but cannot wait for the result");
+                Outcome::Running
+            }
             Err(other) => return Err(other),
         }
     };
-    let location = workflow_location(&workflow_id, "");
-    let (code, mut out) = RunOut::from_outcome(workflow_id, outcome);
-    out.run_id = Some(run_id);
-    out.replayed = Some(replayed);
-    let mut extra = wait.headers();
-    if idempotency.is_some() {
-        extra.push((
+    let replayed_header = idempotency.is_some().then(|| {
+        (
             IDEMPOTENT_REPLAYED,
             HeaderValue::from_static(if replayed { "true" } else { "false" }),
-        ));
-    }
-    Ok(out.into_response_at(code, location, extra))
+        )
+    });
+    Ok(Started {
+        workflow_id,
+        run_id,
+        replayed,
+        replayed_header,
+        outcome,
+    })
 }
 
 /// Starts `spec`, whose workflow id the client chose. Workflow ids are shared by every workflow

@@ -1,6 +1,7 @@
-//! How long a `/v1` request waits for a workflow to end: `?wait=` (seconds or a duration), or
-//! else the RFC 7240 preference `Prefer: wait=<seconds>`, answered with `Preference-Applied`.
-//! Both are capped at `api.result_wait`; without either the answer is immediate.
+//! How long a request waits for a workflow to end: `?wait=` (seconds or a duration), or else
+//! the RFC 7240 preference `Prefer: wait=<seconds>`, answered with `Preference-Applied`. Both
+//! are capped at `api.result_wait`. Without either, each route says what it does: `/v1` answers
+//! at once, the guide's result and sync start wait as long as allowed.
 
 use std::time::Duration;
 
@@ -13,18 +14,27 @@ use serde::Deserialize;
 use crate::{error::ApiError, extract::parse_wait, state::AppState};
 
 /// `Preference-Applied` (RFC 7240).
-pub(super) const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
+const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-applied");
 
-/// The wait a request asked for, capped.
+/// The wait a request asked for, if it asked.
 #[derive(Debug, Clone)]
 pub struct WaitPreference {
-    /// How long to wait; zero answers at once.
-    pub wait: Duration,
-    /// `Preference-Applied` to answer with, when `Prefer: wait` decided the wait.
-    pub applied: Option<HeaderValue>,
+    requested: Option<Duration>,
+    longest: Duration,
+    applied: Option<HeaderValue>,
 }
 
 impl WaitPreference {
+    /// The wait asked for; zero (answer at once) when none was.
+    pub fn or_none(&self) -> Duration {
+        self.requested.unwrap_or(Duration::ZERO)
+    }
+
+    /// The wait asked for; the longest allowed (`api.result_wait`) when none was.
+    pub fn or_longest(&self) -> Duration {
+        self.requested.unwrap_or(self.longest)
+    }
+
     /// The `Preference-Applied` header, if any, as a response header pair.
     pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         self.applied
@@ -43,7 +53,7 @@ impl FromRequestParts<AppState> for WaitPreference {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let max = state.settings.api.result_wait;
+        let longest = state.settings.api.result_wait;
         let Query(params) =
             Query::<WaitParams>::try_from_uri(&parts.uri).map_err(|e| ApiError::InvalidQuery {
                 name: "wait",
@@ -55,19 +65,25 @@ impl FromRequestParts<AppState> for WaitPreference {
                 problem: format!("{raw:?} is not a duration such as 10, 2.5, 500ms or 1m"),
             })?;
             return Ok(Self {
-                wait: wait.min(max),
+                requested: Some(wait.min(longest)),
+                longest,
                 applied: None,
             });
         }
         Ok(match preferred_wait(&parts.headers) {
             Some(seconds) => {
-                let wait = Duration::from_secs(seconds).min(max);
+                let wait = Duration::from_secs(seconds).min(longest);
                 // RFC 7240 counts in whole seconds; a cap below one second applies as 0.
                 let applied = HeaderValue::try_from(format!("wait={}", wait.as_secs())).ok();
-                Self { wait, applied }
+                Self {
+                    requested: Some(wait),
+                    longest,
+                    applied,
+                }
             }
             None => Self {
-                wait: Duration::ZERO,
+                requested: None,
+                longest,
                 applied: None,
             },
         })

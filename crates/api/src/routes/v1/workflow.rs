@@ -3,17 +3,16 @@
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State, response::Response};
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{RunOut, idempotency::MEMO_KEY, wait::WaitPreference, workflow_location};
+use super::{idempotency::MEMO_KEY, wait::WaitPreference, workflow_location};
 use crate::{
     error::{ApiError, Problem},
     extract::WorkflowIdPath,
     gateway::Execution,
-    routes::executions::status_name,
+    routes::run::{RunOut, rfc3339, status_name},
     state::AppState,
 };
 
@@ -47,11 +46,6 @@ pub struct WorkflowOut {
     pub memo: BTreeMap<String, Value>,
     /// Its search attributes, as JSON.
     pub search_attributes: BTreeMap<String, Value>,
-}
-
-/// RFC 3339 with microseconds in UTC, as the guide's status route writes times.
-pub(super) fn rfc3339(time: DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
 impl From<Execution> for WorkflowOut {
@@ -114,8 +108,20 @@ pub async fn get_workflow_result(
     WorkflowIdPath(workflow_id): WorkflowIdPath,
     wait: WaitPreference,
 ) -> Result<Response, ApiError> {
-    let outcome = state.gateway.outcome(&workflow_id, wait.wait).await?;
     let location = workflow_location(&workflow_id, "/result");
+    result(&state, workflow_id, &wait, wait.or_none(), location).await
+}
+
+/// The one result read every route makes: waits up to `how_long` for the latest run of
+/// `workflow_id` to end; 200 when it has, 202 with `Location: location` while it runs.
+pub(crate) async fn result(
+    state: &AppState,
+    workflow_id: String,
+    wait: &WaitPreference,
+    how_long: std::time::Duration,
+    location: axum::http::HeaderValue,
+) -> Result<Response, ApiError> {
+    let outcome = state.gateway.outcome(&workflow_id, how_long).await?;
     let (code, out) = RunOut::from_outcome(workflow_id, outcome);
     Ok(out.into_response_at(code, location, wait.headers()))
 }

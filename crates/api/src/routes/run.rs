@@ -1,0 +1,183 @@
+//! How every route reports a run: its status words, the answer of starts and results, times,
+//! and where to find a workflow (ids as one percent-encoded path segment).
+
+use axum::{
+    Json,
+    http::{HeaderName, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
+use serde::Serialize;
+use temporalio_client::WorkflowExecutionStatus;
+use utoipa::ToSchema;
+
+use crate::gateway::{ErrorInfo, Outcome};
+
+/// Where a run stands, in the guide's lower-case words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Accepted and started (the guide's async start only).
+    Started,
+    /// Still running when the wait ended.
+    Running,
+    /// Finished with a result.
+    Completed,
+    /// Failed.
+    Failed,
+    /// Canceled.
+    Canceled,
+    /// Terminated.
+    Terminated,
+    /// Timed out.
+    TimedOut,
+}
+
+/// A run as starts and results report it. The guide's routes answer exactly the guide's three
+/// fields (and `error` when the run did not complete); `/v1` adds the run id and, for starts,
+/// whether an earlier request's run was returned.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunOut {
+    /// Workflow id.
+    #[schema(example = "shopping-workflow-3f0e4c1a-9b7d-4e0a-8d59-5b1f7f2f6c11")]
+    pub workflow_id: String,
+    /// Run id (`/v1` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// Where the run stands: `running`, or how it ended (`started` on the guide's async start).
+    pub status: RunStatus,
+    /// The workflow's result once completed, otherwise null.
+    #[schema(value_type = Option<serde_json::Value>, example = "Ordered 5 Apples...Ordered 3 Bananas...")]
+    pub result: Option<serde_json::Value>,
+    /// Why the workflow did not complete (failed, canceled, terminated, timed_out only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorInfo>,
+    /// `/v1` starts only: true when no run was created because an earlier request's run (same
+    /// `Idempotency-Key`, or a running workflow under the `use_existing` policy) was returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<bool>,
+}
+
+impl RunOut {
+    /// The answer for `outcome`, 200 when the run ended and 202 while it runs.
+    pub fn from_outcome(workflow_id: String, outcome: Outcome) -> (StatusCode, Self) {
+        let (status, result, error) = match outcome {
+            Outcome::Completed(value) => (RunStatus::Completed, Some(value), None),
+            Outcome::Running => (RunStatus::Running, None, None),
+            Outcome::Unsuccessful { status, error } => (
+                match status {
+                    WorkflowExecutionStatus::Canceled => RunStatus::Canceled,
+                    WorkflowExecutionStatus::Terminated => RunStatus::Terminated,
+                    WorkflowExecutionStatus::TimedOut => RunStatus::TimedOut,
+                    _ => RunStatus::Failed,
+                },
+                None,
+                Some(error),
+            ),
+        };
+        let code = if status == RunStatus::Running {
+            StatusCode::ACCEPTED
+        } else {
+            StatusCode::OK
+        };
+        let out = Self {
+            workflow_id,
+            run_id: None,
+            status,
+            result,
+            error,
+            replayed: None,
+        };
+        (code, out)
+    }
+
+    /// The response, with `Location: location` on a 202 (where the client gets the result).
+    pub fn into_response_at(
+        self,
+        code: StatusCode,
+        location: HeaderValue,
+        mut extra: Vec<(HeaderName, HeaderValue)>,
+    ) -> Response {
+        if code == StatusCode::ACCEPTED {
+            extra.push((header::LOCATION, location));
+        }
+        let mut response = (code, Json(self)).into_response();
+        response.headers_mut().extend(extra);
+        response
+    }
+}
+
+/// Temporal's upper-case status name, as describe reports it.
+pub fn status_name(status: WorkflowExecutionStatus) -> &'static str {
+    use WorkflowExecutionStatus as S;
+    match status {
+        S::Running => "RUNNING",
+        S::Completed => "COMPLETED",
+        S::Failed => "FAILED",
+        S::Canceled => "CANCELED",
+        S::Terminated => "TERMINATED",
+        S::ContinuedAsNew => "CONTINUED_AS_NEW",
+        S::TimedOut => "TIMED_OUT",
+        S::Paused => "PAUSED",
+        S::Unspecified => "UNSPECIFIED",
+        _ => "UNKNOWN",
+    }
+}
+
+/// RFC 3339 with microseconds in UTC, as the guide writes times.
+pub fn rfc3339(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::Micros, false)
+}
+
+/// Characters that cannot stand literally in one path segment (RFC 3986 `pchar`).
+const PATH_SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+/// `{base}/{id}{suffix}` with the id percent-encoded as one path segment (`base` is
+/// `/workflows` or `/v1/workflows`).
+pub fn workflow_path(base: &'static str, workflow_id: &str, suffix: &str) -> HeaderValue {
+    let path = format!(
+        "{base}/{}{suffix}",
+        utf8_percent_encode(workflow_id, PATH_SEGMENT)
+    );
+    HeaderValue::try_from(path).unwrap_or_else(|_| HeaderValue::from_static(base))
+}
+
+#[cfg(test)]
+mod tests {
+    use percent_encoding::percent_decode_str;
+
+    use super::*;
+    use crate::extract::check_workflow_id;
+
+    proptest::proptest! {
+        #[test]
+        fn every_accepted_workflow_id_round_trips_through_its_location(id in "\\PC{1,40}") {
+            proptest::prop_assume!(check_workflow_id(&id).is_ok());
+            let location = workflow_path("/v1/workflows", &id, "/result");
+            let path = location.to_str().unwrap();
+            let segment = path
+                .strip_prefix("/v1/workflows/")
+                .and_then(|rest| rest.strip_suffix("/result"))
+                .unwrap();
+            proptest::prop_assert!(!segment.contains('/'), "{}", path);
+            proptest::prop_assert_eq!(percent_decode_str(segment).decode_utf8().unwrap(), id.as_str());
+        }
+    }
+}
