@@ -11,6 +11,8 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
+use flowgate_workflows::wording::client_terms;
+
 use crate::{
     error::{ApiError, FieldError},
     state::AppState,
@@ -83,7 +85,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             .map_err(|e| ApiError::MalformedJson(format!("malformed JSON: {e}")))?;
         return Err(ApiError::Validation(vec![FieldError::new(
             "",
-            "invalid type: the body must be a JSON object",
+            "must be a JSON object",
         )]));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
@@ -92,11 +94,15 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let inner = error.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let message = strip_position(&inner.to_string());
-                if let Some(field) = missing_field(&message) {
-                    pointer = format!("{pointer}/{field}");
+                let worded = client_terms(&strip_position(&inner.to_string()));
+                if let Some(field) = worded.field {
+                    // A missing field is reported at its object; an unknown one at itself.
+                    let token = format!("/{}", field.replace('~', "~0").replace('/', "~1"));
+                    if !pointer.ends_with(&token) {
+                        pointer.push_str(&token);
+                    }
                 }
-                ApiError::Validation(vec![FieldError::new(pointer, message)])
+                ApiError::Validation(vec![FieldError::new(pointer, worded.detail)])
             }
             _ => ApiError::MalformedJson(format!("malformed JSON: {inner}")),
         }
@@ -122,10 +128,6 @@ fn strip_position(message: &str) -> String {
         Some(at) => message[..at].to_owned(),
         None => message.to_owned(),
     }
-}
-
-pub(crate) fn missing_field(message: &str) -> Option<&str> {
-    message.strip_prefix("missing field `")?.strip_suffix('`')
 }
 
 /// The `{workflow_id}` path segment, percent-decoded.
@@ -255,7 +257,7 @@ mod tests {
     fn a_wrong_type_is_a_validation_error_at_its_field() {
         let (pointer, detail) = pointer_of(r#"{"items":[{"amount":1},{"amount":"five"}]}"#);
         assert_eq!(pointer, "/items/1/amount");
-        assert!(detail.contains("invalid type"), "{detail}");
+        assert_eq!(detail, r#"must be a whole number, got the string "five""#);
     }
 
     #[test]

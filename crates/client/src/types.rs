@@ -44,7 +44,7 @@ pub struct ErrorInfo {
     pub message: String,
 }
 
-/// The guide's answer for starts and results (`WorkflowRunOut`).
+/// The guide's answer for starts and results (`RunOut` without the `/v1` fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkflowRun {
     /// Workflow id.
@@ -119,7 +119,8 @@ pub struct Started {
     /// True when the answer was **202 Accepted**: the workflow was still running (no wait was
     /// asked for, or it did not end within the wait); false for **200** (it ended in time).
     pub accepted: bool,
-    /// The `Location` header of a 202: the workflow's path (`/v1/workflows/{workflow_id}`).
+    /// The `Location` header of a 202: where to get the result
+    /// (`/v1/workflows/{workflow_id}/result`).
     pub location: Option<String>,
 }
 

@@ -169,7 +169,7 @@ async fn an_order_is_started_queried_noted_approved_and_its_result_read() {
     let id = started.run.workflow_id.clone();
     assert_eq!(
         started.location.as_deref(),
-        Some(format!("/v1/workflows/{id}").as_str())
+        Some(format!("/v1/workflows/{id}/result").as_str())
     );
 
     let status: ApprovalStatus = client

@@ -10,3 +10,4 @@
 pub mod approval;
 pub mod registry;
 pub mod shopping;
+pub mod wording;

@@ -9,6 +9,8 @@
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
+use crate::wording::client_terms;
+
 /// Where a workflow's tasks go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskQueue {
@@ -160,14 +162,68 @@ impl Payload {
 
 fn decode<T: PayloadType>(json: &Value, limits: &Limits) -> Result<Value, Vec<InputIssue>> {
     let typed: T = serde_path_to_error::deserialize(json).map_err(|error| {
-        let pointer = pointer_of(error.path());
-        vec![InputIssue::new(pointer, error.into_inner().to_string())]
+        let mut pointer = pointer_of(error.path());
+        let worded = client_terms(&error.into_inner().to_string());
+        if let Some(field) = worded.field {
+            // A missing field is reported at its object; an unknown one at itself.
+            let token = format!("/{}", escape(&field));
+            if !pointer.ends_with(&token) {
+                pointer.push_str(&token);
+            }
+        }
+        vec![InputIssue::new(pointer, worded.detail)]
     })?;
-    let issues = typed.issues(limits);
-    if !issues.is_empty() {
-        return Err(issues);
+    let normalised =
+        serde_json::to_value(&typed).map_err(|e| vec![InputIssue::new("", e.to_string())])?;
+    let mut issues = Vec::new();
+    unknown_fields(json, &normalised, &mut String::new(), &mut issues);
+    issues.extend(typed.issues(limits));
+    if issues.is_empty() {
+        Ok(normalised)
+    } else {
+        Err(issues)
     }
-    serde_json::to_value(&typed).map_err(|e| vec![InputIssue::new("", e.to_string())])
+}
+
+/// Every field of `sent` that the type did not take (absent from its normalised form, and not
+/// null): unknown fields are refused, so a misspelt optional field is not silently ignored.
+/// Workflow code itself stays lenient with what other SDKs send.
+fn unknown_fields(sent: &Value, kept: &Value, at: &mut String, issues: &mut Vec<InputIssue>) {
+    match (sent, kept) {
+        (Value::Object(sent), Value::Object(kept)) => {
+            for (name, value) in sent {
+                let len = at.len();
+                at.push('/');
+                at.push_str(&escape(name));
+                match kept.get(name) {
+                    Some(inner) => unknown_fields(value, inner, at, issues),
+                    None if value.is_null() => {}
+                    None => {
+                        let known: Vec<&str> = kept.keys().map(String::as_str).collect();
+                        issues.push(InputIssue::new(
+                            at.clone(),
+                            format!("is not a known field (known: {})", known.join(", ")),
+                        ));
+                    }
+                }
+                at.truncate(len);
+            }
+        }
+        (Value::Array(sent), Value::Array(kept)) if sent.len() == kept.len() => {
+            for (i, (value, inner)) in sent.iter().zip(kept).enumerate() {
+                let len = at.len();
+                at.push_str(&format!("/{i}"));
+                unknown_fields(value, inner, at, issues);
+                at.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A name as one JSON pointer token (RFC 6901).
+fn escape(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }
 
 /// `items[0].amount` as the JSON pointer `/items/0/amount`.
@@ -176,7 +232,7 @@ fn pointer_of(path: &serde_path_to_error::Path) -> String {
     path.iter()
         .filter_map(|segment| match segment {
             Segment::Seq { index } => Some(format!("/{index}")),
-            Segment::Map { key } => Some(format!("/{}", key.replace('~', "~0").replace('/', "~1"))),
+            Segment::Map { key } => Some(format!("/{}", escape(key))),
             Segment::Enum { .. } | Segment::Unknown => None,
         })
         .collect()
@@ -454,5 +510,26 @@ mod tests {
             .decode(&serde_json::json!({"items": []}), &Limits::default())
             .unwrap_err();
         assert_eq!(issues[0].pointer, "/items");
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_reported_at_the_field() {
+        let shopping = registry().get("shopping").unwrap();
+        let limits = Limits::default();
+        let issues = shopping
+            .input
+            .decode(
+                &serde_json::json!({"items": [{"fruit": "APPLE", "amount": 1, "colour": "red"}], "note": null}),
+                &limits,
+            )
+            .unwrap_err();
+        assert_eq!(issues[0].pointer, "/items/0/colour");
+        assert!(issues[0].detail.contains("known: amount, fruit"), "{issues:?}");
+        let issues = shopping
+            .input
+            .decode(&serde_json::json!({"items": [{"fruit": "APPLE"}]}), &limits)
+            .unwrap_err();
+        assert_eq!(issues[0].pointer, "/items/0/amount");
+        assert_eq!(issues[0].detail, "is required");
     }
 }

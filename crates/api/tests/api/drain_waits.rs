@@ -139,10 +139,6 @@ fn guide_location(id: &str) -> String {
 }
 
 fn v1_location(id: &str) -> String {
-    format!("/v1/workflows/{id}")
-}
-
-fn v1_result_location(id: &str) -> String {
     format!("/v1/workflows/{id}/result")
 }
 
@@ -227,7 +223,7 @@ async fn sigterm_answers_every_waiting_request_at_once_and_no_workflow_is_lost()
     still_running(response, v1_location).await;
     still_running(
         answered("v1 result ?wait", v1_result, sigterm).await,
-        v1_result_location,
+        v1_location,
     )
     .await;
     let out = problem(

@@ -76,7 +76,7 @@ fn invalid_bodies() -> Vec<(Value, &'static str, &'static str)> {
         (
             json!({"items": [{"fruit": "GRAPE", "amount": 1}]}),
             "/items/0/fruit",
-            "GRAPE",
+            "must be one of APPLE, BANANA, CHERRY, ORANGE, got \"GRAPE\"",
         ),
         (
             json!({"items": [{"fruit": "apple", "amount": 1}]}),
@@ -101,21 +101,36 @@ fn invalid_bodies() -> Vec<(Value, &'static str, &'static str)> {
         (
             json!({"items": [{"fruit": "APPLE", "amount": "five"}]}),
             "/items/0/amount",
-            "invalid type",
+            "must be a whole number, got the string \"five\"",
         ),
         (
             json!({"items": [{"fruit": "APPLE", "amount": 1.5}]}),
             "/items/0/amount",
-            "invalid type",
+            "must be a whole number, got 1.5",
         ),
         (
             json!({"items": [{"fruit": "APPLE"}]}),
             "/items/0/amount",
-            "missing field",
+            "is required",
         ),
-        (json!({"items": "APPLE"}), "/items", "invalid type"),
-        (json!({}), "/items", "missing field"),
-        (json!([1, 2]), "", "invalid type"),
+        (
+            json!({"items": "APPLE"}),
+            "/items",
+            "must be a list, got the string \"APPLE\"",
+        ),
+        (json!({"items": [3]}), "/items/0", "must be an object, got 3"),
+        (json!({}), "/items", "is required"),
+        (json!([1, 2]), "", "must be a JSON object"),
+        (
+            json!({"items": [{"fruit": "APPLE", "amount": 1, "colour": "red"}]}),
+            "/items/0/colour",
+            "is not a known field (known: amount, fruit)",
+        ),
+        (
+            json!({"items": [{"fruit": "APPLE", "amount": 1}], "priority": 1}),
+            "/priority",
+            "is not a known field (known: items, workflow_id)",
+        ),
         (
             json!({"items": [{"fruit": "APPLE", "amount": 1}], "workflow_id": ""}),
             "/workflow_id",
@@ -125,25 +140,42 @@ fn invalid_bodies() -> Vec<(Value, &'static str, &'static str)> {
 }
 
 #[tokio::test]
-async fn invalid_shopping_lists_are_422s_that_name_the_field() {
-    let env = TestEnv::start().await;
+async fn invalid_shopping_lists_are_422s_that_name_the_field_in_the_same_words_on_every_route() {
+    let env = TestEnv::builder().without_worker().start().await;
+    let mut cases = Vec::new();
     for path in ["/workflows/shopping", "/workflows/shopping/async"] {
         for (body, pointer, words) in invalid_bodies() {
-            let problem = problem(
-                env.post_json(path, &body).await,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
-            assert_eq!(problem["code"], "validation-failed");
-            assert_eq!(
-                problem["errors"][0]["pointer"], pointer,
-                "{body} → {problem}"
-            );
-            let detail = problem["detail"].as_str().unwrap();
-            assert!(
-                detail.contains(words),
-                "{body}: {detail:?} should mention {words:?}"
-            );
+            cases.push((path, body, pointer.to_owned(), words));
+        }
+    }
+    // The same lists as a /v1 input: the same words, under `/input`.
+    for (body, pointer, words) in invalid_bodies() {
+        let guide_only = !body.is_object()
+            || body.get("workflow_id").is_some()
+            || body.get("priority").is_some();
+        if !guide_only {
+            let body = json!({ "input": body });
+            cases.push(("/v1/workflows/shopping", body, format!("/input{pointer}"), words));
+        }
+    }
+    for (path, body, pointer, words) in cases {
+        let problem = problem(
+            env.post_json(path, &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(problem["code"], "validation-failed");
+        assert_eq!(
+            problem["errors"][0]["pointer"], pointer,
+            "{path} {body} → {problem}"
+        );
+        let detail = problem["errors"][0]["detail"].as_str().unwrap();
+        assert!(
+            detail.contains(words),
+            "{path} {body}: {detail:?} should say {words:?}"
+        );
+        for rust in ["expected", "struct", "variant", "i64", "u32", "ItemIn", "Shopping"] {
+            assert!(!detail.contains(rust), "{path} {body}: {detail:?} names {rust:?}");
         }
     }
 }

@@ -196,9 +196,10 @@ async fn workflow_starts_and_temporal_calls_are_counted_by_outcome() {
         scrape.value(TEMPORAL_CALLS, &[("operation", "start")]),
         Some(2.0)
     );
+    // A chosen id is looked up before it is used (twice), and the status read once.
     assert_eq!(
         scrape.value(TEMPORAL_CALLS, &[("operation", "describe")]),
-        Some(1.0)
+        Some(3.0)
     );
     // A definite answer (already exists, not found) is not a failure.
     assert_eq!(scrape.sum(TEMPORAL_FAILURES, &[]), 0.0, "{}", scrape.text);

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     error::{ApiError, FieldError},
-    extract::{WorkflowIdPath, check_content_type, missing_field, read_body},
+    extract::{WorkflowIdPath, check_content_type, read_body},
     state::AppState,
 };
 
@@ -56,19 +56,12 @@ impl FromRequest<AppState> for OptionalJson {
     }
 }
 
-/// The registry's issues as field errors under `prefix` (`/input` for a start's input); a
-/// missing field points at the field itself, as the API's own body errors do.
+/// The registry's issues as field errors under `prefix` (`/input` for a start's input).
 pub(super) fn field_errors(prefix: &str, issues: Vec<InputIssue>) -> ApiError {
     ApiError::Validation(
         issues
             .into_iter()
-            .map(|issue| {
-                let mut pointer = format!("{prefix}{}", issue.pointer);
-                if let Some(field) = missing_field(&issue.detail) {
-                    pointer = format!("{pointer}/{field}");
-                }
-                FieldError::new(pointer, issue.detail)
-            })
+            .map(|issue| FieldError::new(format!("{prefix}{}", issue.pointer), issue.detail))
             .collect(),
     )
 }
