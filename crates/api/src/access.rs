@@ -234,15 +234,24 @@ async fn target(parts: &mut Parts, on: On) -> Result<Target, ApiError> {
     let segment = match on {
         On::Every => return Ok(Target::Every),
         On::Workflow(name) => return Ok(Target::Named(name.to_owned())),
-        On::NamedInPath | On::IdInPath => RawPathParams::from_request_parts(parts, &())
-            .await
-            .map_err(|e| ApiError::InvalidPath(e.body_text()))?
-            .iter()
-            .find(|(name, _)| *name == "workflow_id")
-            .map(|(_, value)| value.to_owned())
-            .ok_or_else(|| {
-                ApiError::internal(anyhow::anyhow!("no {{workflow_id}} in the route"))
-            })?,
+        On::NamedInPath | On::IdInPath => {
+            let params = RawPathParams::from_request_parts(parts, &())
+                .await
+                .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
+            // A workflow name is `{name}` (or, on the start's alias, the `{workflow_id}` slot).
+            let wanted: &[&str] = if on == On::NamedInPath {
+                &["name", "workflow_id"]
+            } else {
+                &["workflow_id"]
+            };
+            wanted
+                .iter()
+                .find_map(|wanted| params.iter().find(|(name, _)| name == wanted))
+                .map(|(_, value)| value.to_owned())
+                .ok_or_else(|| {
+                    ApiError::internal(anyhow::anyhow!("no {wanted:?} in the route"))
+                })?
+        }
     };
     if on == On::NamedInPath {
         return Ok(Target::Named(segment));

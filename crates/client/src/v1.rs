@@ -17,7 +17,7 @@ use crate::{
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
 impl Client {
-    /// `POST /v1/workflows/{name}`: starts the registered workflow `name` (e.g. `shopping`,
+    /// `POST /v1/workflow-types/{name}/start`: starts the registered workflow `name` (e.g. `shopping`,
     /// `order-approval`) with `input` and `options`. With `options.wait` the answer comes when
     /// the workflow ends or the wait is over, whichever is first.
     pub async fn start<I: Serialize + ?Sized>(
@@ -27,7 +27,7 @@ impl Client {
         options: &StartOptions,
     ) -> Result<Started, Error> {
         let body = serde_json::to_vec(&StartBody::new(input, options)).map_err(Error::Encode)?;
-        let mut request = json_body(self.post(&format!("/v1/workflows/{}", segment(name))), body);
+        let mut request = json_body(self.post(&format!("/v1/workflow-types/{}/start", segment(name))), body);
         if let Some(wait) = options.wait {
             request = request.query(&[("wait", millis(wait))]);
         }

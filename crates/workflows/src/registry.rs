@@ -280,7 +280,7 @@ impl Message {
 /// A workflow exposed over REST.
 #[derive(Debug, Clone)]
 pub struct WorkflowDef {
-    /// Route name: `POST /v1/workflows/{name}` starts one (lower-case, `-` separated).
+    /// Route name: `POST /v1/workflow-types/{name}/start` starts one (lower-case, `-` separated).
     pub name: &'static str,
     /// Temporal workflow type name.
     pub temporal_type: &'static str,

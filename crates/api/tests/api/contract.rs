@@ -1,6 +1,7 @@
 //! The guide's contract: `GET /`, probes, request ids, the OpenAPI document and the docs UI.
 
 use flowgate_testkit::TestEnv;
+use flowgate_workflows::registry::registry;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -56,7 +57,9 @@ async fn the_openapi_document_covers_every_route() {
     let env = TestEnv::start().await;
     let doc = json(env.get("/openapi.json").await, StatusCode::OK).await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
-    let expected = [
+    // The fixed routes, then what the registry declares: a start path (and its alias) per
+    // workflow, a path per signal, query and update name.
+    let mut expected: Vec<(String, &str)> = [
         ("/", "get"),
         ("/livez", "get"),
         ("/readyz", "get"),
@@ -65,31 +68,48 @@ async fn the_openapi_document_covers_every_route() {
         ("/workflows/{workflow_id}/status", "get"),
         ("/workflows/{workflow_id}/result", "get"),
         ("/v1/workflows", "get"),
-        ("/v1/workflows/shopping", "post"),
-        ("/v1/workflows/order-approval", "post"),
         ("/v1/workflows/{workflow_id}", "get"),
         ("/v1/workflows/{workflow_id}/result", "get"),
         ("/v1/workflows/{workflow_id}/signals/{name}", "post"),
-        ("/v1/workflows/{workflow_id}/signals/approve", "post"),
-        ("/v1/workflows/{workflow_id}/signals/reject", "post"),
         ("/v1/workflows/{workflow_id}/queries/{name}", "post"),
-        ("/v1/workflows/{workflow_id}/queries/status", "post"),
         ("/v1/workflows/{workflow_id}/updates/{name}", "post"),
-        ("/v1/workflows/{workflow_id}/updates/add_note", "post"),
         ("/v1/workflows/{workflow_id}/cancel", "post"),
         ("/v1/workflows/{workflow_id}/terminate", "post"),
-    ];
-    for (path, method) in expected {
+    ]
+    .into_iter()
+    .map(|(path, method)| (path.to_owned(), method))
+    .collect();
+    for def in registry().all() {
+        expected.push((format!("/v1/workflow-types/{}/start", def.name), "post"));
+        expected.push((format!("/v1/workflows/{}", def.name), "post"));
+        for (kind, messages) in [
+            ("signals", &def.signals),
+            ("queries", &def.queries),
+            ("updates", &def.updates),
+        ] {
+            for message in messages {
+                expected.push((
+                    format!("/v1/workflows/{{workflow_id}}/{kind}/{}", message.name),
+                    "post",
+                ));
+            }
+        }
+    }
+    expected.sort();
+    expected.dedup();
+    for (path, method) in &expected {
         assert!(
-            doc["paths"][path][method].is_object(),
+            doc["paths"][path.as_str()][*method].is_object(),
             "{method} {path} missing from the document"
         );
     }
-    assert_eq!(
-        doc["paths"].as_object().unwrap().len(),
-        expected.len(),
-        "undocumented extras or missing routes"
-    );
+    let documented: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(documented, expected.len(), "undocumented extras or missing routes");
     let fruits = &doc["components"]["schemas"]["Fruit"]["enum"];
     assert_eq!(fruits, &json!(["APPLE", "BANANA", "CHERRY", "ORANGE"]));
 }
@@ -142,7 +162,7 @@ async fn the_openapi_document_types_each_registered_workflow_and_message() {
     let schemas = &doc["components"]["schemas"];
     let reference = |name: &str| json!(format!("#/components/schemas/{name}"));
 
-    let start = &doc["paths"]["/v1/workflows/order-approval"]["post"];
+    let start = &doc["paths"]["/v1/workflow-types/order-approval/start"]["post"];
     let body = &start["requestBody"]["content"]["application/json"];
     assert_eq!(body["schema"]["$ref"], reference("StartOrderApprovalIn"));
     assert_eq!(body["example"]["input"]["customer"], "ACME Corp", "{body}");

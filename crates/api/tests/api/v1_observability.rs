@@ -74,10 +74,12 @@ async fn v1_routes_and_temporal_operations_are_measured_without_ids() {
             ],
         )
     };
+    // A start is labelled as a start, never as the describe route's template.
     assert_eq!(
-        requests("POST", "/v1/workflows/{workflow_id}", "202"),
+        requests("POST", "/v1/workflow-types/{name}/start", "202"),
         Some(1.0)
     );
+    assert_eq!(requests("POST", "/v1/workflows/{workflow_id}", "202"), None);
     assert_eq!(
         requests("POST", "/v1/workflows/{workflow_id}/queries/{name}", "200"),
         Some(1.0)

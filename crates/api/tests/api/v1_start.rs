@@ -30,6 +30,30 @@ async fn a_start_with_a_wait_answers_200_with_the_result() {
 }
 
 #[tokio::test]
+async fn starts_have_their_own_path_and_the_earlier_one_is_an_alias() {
+    let env = TestEnv::builder().without_worker().start().await;
+    let body = shopping_start(&[("APPLE", 1)]);
+    for path in [
+        "/v1/workflow-types/shopping/start",
+        "/v1/workflow-types/ShoppingWorkflow/start",
+        "/v1/workflows/shopping",
+    ] {
+        let out = json(post(&env, path, Some(&body), &[]).await, StatusCode::ACCEPTED).await;
+        assert_eq!(out["status"], "running", "{path}: {out}");
+    }
+    let unknown = problem(
+        post(&env, "/v1/workflow-types/nope/start", Some(&body), &[]).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(unknown["code"], "workflow-type-not-found", "{unknown}");
+    // Starting is not an action on a workflow id.
+    let response = env.http.put(env.url("/v1/workflow-types/shopping/start")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(header(&response, "allow"), "POST");
+}
+
+#[tokio::test]
 async fn a_workflow_starts_by_its_temporal_type_as_by_its_name() {
     let env = TestEnv::start().await;
     let body = shopping_start(&[("CHERRY", 2)]);

@@ -1,6 +1,6 @@
 //! `/v1`: any registered workflow over REST, derived from `flowgate_workflows::registry`.
 //!
-//! Starts are per registered workflow (`POST /v1/workflows/{name}`, validated by the
+//! Starts are per registered workflow (`POST /v1/workflow-types/{name}/start`, validated by the
 //! registry); everything addressed by workflow id works for any workflow, and checks message
 //! arguments when the workflow's type is registered. Workflow ids are one percent-encoded path
 //! segment, in paths and in `Location`.
@@ -30,8 +30,8 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 pub fn routes(router: ApiRouter) -> ApiRouter {
     use Action::{Control, Message, Read, Start};
     let on_id = |action| Access::Requires(action, On::IdInPath);
-    // One path template per position: the start route's `{workflow_id}` is a workflow name.
     let workflow = "/v1/workflows/{workflow_id}";
+    let start = Access::Requires(Start, On::NamedInPath);
     router
         .route(
             Method::GET,
@@ -41,10 +41,13 @@ pub fn routes(router: ApiRouter) -> ApiRouter {
         )
         .route(
             Method::POST,
-            workflow,
-            Access::Requires(Start, On::NamedInPath),
+            "/v1/workflow-types/{name}/start",
+            start,
             start::start_workflow,
         )
+        // The start's earlier path, kept as an alias (one template per position: here the
+        // `{workflow_id}` segment is a workflow name).
+        .route(Method::POST, workflow, start, start::start_workflow)
         .route(Method::GET, workflow, on_id(Read), workflow::get_workflow)
         .route(
             Method::GET,

@@ -91,9 +91,21 @@ pub fn extend(doc: &mut OpenApi) {
                     .push((def.clone(), message.clone()));
             }
         }
+        let start = start_operation(def, &pascal);
+        let mut alias = start.clone();
+        alias.operation_id = Some(format!("start_{}_alias", def.name.replace('-', "_")));
+        alias.summary = Some(format!(
+            "Start {} (alias of /v1/workflow-types/{}/start)",
+            def.name, def.name
+        ));
+        alias.deprecated = Some(utoipa::openapi::Deprecated::True);
+        doc.paths.paths.insert(
+            format!("/v1/workflow-types/{}/start", def.name),
+            PathItem::new(HttpMethod::Post, start),
+        );
         doc.paths.paths.insert(
             format!("/v1/workflows/{}", def.name),
-            PathItem::new(HttpMethod::Post, start_operation(def, &pascal)),
+            PathItem::new(HttpMethod::Post, alias),
         );
     }
     for (name, schema) in schemas {

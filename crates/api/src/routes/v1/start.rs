@@ -1,4 +1,5 @@
-//! `POST /v1/workflows/{name}`: start a registered workflow, optionally wait for its result.
+//! `POST /v1/workflow-types/{name}/start` (and its alias `POST /v1/workflows/{name}`): start a
+//! registered workflow, optionally wait for its result.
 
 use std::time::Duration;
 
@@ -230,7 +231,7 @@ fn is_search_attribute_value(value: &Value) -> bool {
 }
 
 /// Start the workflow named in the path (the generic form of each workflow's start path).
-#[utoipa::path(post, path = "/v1/workflows/{workflow_id}", tag = "v1",
+#[utoipa::path(post, path = "/v1/workflow-types/{name}/start", tag = "v1",
     params(
         ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "Wait up to this long for the result: seconds (`10`) or a duration (`500ms`, `1m`); capped at api.result_wait. Without it (and without `Prefer: wait`), answers at once."),
         ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=<seconds>`, used when `?wait` is absent; answered with `Preference-Applied`."),

@@ -44,14 +44,23 @@ pub struct WorkflowOut {
     pub history_length: usize,
     /// Its memo, as JSON.
     pub memo: BTreeMap<String, Value>,
-    /// Its search attributes, as JSON.
+    /// Its search attributes, as JSON: those a client set (Temporal's own, such as `BuildIds`,
+    /// are left out).
     pub search_attributes: BTreeMap<String, Value>,
+}
+
+/// Whether `name` is one of the search attributes Temporal sets itself (`BuildIds`,
+/// `BinaryChecksums`, and the reserved `Temporal…` names): internal, not the client's.
+fn is_temporals_own(name: &str) -> bool {
+    name.starts_with("Temporal") || matches!(name, "BuildIds" | "BinaryChecksums")
 }
 
 impl From<Execution> for WorkflowOut {
     fn from(e: Execution) -> Self {
         let mut memo = e.memo;
         memo.remove(MEMO_KEY);
+        let mut search_attributes = e.search_attributes;
+        search_attributes.retain(|name, _| !is_temporals_own(name));
         Self {
             workflow_id: e.workflow_id,
             run_id: e.run_id,
@@ -63,7 +72,7 @@ impl From<Execution> for WorkflowOut {
             close_time: e.close_time.map(rfc3339),
             history_length: e.history_length,
             memo,
-            search_attributes: e.search_attributes,
+            search_attributes,
         }
     }
 }
