@@ -16,6 +16,7 @@ mod openapi_contract;
 mod outage;
 mod outcomes;
 mod protection;
+mod python_client;
 mod protection_headers;
 mod schemathesis;
 mod shopping;

@@ -123,6 +123,7 @@ fn start_operation(def: &WorkflowDef, pascal: &str) -> Operation {
     let mut operation = start::__path_start_workflow::operation();
     drop_path_parameters(&mut operation);
     operation.operation_id = Some(format!("start_{}", def.name.replace('-', "_")));
+    operation.tags = Some(vec!["v1".to_owned()]);
     operation.summary = Some(format!("Start {} ({})", def.name, def.temporal_type));
     operation.description = Some(def.description.to_owned());
     operation.request_body = Some(
@@ -154,6 +155,7 @@ fn message_operation(kind: Kind, targets: &[(WorkflowDef, Message)]) -> Operatio
     let (_, first) = &targets[0];
     let name = first.name;
     operation.operation_id = Some(format!("{}_{}", kind.singular(), name.replace('-', "_")));
+    operation.tags = Some(vec!["v1".to_owned()]);
     operation.summary = Some(format!("{} `{name}`", kind.singular()));
     operation.description = Some(
         targets
