@@ -248,9 +248,7 @@ async fn target(parts: &mut Parts, on: On) -> Result<Target, ApiError> {
                 .iter()
                 .find_map(|wanted| params.iter().find(|(name, _)| name == wanted))
                 .map(|(_, value)| value.to_owned())
-                .ok_or_else(|| {
-                    ApiError::internal(anyhow::anyhow!("no {wanted:?} in the route"))
-                })?
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no {wanted:?} in the route")))?
         }
     };
     if on == On::NamedInPath {

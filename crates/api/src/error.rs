@@ -112,6 +112,18 @@ pub enum ApiError {
         /// How long the API waited, human readable.
         waited: String,
     },
+    /// A query or update could not run because no worker polls the workflow's task queue.
+    #[error(
+        "no worker is polling task queue {task_queue:?}, so the {kind} cannot run; start a worker for it{retry}"
+    )]
+    NoWorker {
+        /// `query` or `update`.
+        kind: &'static str,
+        /// The workflow's task queue.
+        task_queue: String,
+        /// Advice on retrying, when there is any (`; then retry ...`).
+        retry: &'static str,
+    },
     /// Temporal refused the request as invalid (e.g. an undefined search attribute).
     #[error("Temporal rejected the request: {0}")]
     TemporalRejected(String),
@@ -247,6 +259,11 @@ impl ApiError {
                 S::GATEWAY_TIMEOUT,
                 "update-timed-out",
                 "Update did not complete in time",
+            ),
+            Self::NoWorker { .. } => (
+                S::SERVICE_UNAVAILABLE,
+                "no-worker",
+                "No worker serves this workflow",
             ),
             Self::TemporalRejected(_) => (
                 S::UNPROCESSABLE_ENTITY,

@@ -122,7 +122,8 @@ impl Gateway {
             wait
         };
         if wait.is_zero()
-            && self.describe_execution(workflow_id).await?.status == WorkflowExecutionStatus::Running
+            && self.describe_execution(workflow_id).await?.status
+                == WorkflowExecutionStatus::Running
         {
             return Ok(Outcome::Running);
         }

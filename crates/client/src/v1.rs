@@ -27,7 +27,10 @@ impl Client {
         options: &StartOptions,
     ) -> Result<Started, Error> {
         let body = serde_json::to_vec(&StartBody::new(input, options)).map_err(Error::Encode)?;
-        let mut request = json_body(self.post(&format!("/v1/workflow-types/{}/start", segment(name))), body);
+        let mut request = json_body(
+            self.post(&format!("/v1/workflow-types/{}/start", segment(name))),
+            body,
+        );
         if let Some(wait) = options.wait {
             request = request.query(&[("wait", millis(wait))]);
         }

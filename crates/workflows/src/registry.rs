@@ -524,7 +524,10 @@ mod tests {
             )
             .unwrap_err();
         assert_eq!(issues[0].pointer, "/items/0/colour");
-        assert!(issues[0].detail.contains("known: amount, fruit"), "{issues:?}");
+        assert!(
+            issues[0].detail.contains("known: amount, fruit"),
+            "{issues:?}"
+        );
         let issues = shopping
             .input
             .decode(&serde_json::json!({"items": [{"fruit": "APPLE"}]}), &limits)

@@ -12,6 +12,12 @@ use temporalio_client::{
     tonic::{Code, Status},
 };
 
+use temporalio_client::{grpc::WorkflowService, tonic::IntoRequest as _};
+use temporalio_common::protos::temporal::api::{
+    enums::v1::TaskQueueType, taskqueue::v1::TaskQueue,
+    workflowservice::v1::DescribeTaskQueueRequest,
+};
+
 use super::{Gateway, Keyed, failure, payload};
 use crate::{error::ApiError, metrics::TemporalOperation};
 
@@ -195,6 +201,35 @@ impl Gateway {
                 .map_err(|e| interaction_error(e, workflow_id))
         };
         self.observed(TemporalOperation::Terminate, call).await
+    }
+}
+
+impl Gateway {
+    /// Whether any worker has polled `task_queue` for workflow tasks lately (Temporal forgets
+    /// pollers a few minutes after their last poll).
+    pub async fn is_served(&self, task_queue: &str) -> Result<bool, ApiError> {
+        let call = async {
+            let mut client = self.link.client()?;
+            let request = DescribeTaskQueueRequest {
+                namespace: client.namespace(),
+                task_queue: Some(TaskQueue {
+                    name: task_queue.to_owned(),
+                    ..Default::default()
+                }),
+                task_queue_type: TaskQueueType::Workflow as i32,
+                ..Default::default()
+            };
+            let mut request = request.into_request();
+            request.set_timeout(self.rpc_timeout);
+            let call =
+                async move { WorkflowService::describe_task_queue(&mut client, request).await };
+            match self.link.bounded(self.rpc_timeout, call).await? {
+                Ok(response) => Ok(!response.into_inner().pollers.is_empty()),
+                Err(status) => Err(failure::rpc_error(status)),
+            }
+        };
+        self.observed(TemporalOperation::DescribeTaskQueue, call)
+            .await
     }
 }
 

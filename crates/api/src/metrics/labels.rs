@@ -70,11 +70,13 @@ pub enum TemporalOperation {
     List,
     /// Read a workflow's history (a keyed message looks for an earlier use of its key).
     History,
+    /// Ask whether workers poll a task queue (after a query or update found no answer).
+    DescribeTaskQueue,
 }
 
 impl TemporalOperation {
     /// Every operation.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Start,
         Self::Describe,
         Self::GetResult,
@@ -85,6 +87,7 @@ impl TemporalOperation {
         Self::Terminate,
         Self::List,
         Self::History,
+        Self::DescribeTaskQueue,
     ];
 
     /// The label value.
@@ -100,6 +103,7 @@ impl TemporalOperation {
             Self::Terminate => "terminate",
             Self::List => "list",
             Self::History => "get_history",
+            Self::DescribeTaskQueue => "describe_task_queue",
         }
     }
 }

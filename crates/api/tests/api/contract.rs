@@ -109,7 +109,11 @@ async fn the_openapi_document_covers_every_route() {
         .values()
         .map(|item| item.as_object().unwrap().len())
         .sum();
-    assert_eq!(documented, expected.len(), "undocumented extras or missing routes");
+    assert_eq!(
+        documented,
+        expected.len(),
+        "undocumented extras or missing routes"
+    );
     let fruits = &doc["components"]["schemas"]["Fruit"]["enum"];
     assert_eq!(fruits, &json!(["APPLE", "BANANA", "CHERRY", "ORANGE"]));
 }

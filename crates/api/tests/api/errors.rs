@@ -118,7 +118,11 @@ fn invalid_bodies() -> Vec<(Value, &'static str, &'static str)> {
             "/items",
             "must be a list, got the string \"APPLE\"",
         ),
-        (json!({"items": [3]}), "/items/0", "must be an object, got 3"),
+        (
+            json!({"items": [3]}),
+            "/items/0",
+            "must be an object, got 3",
+        ),
         (json!({}), "/items", "is required"),
         (json!([1, 2]), "", "must be a JSON object"),
         (
@@ -155,7 +159,12 @@ async fn invalid_shopping_lists_are_422s_that_name_the_field_in_the_same_words_o
             || body.get("priority").is_some();
         if !guide_only {
             let body = json!({ "input": body });
-            cases.push(("/v1/workflows/shopping", body, format!("/input{pointer}"), words));
+            cases.push((
+                "/v1/workflows/shopping",
+                body,
+                format!("/input{pointer}"),
+                words,
+            ));
         }
     }
     for (path, body, pointer, words) in cases {
@@ -174,8 +183,13 @@ async fn invalid_shopping_lists_are_422s_that_name_the_field_in_the_same_words_o
             detail.contains(words),
             "{path} {body}: {detail:?} should say {words:?}"
         );
-        for rust in ["expected", "struct", "variant", "i64", "u32", "ItemIn", "Shopping"] {
-            assert!(!detail.contains(rust), "{path} {body}: {detail:?} names {rust:?}");
+        for rust in [
+            "expected", "struct", "variant", "i64", "u32", "ItemIn", "Shopping",
+        ] {
+            assert!(
+                !detail.contains(rust),
+                "{path} {body}: {detail:?} names {rust:?}"
+            );
         }
     }
 }

@@ -21,8 +21,14 @@ async fn a_retried_guide_start_with_an_idempotency_key_orders_once() {
     let retry = post(&env, "/workflows/shopping/async", Some(&body), &key).await;
     assert_eq!(header(&retry, "idempotent-replayed"), "true");
     let retry = json(retry, StatusCode::OK).await;
-    assert_eq!(retry["workflow_id"], first["workflow_id"], "one order: {retry}");
-    assert_eq!(retry, json!({"workflow_id": first["workflow_id"], "status": "started", "result": null}));
+    assert_eq!(
+        retry["workflow_id"], first["workflow_id"],
+        "one order: {retry}"
+    );
+    assert_eq!(
+        retry,
+        json!({"workflow_id": first["workflow_id"], "status": "started", "result": null})
+    );
 
     let other = shopping_body(&[("APPLE", 3)]);
     let misuse = problem(
@@ -61,7 +67,13 @@ async fn the_sync_start_takes_a_wait() {
     let id = out["workflow_id"].as_str().unwrap();
     assert_eq!(location, format!("/workflows/{id}/result"));
 
-    let response = post(&env, "/workflows/shopping", Some(&body), &[("prefer", "wait=0")]).await;
+    let response = post(
+        &env,
+        "/workflows/shopping",
+        Some(&body),
+        &[("prefer", "wait=0")],
+    )
+    .await;
     assert_eq!(header(&response, "preference-applied"), "wait=0");
     json(response, StatusCode::ACCEPTED).await;
 
@@ -95,7 +107,11 @@ async fn v1_enforces_the_configured_limits_like_the_guides_routes() {
         .iter()
         .map(|e| e["pointer"].as_str().unwrap())
         .collect();
-    assert_eq!(pointers, ["/input/items", "/input/items/1/amount"], "{refused}");
+    assert_eq!(
+        pointers,
+        ["/input/items", "/input/items/1/amount"],
+        "{refused}"
+    );
     let approval = json!({"input": {
         "customer": "ada",
         "items": [{"fruit": "APPLE", "amount": 8}],
@@ -105,5 +121,8 @@ async fn v1_enforces_the_configured_limits_like_the_guides_routes() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(refused["errors"][0]["pointer"], "/input/items/0/amount", "{refused}");
+    assert_eq!(
+        refused["errors"][0]["pointer"], "/input/items/0/amount",
+        "{refused}"
+    );
 }

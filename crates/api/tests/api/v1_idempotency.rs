@@ -49,7 +49,11 @@ async fn a_retried_start_returns_the_same_running_run_and_says_it_was_replayed()
         "the key maps to an id: {id}"
     );
     assert_eq!(location, format!("/v1/workflows/{id}/result"));
-    let described = json(env.get(&format!("/v1/workflows/{id}")).await, StatusCode::OK).await;
+    let described = json(
+        env.get(&format!("/v1/workflows/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(described["run_id"], first["run_id"], "no later run");
     assert_eq!(described["memo"], json!({}), "the record stays internal");
     assert_eq!(runs_of(&env, id).await, 1);

@@ -38,7 +38,11 @@ async fn starts_have_their_own_path_and_the_earlier_one_is_an_alias() {
         "/v1/workflow-types/ShoppingWorkflow/start",
         "/v1/workflows/shopping",
     ] {
-        let out = json(post(&env, path, Some(&body), &[]).await, StatusCode::ACCEPTED).await;
+        let out = json(
+            post(&env, path, Some(&body), &[]).await,
+            StatusCode::ACCEPTED,
+        )
+        .await;
         assert_eq!(out["status"], "running", "{path}: {out}");
     }
     let unknown = problem(
@@ -48,7 +52,12 @@ async fn starts_have_their_own_path_and_the_earlier_one_is_an_alias() {
     .await;
     assert_eq!(unknown["code"], "workflow-type-not-found", "{unknown}");
     // Starting is not an action on a workflow id.
-    let response = env.http.put(env.url("/v1/workflow-types/shopping/start")).send().await.unwrap();
+    let response = env
+        .http
+        .put(env.url("/v1/workflow-types/shopping/start"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(header(&response, "allow"), "POST");
 }
@@ -101,7 +110,11 @@ async fn a_start_without_a_wait_answers_202_with_the_location_of_its_result() {
     let result = json(env.get(&location).await, StatusCode::ACCEPTED).await;
     assert_eq!(result["status"], "running", "{result}");
 
-    let described = json(env.get(&format!("/v1/workflows/{id}")).await, StatusCode::OK).await;
+    let described = json(
+        env.get(&format!("/v1/workflows/{id}")).await,
+        StatusCode::OK,
+    )
+    .await;
     assert_eq!(described["workflow_id"], id);
     assert_eq!(described["run_id"], out["run_id"]);
     assert_eq!(described["workflow_type"], "ShoppingWorkflow");
@@ -212,7 +225,10 @@ async fn an_invalid_input_is_a_422_with_pointers_into_input() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(unknown["errors"][0]["pointer"], "/input/items/0/amount", "{unknown}");
+    assert_eq!(
+        unknown["errors"][0]["pointer"], "/input/items/0/amount",
+        "{unknown}"
+    );
     assert_eq!(unknown["errors"][0]["detail"], "is required", "{unknown}");
     let options = json!({"input": {"items": [{"fruit": "APPLE", "amount": 1}]}, "start_delay": "later", "memo": {"_flowgate_idempotency": 1}, "search_attributes": {"Nested": {"a": 1}}});
     let out = problem(

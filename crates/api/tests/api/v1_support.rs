@@ -65,7 +65,13 @@ pub(crate) fn header(response: &Response, name: &str) -> String {
 pub(crate) async fn start_pending_order(env: &TestEnv, workflow_id: &str) -> String {
     let mut body = approval_start("ACME Corp");
     body["workflow_id"] = json!(workflow_id);
-    let response = post(env, "/v1/workflow-types/order-approval/start", Some(&body), &[]).await;
+    let response = post(
+        env,
+        "/v1/workflow-types/order-approval/start",
+        Some(&body),
+        &[],
+    )
+    .await;
     let out = crate::json(response, reqwest::StatusCode::ACCEPTED).await;
     assert_eq!(out["status"], "running", "{out}");
     out["workflow_id"].as_str().unwrap().to_owned()

@@ -18,7 +18,11 @@ fn valid() -> Value {
 #[test]
 fn a_request_without_timeout_is_valid_and_waits_24_hours() {
     let request = request(valid());
-    assert!(request.issues(&Limits::default()).is_empty(), "{:?}", request.issues(&Limits::default()));
+    assert!(
+        request.issues(&Limits::default()).is_empty(),
+        "{:?}",
+        request.issues(&Limits::default())
+    );
     assert_eq!(
         request.timeout(),
         Ok(std::time::Duration::from_secs(24 * 3600))
@@ -97,7 +101,10 @@ fn signal_and_note_arguments_need_non_blank_bounded_texts() {
     let approval = Approval {
         approver: " ".into(),
     };
-    assert_eq!(pointers(&approval.issues(&Limits::default())), ["/approver"]);
+    assert_eq!(
+        pointers(&approval.issues(&Limits::default())),
+        ["/approver"]
+    );
     let rejection = Rejection {
         approver: "bob".into(),
         reason: "r".repeat(501),
@@ -171,13 +178,20 @@ fn order_approval_is_registered_with_exactly_its_signals_query_and_update() {
             "{}",
             message.name
         );
-        assert!(input.decode(&json!({}), &Limits::default()).is_err(), "{}", message.name);
+        assert!(
+            input.decode(&json!({}), &Limits::default()).is_err(),
+            "{}",
+            message.name
+        );
     }
     let status = &def.queries[0];
     assert!(status.input.is_none());
     let output = status.output.expect("status returns the status");
     let pending = serde_json::to_value(ApprovalStatus::default()).unwrap();
-    assert_eq!(output.decode(&pending, &Limits::default()).unwrap()["state"], "pending");
+    assert_eq!(
+        output.decode(&pending, &Limits::default()).unwrap()["state"],
+        "pending"
+    );
     let count = def.updates[0].output.expect("add_note returns the count");
     assert_eq!(count.decode(&json!(1), &Limits::default()), Ok(json!(1)));
 }
@@ -216,7 +230,10 @@ fn the_schemas_document_fields_and_carry_valid_examples() {
     );
     assert_eq!(schema["required"], json!(["customer", "items"]), "{schema}");
     let example = schema["example"].clone();
-    assert_eq!(def.input.decode(&example, &Limits::default()).as_ref(), Ok(&example));
+    assert_eq!(
+        def.input.decode(&example, &Limits::default()).as_ref(),
+        Ok(&example)
+    );
     for message in def.signals.iter().chain(&def.updates) {
         let input = message.input.unwrap();
         let example = serde_json::to_value(input.schema()).unwrap()["example"].clone();

@@ -249,7 +249,10 @@ mod tests {
                 max_amount,
             },
         };
-        list.issues(&limits).into_iter().map(|i| i.pointer).collect()
+        list.issues(&limits)
+            .into_iter()
+            .map(|i| i.pointer)
+            .collect()
     }
 
     #[test]

@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 use super::{
     body::{OptionalJson, field_errors},
     idempotency,
+    wait::WaitPreference,
 };
 use crate::{
     auth::Principal,
@@ -102,6 +103,25 @@ fn check_argument(
             .decode(&argument.unwrap_or(Value::Null), limits)
             .map(Some)
             .map_err(|issues| field_errors("", issues)),
+    }
+}
+
+/// `error`, unless no worker polls the workflow's task queue: then that is what is wrong, and
+/// the answer says so (a `kind` cannot run without one).
+async fn unless_unserved(
+    state: &AppState,
+    execution: &Execution,
+    kind: &'static str,
+    retry: &'static str,
+    error: ApiError,
+) -> ApiError {
+    match state.gateway.is_served(&execution.task_queue).await {
+        Ok(false) => ApiError::NoWorker {
+            kind,
+            task_queue: execution.task_queue.clone(),
+            retry,
+        },
+        _ => error,
     }
 }
 
@@ -253,7 +273,7 @@ pub async fn send_signal(
         (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow, or its registered type has no such query", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid argument, or the workflow could not answer", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable, or no worker answered in time", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable, or no worker polls the workflow's task queue (`no-worker`)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn run_query(
     State(state): State<AppState>,
@@ -261,10 +281,16 @@ pub async fn run_query(
     OptionalJson(body): OptionalJson,
 ) -> Result<Json<MessageOut>, ApiError> {
     let (execution, argument) = prepare(&state, &workflow_id, Kind::Query, &name, body).await?;
-    let result = state
+    let result = match state
         .gateway
         .query(&workflow_id, &name, argument.as_ref())
-        .await?;
+        .await
+    {
+        Err(error @ ApiError::TemporalUnavailable(_)) => {
+            return Err(unless_unserved(&state, &execution, "query", "", error).await);
+        }
+        other => other?,
+    };
     let mut out = MessageOut::new(execution, "queried");
     out.result = Some(result);
     Ok(Json(out))
@@ -276,6 +302,8 @@ pub async fn run_query(
         ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
         ("name" = String, Path, description = "Update name"),
         ("Idempotency-Key" = Option<String>, Header, pattern = r"^[!-~]([ -~]{0,253}[!-~])?$", description = "Makes the update id stable: a retry returns the first attempt's result; the same key with another argument or update is a 422"),
+        ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "How long to wait for the update's result: seconds (`10`) or a duration (`500ms`); default and maximum api.result_wait."),
+        ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=<seconds>`, used when `?wait` is absent; answered with `Preference-Applied`."),
     ),
     request_body(content = Option<Object>, description = "The update's argument"),
     responses(
@@ -286,16 +314,17 @@ pub async fn run_query(
         (status = 404, description = "No such workflow, or its registered type has no such update", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid argument, the workflow rejected the update (its message in `detail`), or an Idempotency-Key used before with another argument or update", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
-        (status = 504, description = "The update did not complete within api.result_wait", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable, or no worker polls the workflow's task queue (`no-worker`)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The update did not complete within the wait", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn run_update(
     State(state): State<AppState>,
     MessagePath { workflow_id, name }: MessagePath,
     principal: Option<Extension<Principal>>,
+    wait: WaitPreference,
     headers: HeaderMap,
     OptionalJson(body): OptionalJson,
-) -> Result<Json<MessageOut>, ApiError> {
+) -> Result<Response, ApiError> {
     let key = idempotency::key(&headers)?;
     let (execution, argument) = prepare(&state, &workflow_id, Kind::Update, &name, body).await?;
     require_running(&execution)?;
@@ -310,8 +339,7 @@ pub async fn run_update(
     let update_id = keyed
         .as_ref()
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), |k| k.id.clone());
-    let wait = state.settings.api.result_wait;
-    let result = state
+    let result = match state
         .gateway
         .update(
             &workflow_id,
@@ -319,12 +347,21 @@ pub async fn run_update(
             argument.as_ref(),
             update_id.clone(),
             keyed.as_ref(),
-            wait,
+            wait.or_longest(),
         )
         .await
-        .map_err(ended_meanwhile)?;
+        .map_err(ended_meanwhile)
+    {
+        Err(error @ ApiError::UpdateTimedOut { .. }) => {
+            let retry = "; the update may still run when one does: retry with the same Idempotency-Key to get its result";
+            return Err(unless_unserved(&state, &execution, "update", retry, error).await);
+        }
+        other => other?,
+    };
     let mut out = MessageOut::new(execution, "updated");
     out.result = Some(result);
     out.update_id = Some(update_id);
-    Ok(Json(out))
+    let mut response = Json(out).into_response();
+    response.headers_mut().extend(wait.headers());
+    Ok(response)
 }

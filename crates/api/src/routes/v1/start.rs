@@ -125,12 +125,15 @@ impl StartIn {
         input_at: &str,
     ) -> Result<(StartSpec, Value), ApiError> {
         let mut errors = Vec::new();
-        let input = def.input.decode(&self.input, &state.limits).unwrap_or_else(|issues| {
-            if let ApiError::Validation(found) = field_errors(input_at, issues) {
-                errors.extend(found);
-            }
-            Value::Null
-        });
+        let input = def
+            .input
+            .decode(&self.input, &state.limits)
+            .unwrap_or_else(|issues| {
+                if let ApiError::Validation(found) = field_errors(input_at, issues) {
+                    errors.extend(found);
+                }
+                Value::Null
+            });
         if let Some(Err(problem)) = self.workflow_id.as_deref().map(check_chosen_workflow_id) {
             errors.push(FieldError::new("/workflow_id", problem));
         }
