@@ -19,6 +19,8 @@ use temporalio_client::{
     RpcOptions, UntypedWorkflow, WorkflowExecutionStatus, WorkflowGetResultOptions,
 };
 
+mod reason;
+
 pub use describe::Execution;
 pub use keyed::Keyed;
 pub use list::Page;
@@ -127,11 +129,32 @@ impl Gateway {
         {
             return Ok(Outcome::Running);
         }
-        self.observed(
-            TemporalOperation::GetResult,
-            self.get_result(workflow_id, wait),
-        )
-        .await
+        let outcome = self
+            .observed(
+                TemporalOperation::GetResult,
+                self.get_result(workflow_id, wait),
+            )
+            .await?;
+        Ok(self.with_close_reason(workflow_id, outcome).await)
+    }
+
+    /// `outcome`, with the reason given to cancel or terminate the run added to its error's
+    /// message (read from the end of its history; left as it is if that read fails).
+    async fn with_close_reason(&self, workflow_id: &str, outcome: Outcome) -> Outcome {
+        let Outcome::Unsuccessful { status, mut error } = outcome else {
+            return outcome;
+        };
+        if matches!(
+            status,
+            WorkflowExecutionStatus::Canceled | WorkflowExecutionStatus::Terminated
+        ) {
+            match self.close_reason(workflow_id).await {
+                Ok(Some(reason)) => error.message = format!("{}: {reason}", error.message),
+                Ok(None) => {}
+                Err(e) => tracing::debug!(%workflow_id, error = %e, "no close reason"),
+            }
+        }
+        Outcome::Unsuccessful { status, error }
     }
 
     /// Waits up to `wait` (at least a peek's worth) for the latest run of `workflow_id` to end,

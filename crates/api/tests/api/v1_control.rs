@@ -77,6 +77,13 @@ async fn cancel_ends_as_canceled_and_terminate_records_its_reason() {
     )
     .await;
     assert_eq!(result["status"], "canceled", "{result}");
+    // The reason given to cancel is in the result's error, on /v1 and on the guide's route.
+    assert_eq!(
+        result["error"]["message"], "the workflow was canceled: customer left",
+        "{result}"
+    );
+    let guide = json(env.get("/workflows/order-e/result").await, StatusCode::OK).await;
+    assert_eq!(guide["error"], result["error"], "{guide}");
 
     start_pending_order(&env, "order-f").await;
     let terminated = json(
@@ -99,6 +106,17 @@ async fn cancel_ends_as_canceled_and_terminate_records_its_reason() {
         _ => None,
     });
     assert_eq!(reason.as_deref(), Some("duplicate order"));
+    let result = json(
+        env.get("/v1/workflows/order-f/result").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(result["status"], "terminated", "{result}");
+    assert_eq!(result["error"]["type"], "TerminatedFailure", "{result}");
+    assert_eq!(
+        result["error"]["message"], "the workflow was terminated: duplicate order",
+        "{result}"
+    );
     let bad = problem(
         post(
             &env,
