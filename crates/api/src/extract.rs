@@ -216,6 +216,33 @@ impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
     }
 }
 
+/// `?run_id=`: one run of the workflow instead of its latest (describe and result).
+#[derive(Debug)]
+pub struct RunIdQuery(pub Option<String>);
+
+#[derive(Debug, serde::Deserialize)]
+struct RunIdParams {
+    run_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RunIdQuery {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let invalid = |problem: String| ApiError::InvalidQuery {
+            name: "run_id",
+            problem,
+        };
+        let axum::extract::Query(params) =
+            axum::extract::Query::<RunIdParams>::try_from_uri(&parts.uri)
+                .map_err(|e| invalid(e.body_text()))?;
+        if let Some(run_id) = &params.run_id {
+            check_workflow_id(run_id).map_err(invalid)?;
+        }
+        Ok(Self(params.run_id))
+    }
+}
+
 /// A wait (`?wait=`): seconds (`10`, `2.5`) or a duration (`500ms`, `1m`), at most a day.
 pub(crate) fn parse_wait(raw: &str) -> Option<Duration> {
     let raw = raw.trim();

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use flowgate_temporal::TemporalLink;
 use serde::Serialize;
 use temporalio_client::{
-    RpcOptions, UntypedWorkflow, WorkflowExecutionStatus, WorkflowGetResultOptions,
+    NamespacedClient as _, RpcOptions, UntypedWorkflow, WorkflowExecutionInfo,
+    WorkflowExecutionStatus, WorkflowGetResultOptions, WorkflowHandle,
 };
 
 mod reason;
@@ -114,33 +115,69 @@ impl Gateway {
         result
     }
 
-    /// Waits up to `wait` for the latest run of `workflow_id` to end. A zero wait peeks, and so
-    /// does every wait once the drain has begun; a wait in progress when it begins ends as if
-    /// its time had run out (`Running`), so a drain never cuts a request that waits.
-    pub async fn outcome(&self, workflow_id: &str, wait: Duration) -> Result<Outcome, ApiError> {
+    /// A handle on run `run_id` of `workflow_id`, or on its latest run.
+    fn handle(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<WorkflowHandle<temporalio_client::Client, UntypedWorkflow>, ApiError> {
+        let client = self.link.client()?;
+        let info = WorkflowExecutionInfo::builder()
+            .namespace(client.namespace())
+            .workflow_id(workflow_id)
+            .maybe_run_id(run_id.map(str::to_owned))
+            .build();
+        Ok(WorkflowHandle::new(client, info))
+    }
+
+    /// Waits up to `wait` for run `run_id` of `workflow_id` (or its latest run) to end: the
+    /// run's id and how it stands. A zero wait peeks, and so does every wait once the drain has
+    /// begun; a wait in progress when it begins ends as if its time had run out (`Running`), so
+    /// a drain never cuts a request that waits. A run that continues as new is `Running`: its
+    /// workflow's latest run goes on.
+    pub async fn outcome(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+        wait: Duration,
+    ) -> Result<(String, Outcome), ApiError> {
         let wait = if self.drain.is_draining() {
             Duration::ZERO
         } else {
             wait
         };
-        if wait.is_zero()
-            && self.describe_execution(workflow_id).await?.status
-                == WorkflowExecutionStatus::Running
+        // The run's id, and (for a peek) whether it runs, are the describe's to tell.
+        let described = match run_id {
+            Some(_) if !wait.is_zero() => None,
+            _ => Some(Box::pin(self.describe_run(workflow_id, run_id)).await?),
+        };
+        let run_id = match (run_id, &described) {
+            (Some(run_id), _) => run_id.to_owned(),
+            (None, Some(described)) => described.run_id.clone(),
+            (None, None) => String::new(),
+        };
+        if wait.is_zero() && described.is_some_and(|d| d.status == WorkflowExecutionStatus::Running)
         {
-            return Ok(Outcome::Running);
+            return Ok((run_id, Outcome::Running));
         }
-        let outcome = self
-            .observed(
-                TemporalOperation::GetResult,
-                self.get_result(workflow_id, wait),
-            )
-            .await?;
-        Ok(self.with_close_reason(workflow_id, outcome).await)
+        // Boxed, as every large wait here: a future's state lives on the stack until it is.
+        let outcome = Box::pin(self.observed(
+            TemporalOperation::GetResult,
+            self.get_result(workflow_id, &run_id, wait),
+        ))
+        .await?;
+        let outcome = Box::pin(self.with_close_reason(workflow_id, &run_id, outcome)).await;
+        Ok((run_id, outcome))
     }
 
     /// `outcome`, with the reason given to cancel or terminate the run added to its error's
     /// message (read from the end of its history; left as it is if that read fails).
-    async fn with_close_reason(&self, workflow_id: &str, outcome: Outcome) -> Outcome {
+    async fn with_close_reason(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+        outcome: Outcome,
+    ) -> Outcome {
         let Outcome::Unsuccessful { status, mut error } = outcome else {
             return outcome;
         };
@@ -148,7 +185,7 @@ impl Gateway {
             status,
             WorkflowExecutionStatus::Canceled | WorkflowExecutionStatus::Terminated
         ) {
-            match self.close_reason(workflow_id).await {
+            match self.close_reason(workflow_id, run_id).await {
                 Ok(Some(reason)) => error.message = format!("{}: {reason}", error.message),
                 Ok(None) => {}
                 Err(e) => tracing::debug!(%workflow_id, error = %e, "no close reason"),
@@ -157,18 +194,23 @@ impl Gateway {
         Outcome::Unsuccessful { status, error }
     }
 
-    /// Waits up to `wait` (at least a peek's worth) for the latest run of `workflow_id` to end,
+    /// Waits up to `wait` (at least a peek's worth) for run `run_id` of `workflow_id` to end,
     /// or until the drain begins.
-    async fn get_result(&self, workflow_id: &str, wait: Duration) -> Result<Outcome, ApiError> {
-        let client = self.link.client()?;
-        let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+    async fn get_result(
+        &self,
+        workflow_id: &str,
+        run_id: &str,
+        wait: Duration,
+    ) -> Result<Outcome, ApiError> {
+        let handle = self.handle(workflow_id, Some(run_id).filter(|r| !r.is_empty()))?;
         // A peek reads the result of a workflow that has closed: a drain must not cut that.
         let peek = wait.is_zero();
         // A closed workflow answers at once; give a peek one RPC's worth of time.
         let wait = wait.max(self.rpc_timeout.min(Duration::from_secs(1)));
-        let call = self
-            .link
-            .unless_down(handle.get_result(WorkflowGetResultOptions::default()));
+        let options = WorkflowGetResultOptions::builder()
+            .follow_runs(false)
+            .build();
+        let call = self.link.unless_down(handle.get_result(options));
         let result = tokio::select! {
             biased;
             () = self.drain.started(), if !peek => return Ok(Outcome::Running),

@@ -80,7 +80,7 @@ pub struct WorkflowStatus {
 pub struct Run {
     /// Workflow id.
     pub workflow_id: String,
-    /// Run id (starts only).
+    /// Run id: the run started, or the run whose result this is.
     #[serde(default)]
     pub run_id: Option<String>,
     /// Where the run stands: `running`, or how it ended.

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use temporalio_client::{UntypedWorkflow, WorkflowDescribeOptions, WorkflowExecutionStatus};
+use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus};
 use temporalio_common::protos::temporal::api::{
     common::v1::Payload, enums::v1::WorkflowExecutionStatus as ProtoStatus,
     workflow::v1::WorkflowExecutionInfo,
@@ -44,19 +44,28 @@ pub struct Execution {
 impl Gateway {
     /// Describes the latest run of `workflow_id`.
     pub async fn describe_execution(&self, workflow_id: &str) -> Result<Execution, ApiError> {
+        self.describe_run(workflow_id, None).await
+    }
+
+    /// Describes run `run_id` of `workflow_id`, or its latest run.
+    pub async fn describe_run(
+        &self,
+        workflow_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<Execution, ApiError> {
         self.observed(
             TemporalOperation::Describe,
-            self.describe_execution_unobserved(workflow_id),
+            self.describe_unobserved(workflow_id, run_id),
         )
         .await
     }
 
-    async fn describe_execution_unobserved(
+    async fn describe_unobserved(
         &self,
         workflow_id: &str,
+        run_id: Option<&str>,
     ) -> Result<Execution, ApiError> {
-        let client = self.link.client()?;
-        let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+        let handle = self.handle(workflow_id, run_id)?;
         let call = handle.describe(
             WorkflowDescribeOptions::builder()
                 .rpc_options(self.rpc_options())

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use temporalio_client::{
     NamespacedClient as _, RpcOptions, UntypedQuery, UntypedSignal, UntypedUpdate, UntypedWorkflow,
-    WorkflowCancelOptions, WorkflowExecuteUpdateOptions, WorkflowExecutionInfo, WorkflowHandle,
-    WorkflowQueryOptions, WorkflowSignalOptions, WorkflowTerminateOptions,
+    WorkflowCancelOptions, WorkflowExecuteUpdateOptions, WorkflowQueryOptions,
+    WorkflowSignalOptions, WorkflowTerminateOptions,
     errors::{WorkflowInteractionError, WorkflowQueryError, WorkflowUpdateError},
     tonic::{Code, Status},
 };
@@ -184,13 +184,7 @@ impl Gateway {
         reason: String,
     ) -> Result<(), ApiError> {
         let call = async {
-            let client = self.link.client()?;
-            let info = WorkflowExecutionInfo::builder()
-                .namespace(client.namespace())
-                .workflow_id(workflow_id)
-                .maybe_run_id(run_id.map(str::to_owned))
-                .build();
-            let handle = WorkflowHandle::<_, UntypedWorkflow>::new(client.clone(), info);
+            let handle = self.handle(workflow_id, run_id)?;
             let options = WorkflowTerminateOptions::builder()
                 .reason(reason)
                 .rpc_options(self.rpc_options())

@@ -28,7 +28,7 @@ use crate::{
         v1::{
             start::{self, IdReusePolicy, StartIn, StartRequest},
             wait::WaitPreference,
-            workflow::result,
+            workflow::{ResultRequest, result},
         },
     },
     state::AppState,
@@ -261,7 +261,12 @@ pub async fn get_workflow_result(
     WorkflowIdPath(workflow_id): WorkflowIdPath,
     wait: WaitPreference,
 ) -> Result<Response, ApiError> {
-    let location = result_location(&workflow_id);
-    let how_long = wait.or_longest();
-    result(&state, workflow_id, &wait, how_long, location).await
+    let request = ResultRequest {
+        location: result_location(&workflow_id),
+        workflow_id,
+        run_id: None,
+        wait: wait.or_longest(),
+        with_run_id: false,
+    };
+    result(&state, request, &wait).await
 }

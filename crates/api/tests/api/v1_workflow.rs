@@ -53,7 +53,7 @@ async fn the_result_peeks_by_default_and_long_polls_with_a_bounded_wait() {
     let env = TestEnv::builder().without_worker().start().await;
     let mut body = shopping_start(&[("APPLE", 1)]);
     body["workflow_id"] = json!("waiting-order");
-    json(
+    let started = json(
         post(&env, "/v1/workflows/shopping", Some(&body), &[]).await,
         StatusCode::ACCEPTED,
     )
@@ -68,7 +68,7 @@ async fn the_result_peeks_by_default_and_long_polls_with_a_bounded_wait() {
     let out = json(peek, StatusCode::ACCEPTED).await;
     assert_eq!(
         out,
-        json!({"workflow_id": "waiting-order", "status": "running", "result": null})
+        json!({"workflow_id": "waiting-order", "run_id": started["run_id"], "status": "running", "result": null})
     );
     assert!(
         began.elapsed() < Duration::from_secs(3),
@@ -187,4 +187,70 @@ async fn ids_with_slashes_spaces_percent_signs_and_unicode_round_trip() {
     .await;
     assert_eq!(status["workflow_id"], id);
     assert_eq!(status["result"]["state"], "pending");
+}
+
+#[tokio::test]
+async fn results_name_their_run_and_run_id_reaches_an_earlier_run() {
+    let env = TestEnv::start().await;
+    let mut body = shopping_start(&[("APPLE", 1)]);
+    body["workflow_id"] = json!("rerun-order");
+    let first = json(
+        post(&env, "/v1/workflows/shopping?wait=10", Some(&body), &[]).await,
+        StatusCode::OK,
+    )
+    .await;
+    body["input"] = json!({"items": [{"fruit": "BANANA", "amount": 2}]});
+    let second = json(
+        post(&env, "/v1/workflows/shopping?wait=10", Some(&body), &[]).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_ne!(
+        first["run_id"], second["run_id"],
+        "a new run on the closed id"
+    );
+
+    let latest = json(
+        env.get("/v1/workflows/rerun-order/result").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(latest["run_id"], second["run_id"], "{latest}");
+    assert_eq!(latest["result"], "Ordered 2 Bananas...");
+    let run = first["run_id"].as_str().unwrap();
+    let earlier = json(
+        env.get(&format!("/v1/workflows/rerun-order/result?run_id={run}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(earlier["run_id"], first["run_id"], "{earlier}");
+    assert_eq!(earlier["result"], "Ordered 1 Apples...");
+    let described = json(
+        env.get(&format!("/v1/workflows/rerun-order?run_id={run}"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(described["run_id"], first["run_id"], "{described}");
+    // The guide's answer stays the guide's: no run id.
+    let guide = json(
+        env.get("/workflows/rerun-order/result").await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(guide.get("run_id").is_none(), "{guide}");
+
+    let bad = problem(
+        env.get("/v1/workflows/rerun-order/result?run_id=%0A").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(bad["code"], "invalid-query", "{bad}");
+    problem(
+        env.get("/v1/workflows/rerun-order?run_id=00000000-0000-0000-0000-000000000000")
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
 }

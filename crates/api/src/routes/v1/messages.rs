@@ -352,7 +352,8 @@ pub async fn run_update(
         .await
         .map_err(ended_meanwhile)
     {
-        Err(error @ ApiError::UpdateTimedOut { .. }) => {
+        // A drain ends the wait too: then the answer is the timeout's, whoever serves the queue.
+        Err(error @ ApiError::UpdateTimedOut { .. }) if !state.is_draining() => {
             let retry = "; the update may still run when one does: retry with the same Idempotency-Key to get its result";
             return Err(unless_unserved(&state, &execution, "update", retry, error).await);
         }

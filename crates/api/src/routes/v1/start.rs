@@ -341,7 +341,7 @@ pub(crate) async fn start(
     let scope = idempotency::scope(principal, def.name);
     let idempotency = key.map(|key| Idempotency::new(&scope, &key, &normalised));
     let (run_id, replayed) = match &idempotency {
-        None if chosen_id => start_chosen_id(state, def, principal, &mut spec).await?,
+        None if chosen_id => Box::pin(start_chosen_id(state, def, principal, &mut spec)).await?,
         None => {
             let run = state.gateway.start_execution(&spec).await?;
             (run.run_id, !run.started)
@@ -352,7 +352,7 @@ pub(crate) async fn start(
             spec.memo.insert(MEMO_KEY.to_owned(), idempotency.record());
             spec.id_conflict_policy = WorkflowIdConflictPolicy::UseExisting;
             spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
-            start_once(state, &spec, idempotency).await?
+            Box::pin(start_once(state, &spec, idempotency)).await?
         }
     };
     tracing::info!(
@@ -366,8 +366,8 @@ pub(crate) async fn start(
     let outcome = if wait.is_zero() && !replayed {
         Outcome::Running
     } else {
-        match state.gateway.outcome(&workflow_id, wait).await {
-            Ok(outcome) => outcome,
+        match Box::pin(state.gateway.outcome(&workflow_id, Some(&run_id), wait)).await {
+            Ok((_, outcome)) => outcome,
             // Started; losing sight of it now must not read as "not started", or a retrying
             // client would start it twice.
             Err(ApiError::TemporalUnavailable(error)) => {

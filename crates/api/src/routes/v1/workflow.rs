@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::{idempotency::MEMO_KEY, wait::WaitPreference, workflow_location};
 use crate::{
     error::{ApiError, Problem},
-    extract::WorkflowIdPath,
+    extract::{RunIdQuery, WorkflowIdPath},
     gateway::Execution,
     routes::run::{RunOut, rfc3339, status_name},
     state::AppState,
@@ -79,18 +79,26 @@ impl From<Execution> for WorkflowOut {
 
 /// Describe a workflow: status, times, type, task queue, history length, memo.
 #[utoipa::path(get, path = "/v1/workflows/{workflow_id}", tag = "v1",
-    params(("workflow_id" = String, Path, description = "Workflow id (percent-encoded)")),
+    params(
+        ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
+        ("run_id" = Option<String>, Query, description = "One run of the workflow (e.g. an earlier one); default: its latest run"),
+    ),
     responses(
         (status = 200, description = "The workflow", body = WorkflowOut),
-        (status = 400, description = "Undecodable path", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid workflow id in the path", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow (or run)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid run_id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_workflow(
     State(state): State<AppState>,
     WorkflowIdPath(workflow_id): WorkflowIdPath,
+    RunIdQuery(run_id): RunIdQuery,
 ) -> Result<Json<WorkflowOut>, ApiError> {
-    let execution = state.gateway.describe_execution(&workflow_id).await?;
+    let execution = state
+        .gateway
+        .describe_run(&workflow_id, run_id.as_deref())
+        .await?;
     Ok(Json(execution.into()))
 }
 
@@ -100,37 +108,68 @@ pub async fn get_workflow(
     operation_id = "get_v1_workflow_result",
     params(
         ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
+        ("run_id" = Option<String>, Query, description = "One run of the workflow (e.g. an earlier one); default: its latest run"),
         ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "Wait up to this long for the end: seconds (`10`) or a duration (`500ms`); capped at api.result_wait. Default: answer at once."),
         ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=<seconds>`, used when `?wait` is absent; answered with `Preference-Applied`."),
     ),
     responses(
-        (status = 200, description = "The workflow ended: completed with its result, or failed/canceled/terminated/timed_out with an error", body = RunOut),
+        (status = 200, description = "The run ended: completed with its result, or failed/canceled/terminated/timed_out with an error", body = RunOut),
         (status = 202, description = "Still running", body = RunOut,
             headers(("Location" = String, description = "Where to ask again"))),
-        (status = 400, description = "Undecodable path", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid wait", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Invalid workflow id in the path", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow (or run)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid wait or run_id", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_workflow_result(
     State(state): State<AppState>,
     WorkflowIdPath(workflow_id): WorkflowIdPath,
+    RunIdQuery(run_id): RunIdQuery,
     wait: WaitPreference,
 ) -> Result<Response, ApiError> {
     let location = workflow_location(&workflow_id, "/result");
-    result(&state, workflow_id, &wait, wait.or_none(), location).await
+    let request = ResultRequest {
+        workflow_id,
+        run_id,
+        wait: wait.or_none(),
+        location,
+        with_run_id: true,
+    };
+    result(&state, request, &wait).await
 }
 
-/// The one result read every route makes: waits up to `how_long` for the latest run of
-/// `workflow_id` to end; 200 when it has, 202 with `Location: location` while it runs.
+/// A result read, as any route asks for it.
+pub(crate) struct ResultRequest {
+    /// The workflow.
+    pub workflow_id: String,
+    /// One of its runs, or (`None`) its latest.
+    pub run_id: Option<String>,
+    /// How long to wait for the end; zero peeks.
+    pub wait: std::time::Duration,
+    /// Where to ask again while it runs.
+    pub location: axum::http::HeaderValue,
+    /// Whether the answer names the run (`/v1`; the guide's answer has no `run_id`).
+    pub with_run_id: bool,
+}
+
+/// The one result read every route makes: waits up to `request.wait` for the run to end; 200
+/// when it has, 202 with `Location` while it runs.
 pub(crate) async fn result(
     state: &AppState,
-    workflow_id: String,
+    request: ResultRequest,
     wait: &WaitPreference,
-    how_long: std::time::Duration,
-    location: axum::http::HeaderValue,
 ) -> Result<Response, ApiError> {
-    let outcome = state.gateway.outcome(&workflow_id, how_long).await?;
-    let (code, out) = RunOut::from_outcome(workflow_id, outcome);
-    Ok(out.into_response_at(code, location, wait.headers()))
+    let (run_id, outcome) = state
+        .gateway
+        .outcome(
+            &request.workflow_id,
+            request.run_id.as_deref(),
+            request.wait,
+        )
+        .await?;
+    let (code, mut out) = RunOut::from_outcome(request.workflow_id, outcome);
+    if request.with_run_id {
+        out.run_id = Some(run_id);
+    }
+    Ok(out.into_response_at(code, request.location, wait.headers()))
 }
