@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 
-/// Where a run stands, in the guide's lower-case words (`RunStatus`).
+/// Where a run stands, in the API's lower-case words (`RunStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -24,12 +24,19 @@ pub enum RunStatus {
     Terminated,
     /// Timed out.
     TimedOut,
+    /// Continued as a new run (describe and list only).
+    ContinuedAsNew,
+    /// Paused (describe and list only).
+    Paused,
 }
 
 impl RunStatus {
-    /// Whether the run has ended (every status but `started` and `running`).
+    /// Whether the run has ended (every status but `started`, `running` and `paused`).
     pub fn is_finished(self) -> bool {
-        !matches!(self, RunStatus::Started | RunStatus::Running)
+        !matches!(
+            self,
+            RunStatus::Started | RunStatus::Running | RunStatus::Paused
+        )
     }
 }
 
@@ -142,8 +149,8 @@ pub struct Workflow {
     pub workflow_type: String,
     /// Task queue.
     pub task_queue: String,
-    /// Temporal's status: `RUNNING`, `COMPLETED`, ...
-    pub status: String,
+    /// Where the run stands: `running`, `completed`, ... (`continued_as_new`, `paused` too).
+    pub status: RunStatus,
     /// When the run was created.
     #[serde(default)]
     pub start_time: Option<String>,
@@ -172,8 +179,8 @@ pub struct WorkflowSummary {
     pub workflow_type: String,
     /// Task queue.
     pub task_queue: String,
-    /// Temporal's status (`RUNNING`, `COMPLETED`, ...).
-    pub status: String,
+    /// Where the run stands, as on describe.
+    pub status: RunStatus,
     /// When the run was created.
     #[serde(default)]
     pub start_time: Option<String>,
@@ -202,8 +209,9 @@ pub struct MessageReply {
     pub workflow_id: String,
     /// The run the message went to (the latest).
     pub run_id: String,
-    /// `signaled`, `queried`, `updated`, `cancel_requested` or `terminated`.
-    pub status: String,
+    /// What the request did: `signaled`, `queried`, `updated`, `cancel_requested` or
+    /// `terminated`.
+    pub action: String,
     /// The query's or update's result (absent otherwise).
     #[serde(default)]
     pub result: Option<Value>,

@@ -228,7 +228,7 @@ async fn an_order_is_started_queried_noted_approved_and_its_result_read() {
         )
         .await
         .expect("signal");
-    assert_eq!(signaled.status, "signaled");
+    assert_eq!(signaled.action, "signaled");
     let run = client.v1_result(&id, Some(WAIT)).await.expect("result");
 
     assert_eq!(run.status, RunStatus::Completed, "{run:?}");
@@ -239,7 +239,7 @@ async fn an_order_is_started_queried_noted_approved_and_its_result_read() {
     assert_eq!(outcome.order_lines.as_deref(), Some("Ordered 2 Apples..."));
     let described = client.describe(&id).await.expect("describe");
     assert_eq!(described.workflow_type, "OrderApprovalWorkflow");
-    assert_eq!(described.status, "COMPLETED");
+    assert_eq!(described.status, RunStatus::Completed);
 }
 
 #[tokio::test]
@@ -349,7 +349,7 @@ async fn a_canceled_order_ends_canceled_and_then_refuses_signals_with_409() {
         .await
         .expect_err("the workflow has ended");
 
-    assert_eq!(canceled.status, "cancel_requested");
+    assert_eq!(canceled.action, "cancel_requested");
     assert_eq!(run.status, RunStatus::Canceled, "{run:?}");
     assert!(run.error.is_some());
     assert_eq!(late.code(), Some("workflow-not-running"), "{late:?}");

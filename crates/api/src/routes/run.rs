@@ -14,13 +14,15 @@ use utoipa::ToSchema;
 
 use crate::gateway::{ErrorInfo, Outcome};
 
-/// Where a run stands, in the guide's lower-case words.
+/// Where a run stands: one set of lower-case words for every answer (the guide's, which `/v1`
+/// extends). Only the guide's status route keeps Temporal's upper-case names, as the guide
+/// promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     /// Accepted and started (the guide's async start only).
     Started,
-    /// Still running when the wait ended.
+    /// Running (or still running when the wait ended).
     Running,
     /// Finished with a result.
     Completed,
@@ -32,6 +34,27 @@ pub enum RunStatus {
     Terminated,
     /// Timed out.
     TimedOut,
+    /// Ended by continuing as a new run of the same workflow id (describe and list only).
+    ContinuedAsNew,
+    /// Paused (describe and list only, on servers that pause workflows).
+    Paused,
+}
+
+impl From<WorkflowExecutionStatus> for RunStatus {
+    fn from(status: WorkflowExecutionStatus) -> Self {
+        use WorkflowExecutionStatus as S;
+        match status {
+            S::Completed => Self::Completed,
+            S::Failed => Self::Failed,
+            S::Canceled => Self::Canceled,
+            S::Terminated => Self::Terminated,
+            S::TimedOut => Self::TimedOut,
+            S::ContinuedAsNew => Self::ContinuedAsNew,
+            S::Paused => Self::Paused,
+            // Temporal describes every run it has as one of the above or running.
+            _ => Self::Running,
+        }
+    }
 }
 
 /// A run as starts and results report it. The guide's routes answer exactly the guide's three
@@ -66,10 +89,10 @@ impl RunOut {
             Outcome::Completed(value) => (RunStatus::Completed, Some(value), None),
             Outcome::Running => (RunStatus::Running, None, None),
             Outcome::Unsuccessful { status, error } => (
-                match status {
-                    WorkflowExecutionStatus::Canceled => RunStatus::Canceled,
-                    WorkflowExecutionStatus::Terminated => RunStatus::Terminated,
-                    WorkflowExecutionStatus::TimedOut => RunStatus::TimedOut,
+                match RunStatus::from(status) {
+                    status @ (RunStatus::Canceled | RunStatus::Terminated | RunStatus::TimedOut) => {
+                        status
+                    }
                     _ => RunStatus::Failed,
                 },
                 None,
@@ -108,7 +131,7 @@ impl RunOut {
     }
 }
 
-/// Temporal's upper-case status name, as describe reports it.
+/// Temporal's upper-case status name, as the guide's status route reports it.
 pub fn status_name(status: WorkflowExecutionStatus) -> &'static str {
     use WorkflowExecutionStatus as S;
     match status {

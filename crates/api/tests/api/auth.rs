@@ -168,7 +168,7 @@ async fn a_start_shopping_key_starts_shopping_but_not_order_approval_and_cannot_
         StatusCode::OK,
     )
     .await;
-    assert_eq!(described["status"], "RUNNING", "{described}");
+    assert_eq!(described["status"], "running", "{described}");
 }
 
 #[tokio::test]

@@ -326,7 +326,7 @@ async fn path_tricks_do_not_reach_a_workflow_of_another_type() {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(out["status"], "RUNNING", "{out}");
+    assert_eq!(out["status"], "running", "{out}");
 
     // Exists with another type vs does not exist: the same answer, the id aside.
     let exists = problem(
@@ -664,7 +664,7 @@ async fn terminate_existing_never_terminates_without_control() {
                             .iter()
                             .find(|w| w["run_id"] == victim_run.as_str())
                             .map(|w| w["status"].as_str().unwrap_or("").to_owned())
-                            .filter(|s| s != "RUNNING")
+                            .filter(|s| s != "running")
                     }
                 },
             )

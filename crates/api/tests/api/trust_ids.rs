@@ -128,7 +128,7 @@ async fn a_start_cannot_join_replace_or_take_over_a_workflow_of_another_type() {
     }
     assert_eq!(
         admin_view(&env, "victim-a").await,
-        ("OrderApprovalWorkflow".to_owned(), "RUNNING".to_owned()),
+        ("OrderApprovalWorkflow".to_owned(), "running".to_owned()),
         "the other type's run is untouched"
     );
 
@@ -164,7 +164,7 @@ async fn a_start_cannot_join_replace_or_take_over_a_workflow_of_another_type() {
     }
     assert_eq!(
         admin_view(&env, "victim-b").await,
-        ("OrderApprovalWorkflow".to_owned(), "TERMINATED".to_owned())
+        ("OrderApprovalWorkflow".to_owned(), "terminated".to_owned())
     );
 }
 
@@ -193,7 +193,7 @@ async fn replacing_a_running_workflow_needs_control_on_it() {
         refused["detail"].as_str().unwrap().contains("control"),
         "{refused}"
     );
-    assert_eq!(admin_view(&env, "mine-1").await.1, "RUNNING");
+    assert_eq!(admin_view(&env, "mine-1").await.1, "running");
 
     let replaced = json(
         start_as(&env, SHOP_CONTROL, "/v1/workflows/shopping", &body, "").await,

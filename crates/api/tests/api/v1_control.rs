@@ -70,7 +70,7 @@ async fn cancel_ends_as_canceled_and_terminate_records_its_reason() {
         StatusCode::ACCEPTED,
     )
     .await;
-    assert_eq!(canceled["status"], "cancel_requested");
+    assert_eq!(canceled["action"], "cancel_requested");
     let result = json(
         env.get("/v1/workflows/order-e/result?wait=10").await,
         StatusCode::OK,
@@ -97,9 +97,9 @@ async fn cancel_ends_as_canceled_and_terminate_records_its_reason() {
         StatusCode::OK,
     )
     .await;
-    assert_eq!(terminated["status"], "terminated");
+    assert_eq!(terminated["action"], "terminated");
     let described = json(env.get("/v1/workflows/order-f").await, StatusCode::OK).await;
-    assert_eq!(described["status"], "TERMINATED");
+    assert_eq!(described["status"], "terminated");
     let events = history(&env, "order-f").await;
     let reason = events.iter().find_map(|a| match a {
         Attributes::WorkflowExecutionTerminatedEventAttributes(t) => Some(t.reason.clone()),

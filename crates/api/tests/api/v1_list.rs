@@ -95,7 +95,7 @@ async fn a_query_lists_matching_workflows_a_page_at_a_time() {
     .await;
     let first = &page["workflows"][0];
     assert_eq!(first["workflow_type"], "ShoppingWorkflow");
-    assert_eq!(first["status"], "RUNNING");
+    assert_eq!(first["status"], "running");
     assert_eq!(first["task_queue"], "shopping-tasks");
     assert!(
         first["run_id"].is_string() && first["start_time"].is_string(),

@@ -34,7 +34,7 @@ async fn an_order_is_queried_noted_approved_and_completes() {
     )
     .await;
     assert_eq!(noted["result"], 1, "{noted}");
-    assert_eq!(noted["status"], "updated");
+    assert_eq!(noted["action"], "updated");
     // The same key is the same update: its result again, not a second note.
     let again = json(
         post(
@@ -74,7 +74,7 @@ async fn an_order_is_queried_noted_approved_and_completes() {
     )
     .await;
     let signaled = json(signaled, StatusCode::ACCEPTED).await;
-    assert_eq!(signaled["status"], "signaled");
+    assert_eq!(signaled["action"], "signaled");
     assert_eq!(signaled["workflow_id"], "order-a");
 
     let result = json(

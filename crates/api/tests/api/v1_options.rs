@@ -40,7 +40,7 @@ async fn memo_and_start_delay_reach_temporal() {
         described["memo"],
         json!({"team": "fruit", "priority": 2, "tags": ["a", "b"]})
     );
-    assert_eq!(described["status"], "RUNNING", "delayed, so not run yet");
+    assert_eq!(described["status"], "running", "delayed, so not run yet");
     assert!((delay - 3600).abs() <= 1, "{described}");
 
     // A number is seconds, as the documentation says; anything else is a clear 422.

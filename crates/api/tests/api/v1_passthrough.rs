@@ -70,17 +70,17 @@ async fn messages_to_unregistered_types_pass_through() {
         ]
     );
 
-    // No worker serves it: the update cannot complete within the wait.
+    // No worker serves it: the update cannot complete, and the answer says why.
     let out = problem(
         post(
             &env,
-            "/v1/workflows/external-1/updates/anything",
+            "/v1/workflows/external-1/updates/anything?wait=1",
             Some(&json!(1)),
             &[],
         )
         .await,
-        StatusCode::GATEWAY_TIMEOUT,
+        StatusCode::SERVICE_UNAVAILABLE,
     )
     .await;
-    assert_eq!(out["code"], "update-timed-out");
+    assert_eq!(out["code"], "no-worker", "{out}");
 }

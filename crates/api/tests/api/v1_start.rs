@@ -119,7 +119,7 @@ async fn a_start_without_a_wait_answers_202_with_the_location_of_its_result() {
     assert_eq!(described["run_id"], out["run_id"]);
     assert_eq!(described["workflow_type"], "ShoppingWorkflow");
     assert_eq!(described["task_queue"], "shopping-tasks");
-    assert_eq!(described["status"], "RUNNING");
+    assert_eq!(described["status"], "running");
 }
 
 #[tokio::test]

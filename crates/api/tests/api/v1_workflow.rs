@@ -32,7 +32,7 @@ async fn describe_reports_status_times_type_queue_history_and_memo() {
     assert_eq!(out["run_id"], started["run_id"]);
     assert_eq!(out["workflow_type"], "ShoppingWorkflow");
     assert_eq!(out["task_queue"], "shopping-tasks");
-    assert_eq!(out["status"], "COMPLETED");
+    assert_eq!(out["status"], "completed");
     assert_eq!(out["memo"], json!({"owner": {"team": "fruit"}}));
     assert!(out["history_length"].as_u64().unwrap() >= 5, "{out}");
     for field in ["start_time", "execution_time", "close_time"] {

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::{
     body::OptionalJson,
-    messages::{MessageOut, ended_meanwhile, require_running},
+    messages::{MessageAction, MessageOut, ended_meanwhile, require_running},
 };
 use crate::{
     error::{ApiError, Problem},
@@ -67,7 +67,7 @@ pub async fn cancel_workflow(
         .cancel(&workflow_id, reason)
         .await
         .map_err(ended_meanwhile)?;
-    let out = MessageOut::new(execution, "cancel_requested");
+    let out = MessageOut::new(execution, MessageAction::CancelRequested);
     Ok((StatusCode::ACCEPTED, Json(out)).into_response())
 }
 
@@ -98,5 +98,5 @@ pub async fn terminate_workflow(
         .terminate(&workflow_id, None, reason)
         .await
         .map_err(ended_meanwhile)?;
-    Ok(Json(MessageOut::new(execution, "terminated")))
+    Ok(Json(MessageOut::new(execution, MessageAction::Terminated)))
 }

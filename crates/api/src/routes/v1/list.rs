@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::{
     error::{ApiError, Problem},
     gateway::Execution,
-    routes::run::{rfc3339, status_name},
+    routes::run::{RunStatus, rfc3339},
     state::AppState,
 };
 
@@ -39,9 +39,8 @@ pub struct WorkflowSummaryOut {
     pub workflow_type: String,
     /// Task queue.
     pub task_queue: String,
-    /// Temporal's status (RUNNING, COMPLETED, ...).
-    #[schema(example = "COMPLETED")]
-    pub status: &'static str,
+    /// Where the run stands (`running`, `completed`, ...; as describe says it).
+    pub status: RunStatus,
     /// When the run was created, RFC 3339 UTC.
     pub start_time: Option<String>,
     /// When it was due to run, RFC 3339 UTC.
@@ -66,7 +65,7 @@ impl From<Execution> for WorkflowSummaryOut {
             run_id: e.run_id,
             workflow_type: e.workflow_type,
             task_queue: e.task_queue,
-            status: status_name(e.status),
+            status: e.status.into(),
             start_time: e.start_time.map(rfc3339),
             execution_time: e.execution_time.map(rfc3339),
             close_time: e.close_time.map(rfc3339),

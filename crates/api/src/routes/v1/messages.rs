@@ -148,9 +148,8 @@ pub struct MessageOut {
     pub workflow_id: String,
     /// The run the message went to (the latest).
     pub run_id: String,
-    /// `signaled`, `queried`, `updated`, `cancel_requested` or `terminated`.
-    #[schema(example = "signaled")]
-    pub status: &'static str,
+    /// What the request did (not where the run stands: that is `status` on describe).
+    pub action: MessageAction,
     /// The query's or update's result (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub result: Option<Value>,
@@ -159,12 +158,28 @@ pub struct MessageOut {
     pub update_id: Option<String>,
 }
 
+/// What a message or control request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageAction {
+    /// The signal was delivered.
+    Signaled,
+    /// The query was answered (`result`).
+    Queried,
+    /// The update completed (`result`).
+    Updated,
+    /// Cancellation was requested; the workflow decides when it ends.
+    CancelRequested,
+    /// The run was terminated.
+    Terminated,
+}
+
 impl MessageOut {
-    pub(super) fn new(execution: Execution, status: &'static str) -> Self {
+    pub(super) fn new(execution: Execution, action: MessageAction) -> Self {
         Self {
             workflow_id: execution.workflow_id,
             run_id: execution.run_id,
-            status,
+            action,
             result: None,
             update_id: None,
         }
@@ -255,7 +270,7 @@ pub async fn send_signal(
         .signal(&workflow_id, &name, argument.as_ref(), keyed.as_ref())
         .await
         .map_err(ended_meanwhile)?;
-    let out = MessageOut::new(execution, "signaled");
+    let out = MessageOut::new(execution, MessageAction::Signaled);
     Ok((StatusCode::ACCEPTED, Json(out)).into_response())
 }
 
@@ -291,7 +306,7 @@ pub async fn run_query(
         }
         other => other?,
     };
-    let mut out = MessageOut::new(execution, "queried");
+    let mut out = MessageOut::new(execution, MessageAction::Queried);
     out.result = Some(result);
     Ok(Json(out))
 }
@@ -359,7 +374,7 @@ pub async fn run_update(
         }
         other => other?,
     };
-    let mut out = MessageOut::new(execution, "updated");
+    let mut out = MessageOut::new(execution, MessageAction::Updated);
     out.result = Some(result);
     out.update_id = Some(update_id);
     let mut response = Json(out).into_response();

@@ -12,7 +12,7 @@ use crate::{
     error::{ApiError, Problem},
     extract::{RunIdQuery, WorkflowIdPath},
     gateway::Execution,
-    routes::run::{RunOut, rfc3339, status_name},
+    routes::run::{RunOut, RunStatus, rfc3339},
     state::AppState,
 };
 
@@ -30,10 +30,9 @@ pub struct WorkflowOut {
     /// Task queue.
     #[schema(example = "shopping-tasks")]
     pub task_queue: String,
-    /// Temporal's status: RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED, CONTINUED_AS_NEW,
-    /// TIMED_OUT.
-    #[schema(example = "RUNNING")]
-    pub status: &'static str,
+    /// Where the run stands: `running`, `completed`, `failed`, `canceled`, `terminated`,
+    /// `timed_out`, `continued_as_new` (or `paused`).
+    pub status: RunStatus,
     /// When the run was created, RFC 3339 UTC.
     pub start_time: Option<String>,
     /// When it was due to run (later than `start_time` with a start delay), RFC 3339 UTC.
@@ -66,7 +65,7 @@ impl From<Execution> for WorkflowOut {
             run_id: e.run_id,
             workflow_type: e.workflow_type,
             task_queue: e.task_queue,
-            status: status_name(e.status),
+            status: e.status.into(),
             start_time: e.start_time.map(rfc3339),
             execution_time: e.execution_time.map(rfc3339),
             close_time: e.close_time.map(rfc3339),
