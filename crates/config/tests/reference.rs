@@ -1,6 +1,6 @@
-//! The README's configuration reference and `default.toml` cannot drift apart: every key of the
-//! defaults file is documented with its default and its environment variable, and every
-//! documented key without a default says so.
+//! The configuration reference (`docs/configuration.md`) and `default.toml` cannot drift apart:
+//! every key of the defaults file is documented with its default and its environment variable,
+//! and every documented key without a default says so.
 
 use std::collections::BTreeMap;
 
@@ -33,13 +33,13 @@ fn defaults() -> BTreeMap<String, toml::Value> {
     out
 }
 
-/// `key` → (environment variable cell, default cell) of the README's configuration table.
+/// `key` → (environment variable cell, default cell) of the configuration reference's table.
 fn documented() -> BTreeMap<String, (String, String)> {
-    let readme = include_str!("../../../README.md");
-    let section = readme
-        .split("\n## Configuration\n")
+    let reference = include_str!("../../../docs/configuration.md");
+    let section = reference
+        .split("\n## Configuration reference\n")
         .nth(1)
-        .expect("a Configuration section")
+        .expect("a Configuration reference section")
         .split("\n## ")
         .next()
         .unwrap();
@@ -58,9 +58,9 @@ fn documented() -> BTreeMap<String, (String, String)> {
 fn every_default_is_documented_with_its_value_and_variable() {
     let documented = documented();
     for (key, value) in defaults() {
-        let (variable, default) = documented
-            .get(&key)
-            .unwrap_or_else(|| panic!("{key} is in default.toml but not in the README's table"));
+        let (variable, default) = documented.get(&key).unwrap_or_else(|| {
+            panic!("{key} is in default.toml but not in docs/configuration.md's table")
+        });
         let expected = match &value {
             toml::Value::String(s) => format!("`{s}`"),
             toml::Value::Array(items) if items.is_empty() => "empty".to_owned(),
@@ -69,12 +69,12 @@ fn every_default_is_documented_with_its_value_and_variable() {
         };
         assert!(
             default.starts_with(&expected),
-            "{key}: the README says {default:?}, default.toml says {expected}"
+            "{key}: docs/configuration.md says {default:?}, default.toml says {expected}"
         );
         let env = format!("FLOWGATE_{}", key.to_uppercase().replace('.', "__"));
         assert!(
             variable.contains(&env) || variable.contains("config file only"),
-            "{key}: the README names {variable:?}, not {env}"
+            "{key}: docs/configuration.md names {variable:?}, not {env}"
         );
     }
 }

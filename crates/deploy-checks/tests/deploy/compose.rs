@@ -254,7 +254,7 @@ fn published_ports_are_the_documented_ones() {
             "{name}"
         );
     }
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let guide = std::fs::read_to_string(repo_root().join("docs/deployment.md")).unwrap();
     for url in [
         "http://localhost:8000",
         "http://localhost:8080",
@@ -263,7 +263,10 @@ fn published_ports_are_the_documented_ones() {
         "http://localhost:9090",
         "docker compose --profile postgres up",
     ] {
-        assert!(readme.contains(url), "README does not mention {url}");
+        assert!(
+            guide.contains(url),
+            "docs/deployment.md does not mention {url}"
+        );
     }
 }
 
