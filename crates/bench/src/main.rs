@@ -179,7 +179,7 @@ impl Bench<'_> {
     fn async_flowgate(&self) -> HttpRequest {
         HttpRequest {
             method: "POST",
-            path: "/v1/workflows/shopping".to_owned(),
+            path: "/v1/workflow-types/shopping/start".to_owned(),
             body: Some(json!({"input": shopping_list(1)}).to_string()),
         }
     }

@@ -170,7 +170,7 @@ async fn worker_sigkilled_mid_workflow_then_restarted() {
                     .ok()?;
                 let runs = page["workflows"].as_array()?.clone();
                 runs.iter()
-                    .any(|r| r["status"] == "COMPLETED")
+                    .any(|r| r["status"] == "completed")
                     .then_some(runs)
             },
         )
