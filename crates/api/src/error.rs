@@ -104,14 +104,19 @@ pub enum ApiError {
     QueryFailed(String),
     /// An update was sent but did not complete within the wait.
     #[error(
-        "update {update_id:?} did not complete within {waited}; it may still complete: retry with the same Idempotency-Key to get its result"
+        "update {update_id:?} did not complete within {waited}; it may still complete: GET {result_path} (with ?wait=) fetches its result, as does a retry with the same Idempotency-Key"
     )]
     UpdateTimedOut {
         /// The update's id.
         update_id: String,
         /// How long the API waited, human readable.
         waited: String,
+        /// Where its result can be fetched.
+        result_path: String,
     },
+    /// No update with that id was sent to the workflow's latest run.
+    #[error("no update with id {0:?} was sent to the workflow's latest run")]
+    UpdateNotFound(String),
     /// A query or update could not run because no worker polls the workflow's task queue.
     #[error(
         "no worker is polling task queue {task_queue:?}, so the {kind} cannot run; start a worker for it{retry}"
@@ -121,8 +126,8 @@ pub enum ApiError {
         kind: &'static str,
         /// The workflow's task queue.
         task_queue: String,
-        /// Advice on retrying, when there is any (`; then retry ...`).
-        retry: &'static str,
+        /// Advice on what happens next, when there is any (`; the update may still run ...`).
+        retry: String,
     },
     /// Temporal refused the request as invalid (e.g. an undefined search attribute).
     #[error("Temporal rejected the request: {0}")]
@@ -255,6 +260,7 @@ impl ApiError {
                 "Update rejected",
             ),
             Self::QueryFailed(_) => (S::UNPROCESSABLE_ENTITY, "query-failed", "Query failed"),
+            Self::UpdateNotFound(_) => (S::NOT_FOUND, "update-not-found", "Update not found"),
             Self::UpdateTimedOut { .. } => (
                 S::GATEWAY_TIMEOUT,
                 "update-timed-out",

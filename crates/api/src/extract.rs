@@ -216,6 +216,36 @@ impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
     }
 }
 
+/// `{workflow_id}`, `{name}` and `{update_id}` path segments (an update sent earlier),
+/// percent-decoded.
+#[derive(Debug)]
+pub struct UpdatePath {
+    /// The workflow id.
+    pub workflow_id: String,
+    /// The update's name.
+    pub name: String,
+    /// The update's id.
+    pub update_id: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for UpdatePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path((workflow_id, name, update_id)) =
+            Path::<(String, String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
+        check_workflow_id(&update_id)
+            .map_err(|problem| ApiError::InvalidPath(format!("update id {problem}")))?;
+        Ok(Self {
+            workflow_id: checked_path_id(workflow_id)?,
+            name,
+            update_id,
+        })
+    }
+}
+
 /// `?run_id=`: one run of the workflow instead of its latest (describe and result).
 #[derive(Debug)]
 pub struct RunIdQuery(pub Option<String>);

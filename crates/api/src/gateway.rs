@@ -105,7 +105,9 @@ impl Gateway {
         // by the request's wait, and reaching it is an answer ("running", 504), not a failure.
         let hit_bound = !matches!(
             operation,
-            TemporalOperation::GetResult | TemporalOperation::Update
+            TemporalOperation::GetResult
+                | TemporalOperation::Update
+                | TemporalOperation::UpdateResult
         ) && elapsed >= self.rpc_timeout;
         let failure = result
             .as_ref()

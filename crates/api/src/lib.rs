@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod gateway;
 pub mod metrics;
+mod path;
 pub mod protect;
 pub mod routes;
 pub mod serve;

@@ -18,8 +18,10 @@ use temporalio_common::protos::temporal::api::{
     workflowservice::v1::DescribeTaskQueueRequest,
 };
 
+use temporalio_common::data_converters::RawValue;
+
 use super::{Gateway, Keyed, failure, payload};
-use crate::{error::ApiError, metrics::TemporalOperation};
+use crate::{error::ApiError, metrics::TemporalOperation, path::segment};
 
 impl Gateway {
     /// Sends signal `name` with `argument`; a keyed signal's request id deduplicates retries,
@@ -84,8 +86,8 @@ impl Gateway {
     }
 
     /// Runs update `name` with `argument` as `update_id` and waits up to `wait` for its result,
-    /// or until the drain begins (a 504 either way: retrying with the same id finds it). A keyed
-    /// update's header records its key.
+    /// or until the drain begins (a 504 either way: its result can be fetched later by its id). A
+    /// keyed update's header records its key.
     pub async fn update(
         &self,
         workflow_id: &str,
@@ -95,68 +97,103 @@ impl Gateway {
         keyed: Option<&Keyed>,
         wait: Duration,
     ) -> Result<Value, ApiError> {
-        let started = Instant::now();
         let call = async {
             let client = self.link.client()?;
             let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
             let args = payload::arguments(argument).map_err(ApiError::internal)?;
-            // Each RPC may take the whole wait and then some: the wait below ends first, so
-            // running out of time reads as a timeout, never as an RPC failure.
             let options = WorkflowExecuteUpdateOptions::builder()
                 .update_id(update_id.clone())
                 .maybe_header(keyed.map(Keyed::header).transpose()?)
-                .rpc_options(
-                    RpcOptions::builder()
-                        .timeout(wait + self.rpc_timeout)
-                        .build(),
-                )
+                .rpc_options(self.update_rpc_options(wait))
                 .build();
-            let call = self.link.unless_down(handle.execute_update(
-                UntypedUpdate::new(name),
-                args,
-                options,
-            ));
-            // A drain ends the wait as if its time had run out (once it has begun, before the
-            // update is sent): the same 504, whose retry with the same key finds the update.
-            let result = tokio::select! {
-                biased;
-                () = self.drain.started() => {
-                    return Err(ApiError::UpdateTimedOut {
-                        update_id,
-                        waited: waited(started.elapsed()),
-                    });
-                }
-                result = tokio::time::timeout(wait, call) => match result {
-                    Err(_elapsed) => {
-                        return Err(ApiError::UpdateTimedOut {
-                            update_id,
-                            waited: waited(wait),
-                        });
-                    }
-                    Ok(result) => result?,
-                },
-            };
-            match result {
-                Ok(raw) => payload::decode_result(raw).map_err(ApiError::internal),
-                Err(WorkflowUpdateError::Failed(failure)) => Err(ApiError::UpdateRejected(
-                    failure::error_info(&failure).message,
-                )),
-                Err(WorkflowUpdateError::NotFound(_)) => {
-                    Err(ApiError::WorkflowNotFound(workflow_id.to_owned()))
-                }
-                Err(WorkflowUpdateError::Rpc(status))
-                    if status.code() == Code::DeadlineExceeded =>
-                {
-                    Err(ApiError::UpdateTimedOut {
-                        update_id,
-                        waited: waited(wait),
-                    })
-                }
-                Err(WorkflowUpdateError::Rpc(status)) => Err(rejected_or_unavailable(status)),
-                Err(other) => Err(ApiError::internal(other)),
-            }
+            let call = handle.execute_update(UntypedUpdate::new(name), args, options);
+            self.update_outcome(workflow_id, name, &update_id, wait, call)
+                .await
         };
         self.observed(TemporalOperation::Update, call).await
+    }
+
+    /// The result of update `update_id` (named `name`) sent earlier to the latest run of
+    /// `workflow_id`, waiting up to `wait` (at least a peek's worth) for it to complete.
+    pub async fn update_result(
+        &self,
+        workflow_id: &str,
+        name: &str,
+        update_id: &str,
+        wait: Duration,
+    ) -> Result<Value, ApiError> {
+        let wait = wait.max(self.rpc_timeout.min(Duration::from_secs(1)));
+        let call = async {
+            let client = self.link.client()?;
+            let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
+            let update = handle.get_update_handle(UntypedUpdate::new(name), update_id);
+            let rpc_options = self.update_rpc_options(wait);
+            let call = async move { update.get_result(rpc_options).await };
+            match self
+                .update_outcome(workflow_id, name, update_id, wait, call)
+                .await
+            {
+                Err(ApiError::WorkflowNotFound(_)) => {
+                    Err(ApiError::UpdateNotFound(update_id.to_owned()))
+                }
+                other => other,
+            }
+        };
+        self.observed(TemporalOperation::UpdateResult, call).await
+    }
+
+    /// Each update RPC may take the whole wait and then some: the wait in [`update_outcome`]
+    /// ends first, so running out of time reads as a timeout, never as an RPC failure.
+    fn update_rpc_options(&self, wait: Duration) -> RpcOptions {
+        RpcOptions::builder()
+            .timeout(wait + self.rpc_timeout)
+            .build()
+    }
+
+    /// What an update's `call` answers within `wait`: its JSON result, or why not. A drain ends
+    /// the wait as if its time had run out (the same 504, whose advice finds the update later).
+    async fn update_outcome(
+        &self,
+        workflow_id: &str,
+        name: &str,
+        update_id: &str,
+        wait: Duration,
+        call: impl Future<Output = Result<RawValue, WorkflowUpdateError>>,
+    ) -> Result<Value, ApiError> {
+        let started = Instant::now();
+        let timed_out = |waited_for: Duration| ApiError::UpdateTimedOut {
+            update_id: update_id.to_owned(),
+            waited: waited(waited_for),
+            result_path: format!(
+                "/v1/workflows/{}/updates/{}/{}",
+                segment(workflow_id),
+                segment(name),
+                segment(update_id),
+            ),
+        };
+        let call = self.link.unless_down(call);
+        let result = tokio::select! {
+            biased;
+            () = self.drain.started() => return Err(timed_out(started.elapsed())),
+            result = tokio::time::timeout(wait, call) => match result {
+                Err(_elapsed) => return Err(timed_out(wait)),
+                Ok(result) => result?,
+            },
+        };
+        match result {
+            Ok(raw) => payload::decode_result(raw).map_err(ApiError::internal),
+            Err(WorkflowUpdateError::Failed(failure)) => Err(ApiError::UpdateRejected(
+                failure::error_info(&failure).message,
+            )),
+            Err(WorkflowUpdateError::NotFound(_)) => {
+                Err(ApiError::WorkflowNotFound(workflow_id.to_owned()))
+            }
+            Err(WorkflowUpdateError::Rpc(status)) if status.code() == Code::DeadlineExceeded => {
+                Err(timed_out(wait))
+            }
+            Err(WorkflowUpdateError::Rpc(status)) => Err(rejected_or_unavailable(status)),
+            Err(other) => Err(ApiError::internal(other)),
+        }
     }
 
     /// Asks the workflow to cancel itself.

@@ -62,6 +62,8 @@ pub enum TemporalOperation {
     Query,
     /// Run an update and wait for its result (bounded by `api.result_wait`).
     Update,
+    /// Fetch the result of an update sent earlier (bounded by the request's wait).
+    UpdateResult,
     /// Request cancellation.
     Cancel,
     /// Terminate.
@@ -76,13 +78,14 @@ pub enum TemporalOperation {
 
 impl TemporalOperation {
     /// Every operation.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::Start,
         Self::Describe,
         Self::GetResult,
         Self::Signal,
         Self::Query,
         Self::Update,
+        Self::UpdateResult,
         Self::Cancel,
         Self::Terminate,
         Self::List,
@@ -99,6 +102,7 @@ impl TemporalOperation {
             Self::Signal => "signal",
             Self::Query => "query",
             Self::Update => "update",
+            Self::UpdateResult => "update_result",
             Self::Cancel => "cancel",
             Self::Terminate => "terminate",
             Self::List => "list",

@@ -46,6 +46,7 @@ use crate::{
         v1::messages::send_signal,
         v1::messages::run_query,
         v1::messages::run_update,
+        v1::messages::get_update_result,
         v1::control::cancel_workflow,
         v1::control::terminate_workflow,
     ),

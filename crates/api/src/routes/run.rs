@@ -7,12 +7,14 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::Serialize;
 use temporalio_client::WorkflowExecutionStatus;
 use utoipa::ToSchema;
 
-use crate::gateway::{ErrorInfo, Outcome};
+use crate::{
+    gateway::{ErrorInfo, Outcome},
+    path::segment,
+};
 
 /// Where a run stands: one set of lower-case words for every answer (the guide's, which `/v1`
 /// extends). Only the guide's status route keeps Temporal's upper-case names, as the guide
@@ -90,9 +92,8 @@ impl RunOut {
             Outcome::Running => (RunStatus::Running, None, None),
             Outcome::Unsuccessful { status, error } => (
                 match RunStatus::from(status) {
-                    status @ (RunStatus::Canceled | RunStatus::Terminated | RunStatus::TimedOut) => {
-                        status
-                    }
+                    status
+                    @ (RunStatus::Canceled | RunStatus::Terminated | RunStatus::TimedOut) => status,
                     _ => RunStatus::Failed,
                 },
                 None,
@@ -153,32 +154,10 @@ pub fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
-/// Characters that cannot stand literally in one path segment (RFC 3986 `pchar`).
-const PATH_SEGMENT: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'/')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'[')
-    .add(b'\\')
-    .add(b']')
-    .add(b'^')
-    .add(b'`')
-    .add(b'{')
-    .add(b'|')
-    .add(b'}');
-
 /// `{base}/{id}{suffix}` with the id percent-encoded as one path segment (`base` is
 /// `/workflows` or `/v1/workflows`).
 pub fn workflow_path(base: &'static str, workflow_id: &str, suffix: &str) -> HeaderValue {
-    let path = format!(
-        "{base}/{}{suffix}",
-        utf8_percent_encode(workflow_id, PATH_SEGMENT)
-    );
+    let path = format!("{base}/{}{suffix}", segment(workflow_id));
     HeaderValue::try_from(path).unwrap_or_else(|_| HeaderValue::from_static(base))
 }
 

@@ -78,6 +78,10 @@ fn the_openapi_document_covers_every_route() {
         ("/v1/workflows/{workflow_id}/signals/{name}", "post"),
         ("/v1/workflows/{workflow_id}/queries/{name}", "post"),
         ("/v1/workflows/{workflow_id}/updates/{name}", "post"),
+        (
+            "/v1/workflows/{workflow_id}/updates/{name}/{update_id}",
+            "get",
+        ),
         ("/v1/workflows/{workflow_id}/cancel", "post"),
         ("/v1/workflows/{workflow_id}/terminate", "post"),
     ]

@@ -5,13 +5,13 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::{
-    problem,
+    json, problem,
     v1_support::{post, start_pending_order},
 };
 
 #[tokio::test]
 async fn a_query_or_update_to_a_workflow_no_worker_serves_is_a_no_worker_problem() {
-    let env = TestEnv::builder().without_worker().start().await;
+    let mut env = TestEnv::builder().without_worker().start().await;
     let id = start_pending_order(&env, "no-worker-order").await;
     let query = problem(
         post(

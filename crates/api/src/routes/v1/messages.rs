@@ -24,7 +24,7 @@ use super::{
 use crate::{
     auth::Principal,
     error::{ApiError, FieldError, Problem},
-    extract::MessagePath,
+    extract::{MessagePath, UpdatePath},
     gateway::{Execution, Keyed},
     state::AppState,
 };
@@ -56,9 +56,25 @@ async fn prepare(
     name: &str,
     argument: Option<Value>,
 ) -> Result<(Execution, Option<Value>), ApiError> {
+    let (execution, message) = described(state, workflow_id, kind, name).await?;
+    let argument = match message {
+        Some(message) => check_argument(kind, message, argument, &state.limits)?,
+        None => argument,
+    };
+    Ok((execution, argument))
+}
+
+/// Describes the workflow and finds message `name` of its registered type: `None` for a type
+/// that is not registered (any name passes), a 404 naming the ones it has otherwise.
+async fn described(
+    state: &AppState,
+    workflow_id: &str,
+    kind: Kind,
+    name: &str,
+) -> Result<(Execution, Option<&'static Message>), ApiError> {
     let execution = state.gateway.describe_execution(workflow_id).await?;
     let Some(def) = registry::registry().by_type(&execution.workflow_type) else {
-        return Ok((execution, argument));
+        return Ok((execution, None));
     };
     let messages = match kind {
         Kind::Signal => &def.signals,
@@ -78,8 +94,7 @@ async fn prepare(
             },
         });
     };
-    let argument = check_argument(kind, message, argument, &state.limits)?;
-    Ok((execution, argument))
+    Ok((execution, Some(message)))
 }
 
 fn check_argument(
@@ -112,7 +127,7 @@ async fn unless_unserved(
     state: &AppState,
     execution: &Execution,
     kind: &'static str,
-    retry: &'static str,
+    retry: String,
     error: ApiError,
 ) -> ApiError {
     match state.gateway.is_served(&execution.task_queue).await {
@@ -302,7 +317,7 @@ pub async fn run_query(
         .await
     {
         Err(error @ ApiError::TemporalUnavailable(_)) => {
-            return Err(unless_unserved(&state, &execution, "query", "", error).await);
+            return Err(unless_unserved(&state, &execution, "query", String::new(), error).await);
         }
         other => other?,
     };
@@ -368,12 +383,63 @@ pub async fn run_update(
         .map_err(ended_meanwhile)
     {
         // A drain ends the wait too: then the answer is the timeout's, whoever serves the queue.
-        Err(error @ ApiError::UpdateTimedOut { .. }) if !state.is_draining() => {
-            let retry = "; the update may still run when one does: retry with the same Idempotency-Key to get its result";
+        Err(ApiError::UpdateTimedOut {
+            update_id,
+            waited,
+            result_path,
+        }) if !state.is_draining() => {
+            let retry = format!(
+                "; the update may still run when one does: GET {result_path} (with ?wait=) fetches its result, as does a retry with the same Idempotency-Key"
+            );
+            let error = ApiError::UpdateTimedOut {
+                update_id,
+                waited,
+                result_path,
+            };
             return Err(unless_unserved(&state, &execution, "update", retry, error).await);
         }
         other => other?,
     };
+    let mut out = MessageOut::new(execution, MessageAction::Updated);
+    out.result = Some(result);
+    out.update_id = Some(update_id);
+    let mut response = Json(out).into_response();
+    response.headers_mut().extend(wait.headers());
+    Ok(response)
+}
+
+/// The result of an update sent earlier (e.g. one whose wait ended in a 504): at once by
+/// default, or after waiting up to `wait` (or `Prefer: wait`) for it to complete.
+#[utoipa::path(get, path = "/v1/workflows/{workflow_id}/updates/{name}/{update_id}", tag = "v1",
+    params(
+        ("workflow_id" = String, Path, description = "Workflow id (percent-encoded)"),
+        ("name" = String, Path, description = "Update name"),
+        ("update_id" = String, Path, description = "The update's id, as its answer (or its 504) gave it"),
+        ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "How long to wait for the update to complete: seconds (`10`) or a duration (`500ms`); capped at api.result_wait. Default: answer at once."),
+        ("Prefer" = Option<String>, Header, description = "RFC 7240 `wait=<seconds>`, used when `?wait` is absent; answered with `Preference-Applied`."),
+    ),
+    responses(
+        (status = 200, description = "The update's result in `result`", body = MessageOut),
+        (status = 400, description = "Invalid workflow or update id in the path", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such workflow, no such update on its type, or no update with that id", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The workflow rejected the update, or an invalid wait", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The update did not complete within the wait", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_update_result(
+    State(state): State<AppState>,
+    UpdatePath {
+        workflow_id,
+        name,
+        update_id,
+    }: UpdatePath,
+    wait: WaitPreference,
+) -> Result<Response, ApiError> {
+    let (execution, _) = described(&state, &workflow_id, Kind::Update, &name).await?;
+    let result = state
+        .gateway
+        .update_result(&workflow_id, &name, &update_id, wait.or_none())
+        .await?;
     let mut out = MessageOut::new(execution, MessageAction::Updated);
     out.result = Some(result);
     out.update_id = Some(update_id);

@@ -74,6 +74,12 @@ pub fn routes(router: ApiRouter) -> ApiRouter {
             messages::run_update,
         )
         .route(
+            Method::GET,
+            "/v1/workflows/{workflow_id}/updates/{name}/{update_id}",
+            on_id(Message),
+            messages::get_update_result,
+        )
+        .route(
             Method::POST,
             "/v1/workflows/{workflow_id}/cancel",
             on_id(Control),
