@@ -121,7 +121,14 @@ pub fn router(gate: &Arc<Gate>, state: AppState) -> Router {
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::RouteNotFound(format!("{method} {}", uri.path()))
+    let path = uri.path();
+    // The likeliest reason under a workflow's path: an id with a `/` that was not encoded.
+    let hint = if path.starts_with("/v1/workflows/") || path.starts_with("/workflows/") {
+        " (a workflow id is one path segment: percent-encode any `/` in it as %2F)"
+    } else {
+        ""
+    };
+    ApiError::RouteNotFound(format!("{method} {path}{hint}"))
 }
 
 async fn method_not_allowed(method: Method) -> ApiError {

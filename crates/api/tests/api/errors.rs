@@ -262,6 +262,16 @@ async fn unknown_paths_are_404s_and_wrong_methods_405s() {
     )
     .await;
     assert_eq!(body["code"], "method-not-allowed");
+    // An id with an unencoded `/` falls outside every route: the answer names the fix.
+    let body = problem(
+        env.get("/v1/workflows/orders/2026/42/result").await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("percent-encode any `/`"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
