@@ -85,7 +85,10 @@ async fn a_query_lists_matching_workflows_a_page_at_a_time() {
             .map(str::to_owned)
             .into()
     );
-    assert!(pages >= 3, "one per page: {pages}");
+    assert_eq!(pages, 3, "one per page, and the third says it is the last");
+    // A full page that ends the list says so too.
+    let (_, pages) = all_pages(&env, query, 3).await;
+    assert_eq!(pages, 1, "no further empty page");
 
     let page = json(
         env.get(&format!("/v1/workflows?query={query}&page_size=10"))

@@ -113,13 +113,24 @@ pub async fn list_workflows(
             problem: "is not a next_page_token of this API".to_owned(),
         })?,
     };
-    let page = state
-        .gateway
-        .list(params.query.as_deref().unwrap_or(""), page_size, page_token)
-        .await?;
+    let query = params.query.as_deref().unwrap_or("");
+    let page = state.gateway.list(query, page_size, page_token).await?;
+    let next_page_token = match page.next_page_token {
+        // Temporal hands out a token after every full page: a page that ends the list says so
+        // (a peek at the next page's first workflow tells; if the peek fails, the token stays).
+        Some(token) if page.executions.len() >= usize::try_from(page_size).unwrap_or(0) => {
+            let ends = state
+                .gateway
+                .list(query, 1, token.clone())
+                .await
+                .is_ok_and(|next| next.executions.is_empty());
+            (!ends).then_some(token)
+        }
+        _ => None,
+    };
     Ok(Json(WorkflowPageOut {
         workflows: page.executions.into_iter().map(Into::into).collect(),
-        next_page_token: page.next_page_token.map(|t| seal_token(&t)),
+        next_page_token: next_page_token.map(|t| seal_token(&t)),
     }))
 }
 
