@@ -134,10 +134,7 @@ async fn start_shopping(
             headers(("Location" = String, description = "Where to get the result: /workflows/{workflow_id}/result"))),
         (status = 400, description = "Malformed JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The chosen workflow id was used before", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid shopping list or wait (every bad field, each at its JSON pointer), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_shopping_workflow(
     State(state): State<AppState>,
@@ -167,10 +164,7 @@ pub async fn create_shopping_workflow(
             example = json!({"workflow_id": "shopping-workflow-xyz789", "status": "started", "result": null})),
         (status = 400, description = "Malformed JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The chosen workflow id was used before", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid shopping list (every bad field, each at its JSON pointer), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_shopping_workflow_async(
     State(state): State<AppState>,
@@ -224,7 +218,6 @@ pub struct WorkflowStatusOut {
         (status = 200, description = "The workflow's status", body = WorkflowStatusOut),
         (status = 400, description = "Invalid workflow id in the path", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_workflow_status(
     State(state): State<AppState>,
@@ -254,7 +247,6 @@ pub async fn get_workflow_status(
         (status = 400, description = "Invalid workflow id in the path", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid wait", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_workflow_result(
     State(state): State<AppState>,

@@ -1,7 +1,9 @@
-//! Authentication and protection in the OpenAPI document: the `bearerAuth` and `apiKey`
-//! schemes, required globally, lifted (`security: []`) on the open routes; 401/403 on every
-//! protected operation; and the answers of the protection layer (429 with `Retry-After`, 503 when
-//! shedding load, 504 past `api.request_timeout`) on every limited operation. Whether keys are
+//! Authentication, protection and the shared problem responses in the OpenAPI document: the
+//! `bearerAuth` and `apiKey` schemes, required globally, lifted (`security: []`) on the open
+//! routes; 401/403 on every protected operation; the answers of the protection layer (429 with
+//! `Retry-After`, 503 when Temporal is unavailable or load is shed, 504 past
+//! `api.request_timeout`) on every limited operation; and 413/415 on every operation that takes a
+//! body. Each is one response in `components.responses`, referenced, never copied. Whether keys are
 //! enforced and limits set is configuration; the document always describes the protected shape.
 
 use crate::access::{Access, ApiRouter};
@@ -65,10 +67,24 @@ pub(super) fn document(doc: &mut OpenApi, routes: &ApiRouter) {
         )),
     );
     components.responses.insert(
-        "Overloaded".to_owned(),
+        "Unavailable".to_owned(),
         RefOr::T(problem(
-            "Overloaded: limits.max_concurrent_requests are in flight, or the client has limits.max_concurrent_per_client in flight (retry after Retry-After seconds), or the token signing keys cannot be fetched",
+            "Temporal is unavailable, or the API is overloaded: limits.max_concurrent_requests are in flight, or the client has limits.max_concurrent_per_client in flight, or the token signing keys cannot be fetched; retry after Retry-After seconds",
             true,
+        )),
+    );
+    components.responses.insert(
+        "PayloadTooLarge".to_owned(),
+        RefOr::T(problem(
+            "The body is larger than api.body_limit_bytes (refused from Content-Length before it is read)",
+            false,
+        )),
+    );
+    components.responses.insert(
+        "UnsupportedMediaType".to_owned(),
+        RefOr::T(problem(
+            "A body not declared as JSON (Content-Type: application/json, or another +json type)",
+            false,
         )),
     );
     components.responses.insert(
@@ -115,9 +131,19 @@ pub(super) fn document(doc: &mut OpenApi, routes: &ApiRouter) {
             also(
                 operation,
                 "503",
-                "Overloaded",
-                "or overloaded (limits.max_concurrent_requests, or the client's limits.max_concurrent_per_client), or the token signing keys cannot be fetched",
+                "Unavailable",
+                "or overloaded (limits.max_concurrent_requests, or the client's limits.max_concurrent_per_client), or the token signing keys cannot be fetched; retry after Retry-After seconds",
             );
+            if operation.request_body.is_some() {
+                for (status, name) in [("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")]
+                {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+                }
+            }
             if path.contains("{workflow_id}") {
                 also(
                     operation,

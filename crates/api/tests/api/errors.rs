@@ -269,7 +269,10 @@ async fn unknown_paths_are_404s_and_wrong_methods_405s() {
     )
     .await;
     assert!(
-        body["detail"].as_str().unwrap().contains("percent-encode any `/`"),
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("percent-encode any `/`"),
         "{body}"
     );
 }

@@ -47,12 +47,9 @@ fn reason(body: Option<Value>) -> Result<String, ApiError> {
     responses(
         (status = 202, description = "Cancellation requested", body = MessageOut),
         (status = 400, description = "Malformed JSON or undecodable path", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A body other than `{\"reason\": \"…\"}`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn cancel_workflow(
     State(state): State<AppState>,
@@ -78,12 +75,9 @@ pub async fn cancel_workflow(
     responses(
         (status = 200, description = "Terminated", body = MessageOut),
         (status = 400, description = "Malformed JSON or undecodable path", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A body other than `{\"reason\": \"…\"}`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn terminate_workflow(
     State(state): State<AppState>,

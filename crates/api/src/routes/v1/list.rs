@@ -84,7 +84,6 @@ impl From<Execution> for WorkflowSummaryOut {
         (status = 200, description = "A page of workflows", body = WorkflowPageOut),
         (status = 400, description = "Temporal rejected the visibility query", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid page_size or page_token", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list_workflows(
     State(state): State<AppState>,

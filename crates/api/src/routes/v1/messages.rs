@@ -255,12 +255,9 @@ async fn check_key(
     responses(
         (status = 202, description = "Signal delivered to the workflow's history", body = MessageOut),
         (status = 400, description = "Malformed JSON or undecodable path", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow, or its registered type has no such signal", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid argument, or an Idempotency-Key used before with another argument or signal", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn send_signal(
     State(state): State<AppState>,
@@ -299,11 +296,9 @@ pub async fn send_signal(
     responses(
         (status = 200, description = "The query's result in `result`", body = MessageOut),
         (status = 400, description = "Malformed JSON or undecodable path", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow, or its registered type has no such query", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid argument, or the workflow could not answer", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable, or no worker polls the workflow's task queue (`no-worker`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No worker polls the workflow's task queue (`no-worker`), Temporal is unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn run_query(
     State(state): State<AppState>,
@@ -339,12 +334,10 @@ pub async fn run_query(
     responses(
         (status = 200, description = "The update's result in `result`", body = MessageOut),
         (status = 400, description = "Malformed JSON or undecodable path", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "A body not declared as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow, or its registered type has no such update", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid argument, the workflow rejected the update (its message in `detail`), or an Idempotency-Key used before with another argument or update", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable, or no worker polls the workflow's task queue (`no-worker`)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "No worker polls the workflow's task queue (`no-worker`), Temporal is unavailable", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The update did not complete within the wait", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn run_update(
@@ -423,7 +416,6 @@ pub async fn run_update(
         (status = 400, description = "Invalid workflow or update id in the path", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow, no such update on its type, or no update with that id", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The workflow rejected the update, or an invalid wait", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The update did not complete within the wait", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_update_result(

@@ -250,10 +250,7 @@ fn is_search_attribute_value(value: &Value) -> bool {
         (status = 400, description = "Malformed JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No workflow registered under this name", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A workflow with this id exists and the policies refuse another", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid input or options (pointers under `/input` for the input), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable; retry after Retry-After seconds", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn start_workflow(
     State(state): State<AppState>,

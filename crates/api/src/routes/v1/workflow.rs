@@ -87,7 +87,6 @@ impl From<Execution> for WorkflowOut {
         (status = 400, description = "Invalid workflow id in the path", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow (or run)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid run_id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_workflow(
     State(state): State<AppState>,
@@ -118,7 +117,6 @@ pub async fn get_workflow(
         (status = 400, description = "Invalid workflow id in the path", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow (or run)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid wait or run_id", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "Temporal unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_workflow_result(
     State(state): State<AppState>,
