@@ -75,16 +75,16 @@ fn main() -> ExitCode {
     match command.unwrap_or_default() {
         Command::CheckConfig => flowgate_temporal::print_effective_config(&settings),
         Command::Healthcheck { url } => {
-            flowgate_telemetry::healthcheck::healthcheck(&url.unwrap_or_else(|| {
-                flowgate_telemetry::healthcheck::readyz_url(settings.api.host, settings.api.port)
+            flowgate_runtime::healthcheck::healthcheck(&url.unwrap_or_else(|| {
+                flowgate_runtime::healthcheck::readyz_url(settings.api.host, settings.api.port)
             }))
         }
         Command::Run => {
             let telemetry = TelemetryOptions::new("flowgate-api", &settings);
             let threads = settings.api.runtime_threads;
-            flowgate_telemetry::run_service(telemetry, threads, || async {
+            flowgate_runtime::run_service(telemetry, threads, || async {
                 // Before the listener exists: an early SIGTERM drains instead of killing.
-                let signal = flowgate_telemetry::ShutdownSignal::install()?;
+                let signal = flowgate_runtime::ShutdownSignal::install()?;
                 Application::build(settings)
                     .await?
                     .run_until(async {

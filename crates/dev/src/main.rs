@@ -119,7 +119,7 @@ async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Res
         worker_health.port(),
         &db_file,
     );
-    let signal = flowgate_telemetry::ShutdownSignal::install()?;
+    let signal = flowgate_runtime::ShutdownSignal::install()?;
     tokio::spawn(async move {
         signal.recv().await;
         let _ = stop_tx.send(true);

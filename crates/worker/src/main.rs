@@ -30,8 +30,8 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or_default() {
         Command::CheckConfig => flowgate_temporal::print_effective_config(&settings),
         Command::Healthcheck { url } => {
-            flowgate_telemetry::healthcheck::healthcheck(&url.unwrap_or_else(|| {
-                flowgate_telemetry::healthcheck::readyz_url(
+            flowgate_runtime::healthcheck::healthcheck(&url.unwrap_or_else(|| {
+                flowgate_runtime::healthcheck::readyz_url(
                     settings.worker.health_host,
                     settings.worker.health_port,
                 )
@@ -42,9 +42,9 @@ fn main() -> ExitCode {
             let telemetry = TelemetryOptions::new("flowgate-worker", &settings)
                 .id_generator(WorkflowIdGenerator::default());
             let threads = settings.worker.runtime_threads;
-            flowgate_telemetry::run_service(telemetry, threads, || async {
+            flowgate_runtime::run_service(telemetry, threads, || async {
                 // Before the worker polls: an early SIGTERM drains instead of killing.
-                let signal = flowgate_telemetry::ShutdownSignal::install()?;
+                let signal = flowgate_runtime::ShutdownSignal::install()?;
                 let app = WorkerApp::build(settings).await?;
                 tracing::info!(health = %app.health_addr(), "worker probes listening");
                 app.run_until(async {

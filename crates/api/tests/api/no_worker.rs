@@ -42,11 +42,42 @@ async fn a_query_or_update_to_a_workflow_no_worker_serves_is_a_no_worker_problem
     )
     .await;
     assert_eq!(update["code"], "no-worker", "{update}");
+    let detail = update["detail"].as_str().unwrap();
+    assert!(detail.contains("same Idempotency-Key"), "{update}");
+    // The answer says where the update's result will be: once a worker runs, it is there.
+    let path = detail
+        .split("GET ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .expect("the result's path")
+        .to_owned();
     assert!(
-        update["detail"]
-            .as_str()
-            .unwrap()
-            .contains("same Idempotency-Key"),
-        "{update}"
+        path.starts_with(&format!("/v1/workflows/{id}/updates/add_note/")),
+        "{detail}"
     );
+    env.start_worker().await;
+    let fetched = json(env.get(&format!("{path}?wait=10")).await, StatusCode::OK).await;
+    assert_eq!(fetched["action"], "updated", "{fetched}");
+    assert_eq!(fetched["result"], 1, "the note was added once: {fetched}");
+    let again = json(
+        post(
+            &env,
+            &format!("/v1/workflows/{id}/updates/add_note"),
+            Some(&json!({"text": "hello"})),
+            &[("idempotency-key", "note-1")],
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["update_id"], fetched["update_id"], "{again}");
+    assert_eq!(again["result"], 1, "a retry finds the same update: {again}");
+
+    let unknown = problem(
+        env.get(&format!("/v1/workflows/{id}/updates/add_note/no-such-update"))
+            .await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    assert_eq!(unknown["code"], "update-not-found", "{unknown}");
 }
