@@ -1,4 +1,4 @@
-//! Flowgate's Temporal worker: runs the shopping and order-approval workflows and the order
+//! Flowgate's Temporal worker: runs the shopping, order-approval and cart workflows and the order
 //! activities they share.
 //!
 //! [`WorkerApp::build`] binds the probe endpoint; [`WorkerApp::run_until`] connects with

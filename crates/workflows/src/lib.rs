@@ -8,6 +8,7 @@
 //! context, never through tokio.
 
 pub mod approval;
+pub mod cart;
 pub mod registry;
 pub mod shopping;
 pub mod wording;

@@ -431,7 +431,11 @@ impl Registry {
 pub fn registry() -> &'static Registry {
     static REGISTRY: std::sync::OnceLock<Registry> = std::sync::OnceLock::new();
     REGISTRY.get_or_init(|| Registry {
-        defs: vec![crate::shopping::definition(), crate::approval::definition()],
+        defs: vec![
+            crate::shopping::definition(),
+            crate::approval::definition(),
+            crate::cart::definition(),
+        ],
     })
 }
 

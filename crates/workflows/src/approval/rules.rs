@@ -18,8 +18,9 @@ const MAX_TEXT_CHARS: usize = 500;
 const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 const MAX_TIMEOUT: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
-/// The issue of a required text at `pointer`: blank, or longer than `max` characters.
-fn text_issue(pointer: &str, text: &str, max: usize) -> Option<InputIssue> {
+/// The issue of a required text at `pointer`: blank, or longer than `max` characters (shared
+/// with the cart).
+pub(crate) fn text_issue(pointer: &str, text: &str, max: usize) -> Option<InputIssue> {
     if text.trim().is_empty() {
         Some(InputIssue::new(pointer, "must not be blank"))
     } else if text.chars().count() > max {
@@ -32,9 +33,9 @@ fn text_issue(pointer: &str, text: &str, max: usize) -> Option<InputIssue> {
     }
 }
 
-/// `approval_timeout` as a duration: a humantime duration (`30s`, `1h 30m`, `7d`) from 1 second
-/// to 30 days.
-fn parse_timeout(text: &str) -> Result<Duration, String> {
+/// A timeout as a duration: a humantime duration (`30s`, `1h 30m`, `7d`) from 1 second to 30
+/// days (`approval_timeout`, and the cart's `checkout_after`).
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     let timeout = humantime::parse_duration(text.trim()).map_err(|e| {
         format!("must be a duration such as \"30s\", \"15m\", \"1h\" or \"7d\" ({e})")
     })?;
