@@ -31,7 +31,7 @@ use flowgate_config::Action;
 use crate::{
     auth::{Authenticator, Principal},
     error::ApiError,
-    extract::check_workflow_id,
+    extract::{RunIdQuery, check_workflow_id},
     metrics::RejectReason,
     protect::Protection,
     state::AppState,
@@ -78,8 +78,15 @@ pub enum Target {
     Every,
     /// Workflows of this route name (a start).
     Named(String),
-    /// The workflow with this id (checked), whose type is known only after a describe.
-    Id(String),
+    /// The workflow with this id (checked), whose type is known only after a describe: its
+    /// latest run, or the run `?run_id=` names (runs of one id may be of different types when
+    /// clients other than Flowgate start them).
+    Id {
+        /// The workflow id.
+        workflow_id: String,
+        /// The run asked for, if any.
+        run_id: Option<String>,
+    },
 }
 
 /// The routes of the API, each with its [`Access`]; [`ApiRouter::into_router`] puts the guarded
@@ -256,5 +263,9 @@ async fn target(parts: &mut Parts, on: On) -> Result<Target, ApiError> {
     }
     check_workflow_id(&segment)
         .map_err(|problem| ApiError::InvalidPath(format!("workflow id {problem}")))?;
-    Ok(Target::Id(segment))
+    let RunIdQuery(run_id) = RunIdQuery::from_request_parts(parts, &()).await?;
+    Ok(Target::Id {
+        workflow_id: segment,
+        run_id,
+    })
 }

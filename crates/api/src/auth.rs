@@ -245,12 +245,15 @@ impl Principal {
                     Err(self.forbidden(action, &format!("workflows of type {name:?}")))
                 }
             }
-            Target::Id(id) => {
+            Target::Id {
+                workflow_id: id,
+                run_id,
+            } => {
                 let what = format!("workflow {id:?}");
                 if !self.permissions.iter().any(|p| p.covers(action)) {
                     return Err(self.forbidden(action, &what));
                 }
-                let workflow_type = match state.gateway.describe_execution(&id).await {
+                let workflow_type = match state.gateway.describe_run(&id, run_id.as_deref()).await {
                     Ok(execution) => execution.workflow_type,
                     // Whether it exists is for keys that may see it.
                     Err(ApiError::WorkflowNotFound(_)) => return Err(self.forbidden(action, &what)),

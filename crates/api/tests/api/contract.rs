@@ -159,7 +159,8 @@ fn every_protected_operation_documents_its_security_and_the_protection_answers()
             assert!(operation.get("security").is_none(), "{method} {path}");
             // The answers every body can get are the shared ones, referenced, not copied.
             if operation.get("requestBody").is_some() {
-                for (status, name) in [("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")] {
+                for (status, name) in [("413", "PayloadTooLarge"), ("415", "UnsupportedMediaType")]
+                {
                     assert_eq!(
                         responses[status]["$ref"],
                         format!("#/components/responses/{name}"),

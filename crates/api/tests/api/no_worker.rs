@@ -74,8 +74,10 @@ async fn a_query_or_update_to_a_workflow_no_worker_serves_is_a_no_worker_problem
     assert_eq!(again["result"], 1, "a retry finds the same update: {again}");
 
     let unknown = problem(
-        env.get(&format!("/v1/workflows/{id}/updates/add_note/no-such-update"))
-            .await,
+        env.get(&format!(
+            "/v1/workflows/{id}/updates/add_note/no-such-update"
+        ))
+        .await,
         StatusCode::NOT_FOUND,
     )
     .await;

@@ -222,3 +222,68 @@ async fn replacing_a_running_workflow_needs_control_on_it() {
     assert_eq!(joined["run_id"], replaced["run_id"]);
     assert_eq!(joined["replayed"], true);
 }
+
+#[tokio::test]
+async fn run_id_does_not_reach_a_run_of_a_type_the_key_may_not_read() {
+    let env = TestEnv::builder()
+        .settings(with_keys)
+        .without_worker()
+        .start()
+        .await;
+    // An order of another type held the id first; another client (not through Flowgate) then
+    // used the id for a shopping run.
+    let admin = bearer(ADMIN);
+    let mut order = approval_start("Victim Corp");
+    order["workflow_id"] = json!("shared-id");
+    let order = json(
+        post(
+            &env,
+            "/v1/workflow-types/order-approval/start",
+            Some(&order),
+            &[("authorization", &admin)],
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let order_run = order["run_id"].as_str().unwrap().to_owned();
+    let client = env.temporal_client().await;
+    flowgate_testkit::temporal::terminate(&client, "shared-id", "closed").await;
+    flowgate_testkit::temporal::start_raw(
+        &client,
+        "ShoppingWorkflow",
+        "shopping-tasks",
+        "shared-id",
+        &json!({"items": [{"fruit": "APPLE", "amount": 1}]}),
+    )
+    .await;
+
+    // The key reads shopping workflows: the latest run, yes; the order's run, no.
+    let reader = bearer(SHOP_CONTROL);
+    let latest = json(
+        get(
+            &env,
+            "/v1/workflows/shared-id",
+            &[("authorization", &reader)],
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(latest["workflow_type"], "ShoppingWorkflow", "{latest}");
+    for path in [
+        format!("/v1/workflows/shared-id?run_id={order_run}"),
+        format!("/v1/workflows/shared-id/result?run_id={order_run}"),
+    ] {
+        let refused = problem(
+            get(&env, &path, &[("authorization", &reader)]).await,
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        let text = refused.to_string();
+        assert!(
+            !text.contains("Victim") && !text.contains("Approval"),
+            "{path}: {refused}"
+        );
+    }
+}
