@@ -39,7 +39,7 @@ use crate::{
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     /// Anyone, without credentials or limits: health, probes and the API documentation.
     Open,
     /// A principal with a permission for this action on this target (with authentication off,
@@ -49,7 +49,7 @@ pub enum Access {
 
 /// What a route acts on, for its permission check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum On {
+pub(crate) enum On {
     /// Workflows of every type (list).
     Every,
     /// The registered workflow of this name (the guide's shopping routes).
@@ -62,7 +62,7 @@ pub enum On {
 
 /// A route as declared: method, path template and access.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Declared {
+pub(crate) struct Declared {
     /// HTTP method.
     pub method: Method,
     /// Path template, as given to the router (`/v1/workflows/{workflow_id}`).
@@ -73,7 +73,7 @@ pub struct Declared {
 
 /// What a request acts on, once its path is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// Workflows of every type.
     Every,
     /// Workflows of this route name (a start).
@@ -92,19 +92,19 @@ pub enum Target {
 /// The routes of the API, each with its [`Access`]; [`ApiRouter::into_router`] puts the guarded
 /// ones behind a [`Gate`].
 #[derive(Default)]
-pub struct ApiRouter {
+pub(crate) struct ApiRouter {
     routes: Vec<(Declared, MethodRouter<AppState>)>,
     open: Router<AppState>,
 }
 
 impl ApiRouter {
     /// No routes yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Adds `handler` for `method` on `path`, callable as `access` says.
-    pub fn route<H, T>(
+    pub(crate) fn route<H, T>(
         mut self,
         method: Method,
         path: &'static str,
@@ -127,18 +127,18 @@ impl ApiRouter {
     }
 
     /// Adds a router whose every route is open (the documentation UI).
-    pub fn open(mut self, router: Router<AppState>) -> Self {
+    pub(crate) fn open(mut self, router: Router<AppState>) -> Self {
         self.open = self.open.merge(router);
         self
     }
 
     /// Every route declared with [`ApiRouter::route`].
-    pub fn declared(&self) -> impl Iterator<Item = &Declared> {
+    pub(crate) fn declared(&self) -> impl Iterator<Item = &Declared> {
         self.routes.iter().map(|(declared, _)| declared)
     }
 
     /// The routes, those not open behind `gate`.
-    pub fn into_router(self, gate: &Arc<Gate>) -> Router<AppState> {
+    pub(crate) fn into_router(self, gate: &Arc<Gate>) -> Router<AppState> {
         let mut router = self.open;
         for (declared, mut endpoint) in self.routes {
             if let Access::Requires(..) = declared.access {
@@ -154,7 +154,7 @@ impl ApiRouter {
 }
 
 /// What guards every non-open route: authentication, limits, permissions.
-pub struct Gate {
+pub(crate) struct Gate {
     state: AppState,
     auth: Option<Arc<Authenticator>>,
     protection: Protection,
@@ -162,7 +162,7 @@ pub struct Gate {
 
 impl Gate {
     /// The guard of `state`'s settings: authentication when `auth.enabled`, `limits.*`.
-    pub fn new(state: AppState, auth: Option<Arc<Authenticator>>) -> Arc<Self> {
+    pub(crate) fn new(state: AppState, auth: Option<Arc<Authenticator>>) -> Arc<Self> {
         let protection = Protection::new(&state.settings, state.metrics.clone());
         Arc::new(Self {
             state,

@@ -22,10 +22,10 @@ use subtle::ConstantTimeEq;
 use crate::{access::Target, error::ApiError, metrics::ApiMetrics, state::AppState};
 
 /// `X-API-Key`, the alternative to `Authorization: Bearer`.
-pub const X_API_KEY: &str = "x-api-key";
+pub(crate) const X_API_KEY: &str = "x-api-key";
 
 /// The configured keys and token verifier. Built once at start-up.
-pub struct Authenticator {
+pub(crate) struct Authenticator {
     keys: ApiKeys,
     tokens: Option<jwt::TokenVerifier>,
 }
@@ -41,7 +41,7 @@ struct Key {
 /// Who made a request: the API key's name or the token's subject, and what it may do. Put into
 /// the request's extensions by [`authenticate`].
 #[derive(Debug, Clone)]
-pub struct Principal {
+pub(crate) struct Principal {
     /// The key's configured name, or the token's subject.
     pub name: Arc<str>,
     /// How it authenticated.
@@ -51,7 +51,7 @@ pub struct Principal {
 
 /// How a principal authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PrincipalKind {
+pub(crate) enum PrincipalKind {
     /// A configured API key.
     ApiKey,
     /// A verified JWT bearer token.
@@ -60,7 +60,7 @@ pub enum PrincipalKind {
 
 impl Principal {
     /// The rate-limit bucket of this principal (keys and token subjects never share one).
-    pub fn bucket(&self) -> String {
+    pub(crate) fn bucket(&self) -> String {
         match self.kind {
             PrincipalKind::ApiKey => format!("key:{}", self.name),
             PrincipalKind::Token => format!("sub:{}", self.name),
@@ -79,7 +79,7 @@ impl Authenticator {
     /// The keys and token verifier of `[auth]`, or `None` when authentication is off. Settings
     /// are validated, so every hash, permission and static key parses. Starts the refresh of
     /// the token signing key set, if one is configured (needs a Tokio runtime).
-    pub fn from_settings(auth: &AuthSettings, metrics: ApiMetrics) -> Option<Arc<Self>> {
+    pub(crate) fn from_settings(auth: &AuthSettings, metrics: ApiMetrics) -> Option<Arc<Self>> {
         if !auth.enabled {
             return None;
         }
@@ -101,7 +101,7 @@ impl Authenticator {
 
     /// The principal of a request's credentials, or the 401 (503 while token keys are
     /// unavailable) to answer.
-    pub async fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    pub(crate) async fn principal(&self, headers: &HeaderMap) -> Result<Principal, ApiError> {
         let Some(credential) = presented(headers) else {
             return Err(ApiError::Unauthenticated(
                 if self.tokens.is_some() {
@@ -198,7 +198,7 @@ fn presented(headers: &HeaderMap) -> Option<Credential<'_>> {
 
 impl Principal {
     /// Whether a permission covers `action` on the registered workflow `def`.
-    pub fn may_act_on(
+    pub(crate) fn may_act_on(
         &self,
         action: Action,
         def: &flowgate_workflows::registry::WorkflowDef,
@@ -224,7 +224,7 @@ impl Principal {
     /// Ok when a permission covers `action` on `target`. The type of an id-addressed workflow
     /// is looked up (one describe) only when the principal's permissions for `action` are
     /// restricted to some types.
-    pub async fn check(
+    pub(crate) async fn check(
         &self,
         action: Action,
         target: Target,

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 /// Whether shutdown has begun. Cheap to clone; every clone sees the same signal.
 #[derive(Clone, Debug)]
-pub struct Drain {
+pub(crate) struct Drain {
     started: Arc<watch::Sender<bool>>,
 }
 
@@ -20,24 +20,24 @@ impl Default for Drain {
 
 impl Drain {
     /// A drain that has not begun.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             started: Arc::new(watch::Sender::new(false)),
         }
     }
 
     /// Begins the drain: every wait in progress ends, and later ones do not wait.
-    pub fn start(&self) {
+    pub(crate) fn start(&self) {
         self.started.send_replace(true);
     }
 
     /// Whether the drain has begun.
-    pub fn is_draining(&self) -> bool {
+    pub(crate) fn is_draining(&self) -> bool {
         *self.started.borrow()
     }
 
     /// Resolves when the drain begins (at once if it has).
-    pub async fn started(&self) {
+    pub(crate) async fn started(&self) {
         let mut started = self.started.subscribe();
         // The sender lives as long as `self`, so this ends only when the drain begins.
         let _ = started.wait_for(|started| *started).await;

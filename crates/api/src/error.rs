@@ -13,7 +13,7 @@ use axum::{
 };
 use flowgate_temporal::Unavailable;
 
-pub use problem::{FieldError, PROBLEM_JSON, Problem, panic_response, render_problems};
+pub(crate) use problem::{FieldError, Problem, panic_response, render_problems};
 
 /// Seconds a client should wait before retrying while Temporal is unavailable or the API is
 /// overloaded.

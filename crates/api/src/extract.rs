@@ -22,7 +22,7 @@ use crate::{
 /// `Content-Length` before reading, or while reading a chunked body), 400 for malformed JSON
 /// (with line and column), 422 for well-formed JSON of the wrong shape (with the field's pointer).
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
@@ -78,7 +78,7 @@ pub(crate) fn check_content_type(value: Option<&http::HeaderValue>) -> Result<()
 }
 
 /// Parses `body` as the object `T`, classifying errors as syntax (400) or shape (422).
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     // serde would read a JSON array as a struct's fields in order; request bodies are objects.
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         serde_json::from_slice::<serde_json::Value>(body)
@@ -132,14 +132,14 @@ fn strip_position(message: &str) -> String {
 
 /// The `{workflow_id}` path segment, percent-decoded.
 #[derive(Debug)]
-pub struct WorkflowIdPath(pub String);
+pub(crate) struct WorkflowIdPath(pub String);
 
 /// Longest workflow id, in a body or a path.
 const MAX_WORKFLOW_ID_LEN: usize = 255;
 
 /// Whether `id` may be a workflow id: not blank, at most 255 characters, no control
 /// characters. Ids in bodies and paths are checked alike, before Temporal is asked anything.
-pub fn check_workflow_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_workflow_id(id: &str) -> Result<(), String> {
     if id.trim().is_empty() {
         return Err("must not be empty".to_owned());
     }
@@ -155,7 +155,7 @@ pub fn check_workflow_id(id: &str) -> Result<(), String> {
 /// Whether `id` has the form of the ids Flowgate makes itself (`<a registered prefix><UUID>`:
 /// generated, or derived from an Idempotency-Key). A client may not choose one, or it could take
 /// the id another client's key will use.
-pub fn is_flowgate_id(id: &str) -> bool {
+pub(crate) fn is_flowgate_id(id: &str) -> bool {
     flowgate_workflows::registry::registry()
         .all()
         .iter()
@@ -165,7 +165,7 @@ pub fn is_flowgate_id(id: &str) -> bool {
 
 /// [`check_workflow_id`] for an id a client chooses in a body: not of [`is_flowgate_id`]'s form
 /// either.
-pub fn check_chosen_workflow_id(id: &str) -> Result<(), String> {
+pub(crate) fn check_chosen_workflow_id(id: &str) -> Result<(), String> {
     check_workflow_id(id)?;
     if is_flowgate_id(id) {
         return Err(
@@ -195,7 +195,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WorkflowIdPath {
 
 /// `{workflow_id}` and `{name}` path segments (a signal, query or update), percent-decoded.
 #[derive(Debug)]
-pub struct MessagePath {
+pub(crate) struct MessagePath {
     /// The workflow id.
     pub workflow_id: String,
     /// The message name.
@@ -219,7 +219,7 @@ impl<S: Send + Sync> FromRequestParts<S> for MessagePath {
 /// `{workflow_id}`, `{name}` and `{update_id}` path segments (an update sent earlier),
 /// percent-decoded.
 #[derive(Debug)]
-pub struct UpdatePath {
+pub(crate) struct UpdatePath {
     /// The workflow id.
     pub workflow_id: String,
     /// The update's name.
@@ -248,7 +248,7 @@ impl<S: Send + Sync> FromRequestParts<S> for UpdatePath {
 
 /// `?run_id=`: one run of the workflow instead of its latest (describe and result).
 #[derive(Debug)]
-pub struct RunIdQuery(pub Option<String>);
+pub(crate) struct RunIdQuery(pub Option<String>);
 
 #[derive(Debug, serde::Deserialize)]
 struct RunIdParams {

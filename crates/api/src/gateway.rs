@@ -22,10 +22,9 @@ use temporalio_client::{
 
 mod reason;
 
-pub use describe::Execution;
-pub use keyed::Keyed;
-pub use list::Page;
-pub use start::{StartSpec, StartedRun};
+pub(crate) use describe::Execution;
+pub(crate) use keyed::Keyed;
+pub(crate) use start::StartSpec;
 
 use crate::{
     drain::Drain,
@@ -35,7 +34,7 @@ use crate::{
 
 /// Starts, describes and waits for workflows.
 #[derive(Clone)]
-pub struct Gateway {
+pub(crate) struct Gateway {
     link: TemporalLink,
     rpc_timeout: Duration,
     metrics: ApiMetrics,
@@ -44,7 +43,7 @@ pub struct Gateway {
 
 /// How a workflow ended, or that it has not yet.
 #[derive(Debug, Clone)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Finished with this result.
     Completed(serde_json::Value),
     /// Still running when the wait ended.
@@ -60,7 +59,7 @@ pub enum Outcome {
 
 /// Why a workflow did not complete.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct ErrorInfo {
+pub(crate) struct ErrorInfo {
     /// Failure type: the application error type (e.g. `InvalidShoppingList`) or Temporal's
     /// failure kind (`ActivityFailure`, `TimeoutFailure`, `CanceledFailure`, `TerminatedFailure`).
     #[serde(rename = "type")]
@@ -74,7 +73,7 @@ pub struct ErrorInfo {
 impl Gateway {
     /// Operations over `link`, each single call bounded by `rpc_timeout` and recorded in
     /// `metrics`; waits for workflows and updates end when `drain` begins.
-    pub fn new(
+    pub(crate) fn new(
         link: TemporalLink,
         rpc_timeout: Duration,
         metrics: ApiMetrics,
@@ -137,7 +136,7 @@ impl Gateway {
     /// begun; a wait in progress when it begins ends as if its time had run out (`Running`), so
     /// a drain never cuts a request that waits. A run that continues as new is `Running`: its
     /// workflow's latest run goes on.
-    pub async fn outcome(
+    pub(crate) async fn outcome(
         &self,
         workflow_id: &str,
         run_id: Option<&str>,

@@ -4,20 +4,21 @@
 //! routes; [`Application::run_until`] serves until a shutdown signal and drains. `main` and the
 //! integration tests share this path.
 
-pub mod access;
-pub mod auth;
-pub mod drain;
-pub mod error;
-pub mod extract;
-pub mod gateway;
-pub mod metrics;
+mod access;
+mod auth;
+mod drain;
+mod error;
+mod extract;
+mod gateway;
+mod metrics;
 mod path;
-pub mod protect;
-pub mod routes;
-pub mod serve;
-pub mod startup;
-pub mod state;
-pub mod trace;
+mod protect;
+mod routes;
+mod serve;
+mod startup;
+mod state;
+mod trace;
 
-pub use routes::{ApiDoc, openapi};
+pub use metrics::{FailureReason, TemporalOperation};
+pub use routes::openapi;
 pub use startup::Application;

@@ -22,30 +22,31 @@ use prometheus::{
     proto::MetricFamily,
 };
 
-pub use admin::{admin_router, bind_admin_listener, serve_admin};
-pub use labels::{FailureReason, RejectReason, StartOutcome, TemporalOperation};
-pub use requests::track_http;
+pub(crate) use admin::{admin_router, bind_admin_listener, serve_admin};
+pub use labels::{FailureReason, TemporalOperation};
+pub(crate) use labels::{RejectReason, StartOutcome};
+pub(crate) use requests::track_http;
 
 /// `service` label of `flowgate_build_info`.
-pub const SERVICE: &str = "flowgate-api";
+pub(crate) const SERVICE: &str = "flowgate-api";
 
 /// `http_route` of requests that matched no route (404s of unknown paths).
-pub const UNMATCHED_ROUTE: &str = "<unmatched>";
+pub(crate) const UNMATCHED_ROUTE: &str = "<unmatched>";
 
 /// Buckets of `http.server.request.duration` in the HTTP semantic conventions, in seconds.
-pub const HTTP_DURATION_BUCKETS: [f64; 14] = [
+pub(crate) const HTTP_DURATION_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
 /// Buckets of Temporal calls: the HTTP ones, plus room for result long-polls, which last up to
 /// `api.result_wait` (30 s by default).
-pub const TEMPORAL_DURATION_BUCKETS: [f64; 16] = [
+pub(crate) const TEMPORAL_DURATION_BUCKETS: [f64; 16] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
 ];
 
 /// The API's metrics. Cheap to clone.
 #[derive(Clone)]
-pub struct ApiMetrics {
+pub(crate) struct ApiMetrics {
     inner: Arc<Inner>,
 }
 
@@ -62,7 +63,7 @@ struct Inner {
 
 impl ApiMetrics {
     /// Registers every metric; `flowgate_temporal_up` reads `link` at each scrape.
-    pub fn new(link: TemporalLink) -> prometheus::Result<Self> {
+    pub(crate) fn new(link: TemporalLink) -> prometheus::Result<Self> {
         let registry = flowgate_telemetry::metrics::registry(SERVICE)?;
         let http_duration = HistogramVec::new(
             HistogramOpts::new(
@@ -164,12 +165,12 @@ impl ApiMetrics {
     }
 
     /// Every metric, in the text exposition format.
-    pub fn render(&self) -> prometheus::Result<String> {
+    pub(crate) fn render(&self) -> prometheus::Result<String> {
         flowgate_telemetry::metrics::encode(&self.inner.registry)
     }
 
     /// Counts a request to start a workflow.
-    pub fn workflow_start(&self, workflow_type: &str, outcome: StartOutcome) {
+    pub(crate) fn workflow_start(&self, workflow_type: &str, outcome: StartOutcome) {
         self.inner
             .workflow_starts
             .with_label_values(&[workflow_type, outcome.as_str()])
@@ -177,7 +178,7 @@ impl ApiMetrics {
     }
 
     /// Counts a request rejected by the API's protection.
-    pub fn rejected(&self, reason: RejectReason) {
+    pub(crate) fn rejected(&self, reason: RejectReason) {
         self.inner
             .rejected
             .with_label_values(&[reason.as_str()])
@@ -185,7 +186,7 @@ impl ApiMetrics {
     }
 
     /// Counts one fetch of the token signing key set.
-    pub fn jwks_fetch(&self, ok: bool) {
+    pub(crate) fn jwks_fetch(&self, ok: bool) {
         self.inner
             .jwks_fetches
             .with_label_values(&[if ok { "ok" } else { "error" }])
@@ -193,7 +194,7 @@ impl ApiMetrics {
     }
 
     /// Records one Temporal call that took `elapsed` and failed for `failure`, if it did.
-    pub fn temporal_call(
+    pub(crate) fn temporal_call(
         &self,
         operation: TemporalOperation,
         elapsed: Duration,

@@ -7,10 +7,10 @@
 //! load). [`headers::security_headers`] and [`cors::layer`] wrap every answer. Every limit is
 //! per replica: N replicas let a client make N times as many requests.
 
-pub mod concurrency;
-pub mod cors;
-pub mod headers;
-pub mod rate;
+pub(crate) mod concurrency;
+pub(crate) mod cors;
+pub(crate) mod headers;
+pub(crate) mod rate;
 
 use std::{future::Future, sync::Arc, time::Duration};
 
@@ -20,12 +20,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{error::ApiError, metrics::ApiMetrics, metrics::RejectReason};
 
-pub use concurrency::ClientSlots;
-pub use rate::RateLimiter;
+pub(crate) use concurrency::ClientSlots;
+pub(crate) use rate::RateLimiter;
 
 /// The limits' shared state. Cheap to clone.
 #[derive(Clone)]
-pub struct Protection {
+pub(crate) struct Protection {
     rate: Option<Arc<RateLimiter>>,
     failed_auth: Option<Arc<RateLimiter>>,
     trust_forwarded_for: bool,
@@ -36,14 +36,14 @@ pub struct Protection {
 }
 
 /// The concurrency slots a request holds until its response head is produced.
-pub struct Slots {
+pub(crate) struct Slots {
     _global: Option<OwnedSemaphorePermit>,
     _client: Option<concurrency::ClientSlot>,
 }
 
 impl Protection {
     /// Limits as configured in `limits.*` and `api.request_timeout`.
-    pub fn new(settings: &Settings, metrics: ApiMetrics) -> Self {
+    pub(crate) fn new(settings: &Settings, metrics: ApiMetrics) -> Self {
         let limits = &settings.limits;
         let per_minute = limits.failed_auth_per_minute;
         Self {
@@ -62,12 +62,12 @@ impl Protection {
     }
 
     /// The client address of `request` as a limiter bucket (`ip:<address>`).
-    pub fn address_of(&self, request: &Request) -> String {
+    pub(crate) fn address_of(&self, request: &Request) -> String {
         client_address(request, self.trust_forwarded_for)
     }
 
     /// 429 while `address` has used up its failed authentications; nothing is spent.
-    pub fn may_try_credentials(&self, address: &str) -> Result<(), ApiError> {
+    pub(crate) fn may_try_credentials(&self, address: &str) -> Result<(), ApiError> {
         let Some(limiter) = &self.failed_auth else {
             return Ok(());
         };
@@ -78,14 +78,14 @@ impl Protection {
     }
 
     /// Records a failed authentication from `address`.
-    pub fn failed_credentials(&self, address: &str) {
+    pub(crate) fn failed_credentials(&self, address: &str) {
         if let Some(limiter) = &self.failed_auth {
             let _ = limiter.check(address);
         }
     }
 
     /// Takes a token of `client`'s rate bucket, or 429.
-    pub fn rate(&self, client: &str) -> Result<(), ApiError> {
+    pub(crate) fn rate(&self, client: &str) -> Result<(), ApiError> {
         let Some(rate) = &self.rate else {
             return Ok(());
         };
@@ -96,7 +96,7 @@ impl Protection {
     }
 
     /// A slot of `client`'s own and one of the process's, or 503 at once.
-    pub fn slots(&self, client: &str) -> Result<Slots, ApiError> {
+    pub(crate) fn slots(&self, client: &str) -> Result<Slots, ApiError> {
         let client_slot = match &self.client_slots {
             Some(slots) => Some(slots.acquire(client).ok_or_else(|| {
                 self.metrics.rejected(RejectReason::ClientOverloaded);
@@ -118,7 +118,7 @@ impl Protection {
     }
 
     /// `work` bounded by `api.request_timeout` (504).
-    pub async fn within_timeout<T>(
+    pub(crate) async fn within_timeout<T>(
         &self,
         work: impl Future<Output = Result<T, ApiError>>,
     ) -> Result<T, ApiError> {

@@ -24,7 +24,7 @@ use tower::ServiceExt as _;
 
 /// Limits of the connections a [`serve`] accepts.
 #[derive(Debug, Clone, Copy)]
-pub struct ConnectionLimits {
+pub(crate) struct ConnectionLimits {
     /// Longest time a connection may make no progress: receiving a request's headers, waiting
     /// for the next request, or waiting for the client to take its answer.
     pub idle_timeout: Duration,
@@ -35,7 +35,7 @@ pub struct ConnectionLimits {
 /// Serves `router` on `listener` until `shutdown` resolves; then stops accepting, lets every
 /// connection finish the request it is handling (idle ones close at once), and returns when the
 /// last one has closed.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,

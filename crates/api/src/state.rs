@@ -10,7 +10,7 @@ use crate::{drain::Drain, gateway::Gateway, metrics::ApiMetrics};
 
 /// Shared, cheap to clone.
 #[derive(Clone)]
-pub struct AppState {
+pub(crate) struct AppState {
     /// Validated settings.
     pub settings: Arc<Settings>,
     /// The supervised Temporal connection (readiness).
@@ -26,7 +26,7 @@ pub struct AppState {
 
 impl AppState {
     /// State over a started link, recording into `metrics`.
-    pub fn new(settings: Arc<Settings>, link: TemporalLink, metrics: ApiMetrics) -> Self {
+    pub(crate) fn new(settings: Arc<Settings>, link: TemporalLink, metrics: ApiMetrics) -> Self {
         let drain = Drain::new();
         let gateway = Gateway::new(
             link.clone(),
@@ -52,12 +52,12 @@ impl AppState {
 
     /// Marks the process as shutting down: readiness turns false, and every wait for a workflow
     /// or an update ends at once (requests arriving later do not wait).
-    pub fn start_draining(&self) {
+    pub(crate) fn start_draining(&self) {
         self.drain.start();
     }
 
     /// Whether shutdown has begun.
-    pub fn is_draining(&self) -> bool {
+    pub(crate) fn is_draining(&self) -> bool {
         self.drain.is_draining()
     }
 }

@@ -33,7 +33,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Builds the request span.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RequestSpan;
+pub(crate) struct RequestSpan;
 
 impl<B> MakeSpan<B> for RequestSpan {
     fn make_span(&mut self, request: &http::Request<B>) -> Span {
@@ -109,13 +109,13 @@ fn trace_id_of(span: &Span) -> Option<String> {
 }
 
 /// The current request's trace id (for problem documents), when tracing is on.
-pub fn current_trace_id() -> Option<String> {
+pub(crate) fn current_trace_id() -> Option<String> {
     trace_id_of(&Span::current())
 }
 
 /// Records the status on the request span, then logs the request's one line.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct RecordResponse;
+pub(crate) struct RecordResponse;
 
 impl<B> OnResponse<B> for RecordResponse {
     fn on_response(self, response: &http::Response<B>, latency: Duration, span: &Span) {
@@ -135,7 +135,7 @@ impl<B> OnResponse<B> for RecordResponse {
 }
 
 /// The tracing layer used by the API.
-pub fn layer() -> TraceLayer<
+pub(crate) fn layer() -> TraceLayer<
     SharedClassifier<ServerErrorsAsFailures>,
     RequestSpan,
     DefaultOnRequest,
@@ -149,7 +149,7 @@ pub fn layer() -> TraceLayer<
 
 /// Middleware inside [`layer`]: answers with the request span's `traceparent` (and its
 /// `tracestate`, if any), so a client can look its request up in the tracing backend.
-pub async fn response_traceparent(request: Request, next: Next) -> Response {
+pub(crate) async fn response_traceparent(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     if !flowgate_telemetry::traces_exported() {
         return response;

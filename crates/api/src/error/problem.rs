@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::ApiError;
 
 /// Media type of error bodies.
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -71,7 +71,7 @@ impl FieldError {
 }
 
 /// Turns a panic in a handler into an opaque 500, logged with the panic message.
-pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let message = panic
         .downcast_ref::<String>()
         .cloned()
@@ -83,7 +83,7 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
 /// Writes problem bodies: fills `instance`, `request_id` and `trace_id` into problems raised by
 /// handlers, and turns any other error response into a problem of the same status. Runs inside
 /// the request span, whose trace id it reports.
-pub async fn render_problems(request: Request, next: Next) -> Response {
+pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
     let instance = request.uri().path().to_owned();
     let trace_id = crate::trace::current_trace_id();
     let request_id = request

@@ -16,7 +16,7 @@ use crate::{error::ApiError, metrics::TemporalOperation};
 
 /// A workflow execution as `describe` reports it (its latest run).
 #[derive(Debug, Clone)]
-pub struct Execution {
+pub(crate) struct Execution {
     /// Workflow id.
     pub workflow_id: String,
     /// Run id of the latest run.
@@ -43,12 +43,15 @@ pub struct Execution {
 
 impl Gateway {
     /// Describes the latest run of `workflow_id`.
-    pub async fn describe_execution(&self, workflow_id: &str) -> Result<Execution, ApiError> {
+    pub(crate) async fn describe_execution(
+        &self,
+        workflow_id: &str,
+    ) -> Result<Execution, ApiError> {
         self.describe_run(workflow_id, None).await
     }
 
     /// Describes run `run_id` of `workflow_id`, or its latest run.
-    pub async fn describe_run(
+    pub(crate) async fn describe_run(
         &self,
         workflow_id: &str,
         run_id: Option<&str>,

@@ -19,7 +19,7 @@ const HEADER_FIELD: &str = "flowgate-idempotency";
 /// A keyed message: its Temporal id (signal request id or update id), and the hashes of its
 /// scoped key and of its argument.
 #[derive(Debug, Clone)]
-pub struct Keyed {
+pub(crate) struct Keyed {
     /// The signal's request id or the update's id.
     pub id: String,
     /// SHA-256 (hex) of the principal, workflow, message and key.
@@ -49,7 +49,7 @@ fn record(header: Option<&Header>) -> Option<(String, String)> {
 impl Gateway {
     /// The argument hash of a signal or update that the latest run of `workflow_id` received
     /// under `key` (from its history), if any.
-    pub async fn keyed_argument(
+    pub(crate) async fn keyed_argument(
         &self,
         workflow_id: &str,
         key: &str,

@@ -13,7 +13,7 @@ use crate::{error::ApiError, metrics::TemporalOperation};
 
 /// A page of executions and the token of the next one (`None` on the last page).
 #[derive(Debug, Clone)]
-pub struct Page {
+pub(crate) struct Page {
     /// Executions, most recent first (Temporal's order).
     pub executions: Vec<Execution>,
     /// Opaque token of the next page.
@@ -23,7 +23,7 @@ pub struct Page {
 impl Gateway {
     /// Lists the executions matching `query` (empty: all), `page_size` at a time, from
     /// `page_token` (empty: the first page).
-    pub async fn list(
+    pub(crate) async fn list(
         &self,
         query: &str,
         page_size: i32,

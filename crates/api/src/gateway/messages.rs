@@ -26,7 +26,7 @@ use crate::{error::ApiError, metrics::TemporalOperation, path::segment};
 impl Gateway {
     /// Sends signal `name` with `argument`; a keyed signal's request id deduplicates retries,
     /// and its header records the key.
-    pub async fn signal(
+    pub(crate) async fn signal(
         &self,
         workflow_id: &str,
         name: &str,
@@ -52,7 +52,7 @@ impl Gateway {
     }
 
     /// Runs query `name` with `argument` and returns its JSON result.
-    pub async fn query(
+    pub(crate) async fn query(
         &self,
         workflow_id: &str,
         name: &str,
@@ -88,7 +88,7 @@ impl Gateway {
     /// Runs update `name` with `argument` as `update_id` and waits up to `wait` for its result,
     /// or until the drain begins (a 504 either way: its result can be fetched later by its id). A
     /// keyed update's header records its key.
-    pub async fn update(
+    pub(crate) async fn update(
         &self,
         workflow_id: &str,
         name: &str,
@@ -115,7 +115,7 @@ impl Gateway {
 
     /// The result of update `update_id` (named `name`) sent earlier to the latest run of
     /// `workflow_id`, waiting up to `wait` (at least a peek's worth) for it to complete.
-    pub async fn update_result(
+    pub(crate) async fn update_result(
         &self,
         workflow_id: &str,
         name: &str,
@@ -197,7 +197,7 @@ impl Gateway {
     }
 
     /// Asks the workflow to cancel itself.
-    pub async fn cancel(&self, workflow_id: &str, reason: String) -> Result<(), ApiError> {
+    pub(crate) async fn cancel(&self, workflow_id: &str, reason: String) -> Result<(), ApiError> {
         let call = async {
             let client = self.link.client()?;
             let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
@@ -214,7 +214,7 @@ impl Gateway {
     }
 
     /// Terminates the workflow at once: its latest run, or exactly the run `run_id`.
-    pub async fn terminate(
+    pub(crate) async fn terminate(
         &self,
         workflow_id: &str,
         run_id: Option<&str>,
@@ -238,7 +238,7 @@ impl Gateway {
 impl Gateway {
     /// Whether any worker has polled `task_queue` for workflow tasks lately (Temporal forgets
     /// pollers a few minutes after their last poll).
-    pub async fn is_served(&self, task_queue: &str) -> Result<bool, ApiError> {
+    pub(crate) async fn is_served(&self, task_queue: &str) -> Result<bool, ApiError> {
         let call = async {
             let mut client = self.link.client()?;
             let request = DescribeTaskQueueRequest {

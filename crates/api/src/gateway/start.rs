@@ -33,7 +33,7 @@ use crate::{
 
 /// Everything a start sends.
 #[derive(Debug, Clone)]
-pub struct StartSpec {
+pub(crate) struct StartSpec {
     /// Temporal workflow type.
     pub workflow_type: String,
     /// Task queue.
@@ -58,9 +58,7 @@ pub struct StartSpec {
 
 /// What Temporal answered to a start.
 #[derive(Debug, Clone)]
-pub struct StartedRun {
-    /// Workflow id.
-    pub workflow_id: String,
+pub(crate) struct StartedRun {
     /// The run this start created or (use-existing policy, duplicate request) found.
     pub run_id: String,
     /// Temporal's `started`: false when the use-existing policy returned a running run. A
@@ -71,7 +69,7 @@ pub struct StartedRun {
 impl Gateway {
     /// Starts a workflow as `spec` says. A conflict the policies do not resolve is
     /// [`ApiError::WorkflowAlreadyExists`].
-    pub async fn start_execution(&self, spec: &StartSpec) -> Result<StartedRun, ApiError> {
+    pub(crate) async fn start_execution(&self, spec: &StartSpec) -> Result<StartedRun, ApiError> {
         let result = self
             .observed(TemporalOperation::Start, self.start_raw(spec))
             .await;
@@ -142,7 +140,6 @@ impl Gateway {
             Ok(response) => {
                 let response = response.into_inner();
                 Ok(StartedRun {
-                    workflow_id: spec.workflow_id.clone(),
                     run_id: response.run_id,
                     started: response.started,
                 })

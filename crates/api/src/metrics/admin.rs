@@ -18,7 +18,7 @@ use crate::{routes::health, state::AppState};
 /// The admin listener's routes: `/metrics`, and the probes `/livez` and `/readyz` as on the
 /// public port. Probes are served here too so that a client holding every public connection
 /// (`api.max_connections`) cannot get the pod restarted: the chart probes this port.
-pub fn admin_router(state: AppState) -> Router {
+pub(crate) fn admin_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(get_metrics))
         .route("/livez", get(health::get_livez))
@@ -28,7 +28,7 @@ pub fn admin_router(state: AppState) -> Router {
 
 /// Binds the admin listener at `metrics.api_admin_host:metrics.api_admin_port`. Synchronous, so
 /// [`crate::Application::with_listener`] stays so; must run inside a tokio runtime.
-pub fn bind_admin_listener(settings: &MetricsSettings) -> anyhow::Result<TcpListener> {
+pub(crate) fn bind_admin_listener(settings: &MetricsSettings) -> anyhow::Result<TcpListener> {
     let address = SocketAddr::new(settings.api_admin_host, settings.api_admin_port);
     let listener = std::net::TcpListener::bind(address).with_context(|| {
         format!("cannot listen on {address} (metrics.api_admin_host / metrics.api_admin_port)")
@@ -38,7 +38,7 @@ pub fn bind_admin_listener(settings: &MetricsSettings) -> anyhow::Result<TcpList
 }
 
 /// Serves `/metrics` on `listener` until `stop` resolves, then lets open scrapes finish.
-pub async fn serve_admin(
+pub(crate) async fn serve_admin(
     listener: TcpListener,
     router: Router,
     stop: impl Future<Output = ()> + Send + 'static,

@@ -5,7 +5,7 @@ use crate::error::ApiError;
 /// How a request to start a workflow ended (`outcome` of `flowgate_workflow_starts_total`).
 /// Requests rejected before Temporal is asked (validation, 4xx) are not starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StartOutcome {
+pub(crate) enum StartOutcome {
     /// Temporal accepted the workflow.
     Started,
     /// The chosen workflow id was used before (409).
@@ -19,7 +19,7 @@ pub enum StartOutcome {
 
 impl StartOutcome {
     /// Every outcome.
-    pub const ALL: [Self; 4] = [
+    pub(crate) const ALL: [Self; 4] = [
         Self::Started,
         Self::AlreadyExists,
         Self::Unavailable,
@@ -27,7 +27,7 @@ impl StartOutcome {
     ];
 
     /// The label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Started => "started",
             Self::AlreadyExists => "already_exists",
@@ -37,7 +37,7 @@ impl StartOutcome {
     }
 
     /// The outcome of a start that returned `result`.
-    pub fn of<T>(result: &Result<T, ApiError>) -> Self {
+    pub(crate) fn of<T>(result: &Result<T, ApiError>) -> Self {
         match result {
             Ok(_) => Self::Started,
             Err(ApiError::WorkflowAlreadyExists(_)) => Self::AlreadyExists,
@@ -153,7 +153,7 @@ impl FailureReason {
 /// Why the API's protection answered a request itself (`reason` of
 /// `flowgate_http_rejected_requests_total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RejectReason {
+pub(crate) enum RejectReason {
     /// Over the client's rate (429).
     RateLimited,
     /// `limits.max_concurrent_requests` in flight already (503).
@@ -172,7 +172,7 @@ pub enum RejectReason {
 
 impl RejectReason {
     /// Every reason.
-    pub const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::RateLimited,
         Self::Overloaded,
         Self::ClientOverloaded,
@@ -183,7 +183,7 @@ impl RejectReason {
     ];
 
     /// The label value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::RateLimited => "rate_limited",
             Self::Overloaded => "overloaded",

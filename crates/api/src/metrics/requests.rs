@@ -14,7 +14,7 @@ use super::{ApiMetrics, UNMATCHED_ROUTE};
 
 /// Middleware measuring every request: in flight, and duration by method, route and status.
 /// Layered onto the routes (so [`MatchedPath`] is known) outside everything else.
-pub async fn track_http(
+pub(crate) async fn track_http(
     State(metrics): State<ApiMetrics>,
     request: Request,
     next: Next,

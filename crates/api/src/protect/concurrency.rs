@@ -6,21 +6,21 @@ use std::{
 };
 
 /// Requests in flight per client, each at most `max`.
-pub struct ClientSlots {
+pub(crate) struct ClientSlots {
     max: usize,
     in_flight: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 /// One request's slot; given back when dropped. Clients without requests in flight take no
 /// memory.
-pub struct ClientSlot {
+pub(crate) struct ClientSlot {
     client: String,
     in_flight: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl ClientSlots {
     /// At most `max` (> 0) requests in flight per client.
-    pub fn new(max: usize) -> Self {
+    pub(crate) fn new(max: usize) -> Self {
         Self {
             max,
             in_flight: Arc::default(),
@@ -28,7 +28,7 @@ impl ClientSlots {
     }
 
     /// A slot of `client`'s, or `None` while it has `max` in flight.
-    pub fn acquire(&self, client: &str) -> Option<ClientSlot> {
+    pub(crate) fn acquire(&self, client: &str) -> Option<ClientSlot> {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
         let count = in_flight.entry(client.to_owned()).or_insert(0);
         if *count >= self.max {
@@ -42,7 +42,8 @@ impl ClientSlots {
     }
 
     /// Clients with requests in flight.
-    pub fn clients(&self) -> usize {
+    #[cfg(test)]
+    fn clients(&self) -> usize {
         self.in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())

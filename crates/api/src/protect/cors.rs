@@ -27,7 +27,7 @@ const EXPOSED_HEADERS: [&str; 6] = [
 ];
 
 /// The CORS layer, or `None` when no origin is allowed. Origins were validated at load.
-pub fn layer(settings: &CorsSettings) -> Option<CorsLayer> {
+pub(crate) fn layer(settings: &CorsSettings) -> Option<CorsLayer> {
     if settings.allowed_origins.is_empty() {
         return None;
     }

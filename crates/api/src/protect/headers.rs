@@ -20,7 +20,7 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 
 /// Middleware adding `X-Content-Type-Options`, `Referrer-Policy`, `X-Frame-Options` and a
 /// `Content-Security-Policy` to every response, and `Cache-Control: no-store` to every
 /// response but the Swagger UI's static assets (unless the handler chose a policy itself).
-pub async fn security_headers(request: Request, next: Next) -> Response {
+pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
     let docs = {
         let path = request.uri().path();
         path == "/docs" || path.starts_with("/docs/")

@@ -17,7 +17,7 @@ const SWEEP_FREES: usize = MAX_CLIENTS / 10;
 
 /// Token buckets by client: each refills at `rate` tokens a second up to `burst`; a request
 /// takes one token.
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
     /// A bucket idle this long is full again, so forgetting it changes nothing.
@@ -33,7 +33,7 @@ struct Bucket {
 
 impl RateLimiter {
     /// `rate` > 0 tokens a second, buckets of `burst` tokens.
-    pub fn new(rate: f64, burst: u32) -> Self {
+    pub(crate) fn new(rate: f64, burst: u32) -> Self {
         let burst = f64::from(burst.max(1));
         Self {
             rate,
@@ -45,13 +45,13 @@ impl RateLimiter {
     }
 
     /// Takes a token of `client`'s bucket, or says in how many whole seconds one is available.
-    pub fn check(&self, client: &str) -> Result<(), u64> {
+    pub(crate) fn check(&self, client: &str) -> Result<(), u64> {
         self.check_at(client, Instant::now())
     }
 
     /// Whether `client`'s bucket holds a token now, without taking it: `Err` with the whole
     /// seconds until it will.
-    pub fn peek(&self, client: &str) -> Result<(), u64> {
+    pub(crate) fn peek(&self, client: &str) -> Result<(), u64> {
         self.peek_at(client, Instant::now())
     }
 
@@ -105,12 +105,14 @@ impl RateLimiter {
     }
 
     /// Sweeps made to keep memory bounded.
-    pub fn sweeps(&self) -> usize {
+    #[cfg(test)]
+    fn sweeps(&self) -> usize {
         self.sweeps.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Clients currently tracked.
-    pub fn tracked(&self) -> usize {
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
         self.buckets.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 }

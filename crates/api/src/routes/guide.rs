@@ -36,7 +36,7 @@ use crate::{
 
 /// The guide's routes: starting needs `start` on the shopping workflow, reading needs `read` on
 /// the workflow's type.
-pub fn routes(router: ApiRouter) -> ApiRouter {
+pub(crate) fn routes(router: ApiRouter) -> ApiRouter {
     let start = Access::Requires(Action::Start, On::Workflow(shopping::NAME));
     let read = Access::Requires(Action::Read, On::IdInPath);
     router
@@ -70,7 +70,7 @@ pub fn routes(router: ApiRouter) -> ApiRouter {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}))]
-pub struct ShoppingIn {
+pub(crate) struct ShoppingIn {
     /// What to order, in order: 1 to `shopping.max_items` (100) items, each amount 1 to
     /// `shopping.max_amount` (10000).
     #[schema(value_type = Vec<shopping::ShoppingItem>)]
@@ -136,7 +136,7 @@ async fn start_shopping(
         (status = 409, description = "The chosen workflow id was used before", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid shopping list or wait (every bad field, each at its JSON pointer), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create_shopping_workflow(
+pub(crate) async fn create_shopping_workflow(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
     wait: WaitPreference,
@@ -166,7 +166,7 @@ pub async fn create_shopping_workflow(
         (status = 409, description = "The chosen workflow id was used before", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid shopping list (every bad field, each at its JSON pointer), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn create_shopping_workflow_async(
+pub(crate) async fn create_shopping_workflow_async(
     State(state): State<AppState>,
     principal: Option<Extension<Principal>>,
     headers: HeaderMap,
@@ -196,7 +196,7 @@ fn result_location(workflow_id: &str) -> HeaderValue {
 
 /// `GET /workflows/{id}/status`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WorkflowStatusOut {
+pub(crate) struct WorkflowStatusOut {
     /// Workflow id.
     pub workflow_id: String,
     /// Temporal's execution status: RUNNING, COMPLETED, FAILED, CANCELED, TERMINATED,
@@ -219,7 +219,7 @@ pub struct WorkflowStatusOut {
         (status = 400, description = "Invalid workflow id in the path", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_workflow_status(
+pub(crate) async fn get_workflow_status(
     State(state): State<AppState>,
     WorkflowIdPath(workflow_id): WorkflowIdPath,
 ) -> Result<Json<WorkflowStatusOut>, ApiError> {
@@ -248,7 +248,7 @@ pub async fn get_workflow_status(
         (status = 404, description = "No such workflow", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid wait", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_workflow_result(
+pub(crate) async fn get_workflow_result(
     State(state): State<AppState>,
     WorkflowIdPath(workflow_id): WorkflowIdPath,
     wait: WaitPreference,

@@ -12,10 +12,10 @@ use crate::{
 };
 
 /// Name reported by `GET /`, as in the guide.
-pub const SERVICE_NAME: &str = "Temporal Workflow API";
+pub(crate) const SERVICE_NAME: &str = "Temporal Workflow API";
 
 /// Health routes: open to anyone, never limited (probes must answer under load).
-pub fn routes(router: ApiRouter) -> ApiRouter {
+pub(crate) fn routes(router: ApiRouter) -> ApiRouter {
     router
         .route(Method::GET, "/", Access::Open, get_root)
         .route(Method::GET, "/livez", Access::Open, get_livez)
@@ -24,7 +24,7 @@ pub fn routes(router: ApiRouter) -> ApiRouter {
 
 /// The guide's health check.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RootOut {
+pub(crate) struct RootOut {
     /// Always "Temporal Workflow API".
     #[schema(example = "Temporal Workflow API")]
     pub service: &'static str,
@@ -37,7 +37,7 @@ pub struct RootOut {
 
 /// Probe answer.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProbeOut {
+pub(crate) struct ProbeOut {
     /// "ok" (liveness) or "ready" (readiness).
     #[schema(example = "ready")]
     pub status: &'static str,
@@ -46,7 +46,7 @@ pub struct ProbeOut {
 /// Is the API running, and is Temporal connected?
 #[utoipa::path(get, path = "/", tag = "health",
     responses((status = 200, description = "The API is running", body = RootOut)))]
-pub async fn get_root(State(state): State<AppState>) -> Json<RootOut> {
+pub(crate) async fn get_root(State(state): State<AppState>) -> Json<RootOut> {
     Json(RootOut {
         service: SERVICE_NAME,
         status: "running",
@@ -58,7 +58,7 @@ pub async fn get_root(State(state): State<AppState>) -> Json<RootOut> {
 /// the API restarted.
 #[utoipa::path(get, path = "/livez", tag = "health",
     responses((status = 200, description = "The process is alive", body = ProbeOut)))]
-pub async fn get_livez() -> Json<ProbeOut> {
+pub(crate) async fn get_livez() -> Json<ProbeOut> {
     Json(ProbeOut { status: "ok" })
 }
 
@@ -68,7 +68,7 @@ pub async fn get_livez() -> Json<ProbeOut> {
         (status = 200, description = "Ready for traffic", body = ProbeOut),
         (status = 503, description = "Temporal unreachable or shutting down", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_readyz(State(state): State<AppState>) -> Result<Json<ProbeOut>, ApiError> {
+pub(crate) async fn get_readyz(State(state): State<AppState>) -> Result<Json<ProbeOut>, ApiError> {
     if state.is_draining() {
         return Err(ApiError::NotReady("shutting down".to_owned()));
     }

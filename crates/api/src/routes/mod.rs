@@ -1,11 +1,11 @@
 //! The HTTP surface: one module per resource, assembled here with the API documentation and
 //! the fallbacks that keep unknown paths and methods in problem+json.
 
-pub mod guide;
-pub mod health;
-pub mod run;
+pub(crate) mod guide;
+pub(crate) mod health;
+pub(crate) mod run;
 mod security;
-pub mod v1;
+pub(crate) mod v1;
 
 use std::sync::{Arc, OnceLock};
 
@@ -65,7 +65,7 @@ use crate::{
         (name = "health", description = "Health, liveness and readiness"),
     )
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 /// The whole OpenAPI document: [`ApiDoc`] plus the registered workflows' paths and schemas, and
 /// what each route's access means for its security.
@@ -96,7 +96,7 @@ async fn get_openapi() -> impl IntoResponse {
 }
 
 /// Every route with its access, and the API documentation.
-pub fn routes() -> ApiRouter {
+pub(crate) fn routes() -> ApiRouter {
     let router = ApiRouter::new()
         .route(Method::GET, "/openapi.json", Access::Open, get_openapi)
         .open(
@@ -111,7 +111,7 @@ pub fn routes() -> ApiRouter {
 
 /// Every route over `state`, the guarded ones behind `gate`, with the fallbacks that answer
 /// unknown paths and methods. Prepares the OpenAPI document.
-pub fn router(gate: &Arc<Gate>, state: AppState) -> Router {
+pub(crate) fn router(gate: &Arc<Gate>, state: AppState) -> Router {
     document();
     routes()
         .into_router(gate)

@@ -21,7 +21,7 @@ use crate::{
 /// promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum RunStatus {
+pub(crate) enum RunStatus {
     /// Accepted and started (the guide's async start only).
     Started,
     /// Running (or still running when the wait ended).
@@ -63,7 +63,7 @@ impl From<WorkflowExecutionStatus> for RunStatus {
 /// fields (and `error` when the run did not complete); `/v1` adds the run id and, for starts,
 /// whether an earlier request's run was returned.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RunOut {
+pub(crate) struct RunOut {
     /// Workflow id.
     #[schema(example = "shopping-workflow-3f0e4c1a-9b7d-4e0a-8d59-5b1f7f2f6c11")]
     pub workflow_id: String,
@@ -86,7 +86,7 @@ pub struct RunOut {
 
 impl RunOut {
     /// The answer for `outcome`, 200 when the run ended and 202 while it runs.
-    pub fn from_outcome(workflow_id: String, outcome: Outcome) -> (StatusCode, Self) {
+    pub(crate) fn from_outcome(workflow_id: String, outcome: Outcome) -> (StatusCode, Self) {
         let (status, result, error) = match outcome {
             Outcome::Completed(value) => (RunStatus::Completed, Some(value), None),
             Outcome::Running => (RunStatus::Running, None, None),
@@ -117,7 +117,7 @@ impl RunOut {
     }
 
     /// The response, with `Location: location` on a 202 (where the client gets the result).
-    pub fn into_response_at(
+    pub(crate) fn into_response_at(
         self,
         code: StatusCode,
         location: HeaderValue,
@@ -133,7 +133,7 @@ impl RunOut {
 }
 
 /// Temporal's upper-case status name, as the guide's status route reports it.
-pub fn status_name(status: WorkflowExecutionStatus) -> &'static str {
+pub(crate) fn status_name(status: WorkflowExecutionStatus) -> &'static str {
     use WorkflowExecutionStatus as S;
     match status {
         S::Running => "RUNNING",
@@ -150,13 +150,13 @@ pub fn status_name(status: WorkflowExecutionStatus) -> &'static str {
 }
 
 /// RFC 3339 with microseconds in UTC, as the guide writes times.
-pub fn rfc3339(time: DateTime<Utc>) -> String {
+pub(crate) fn rfc3339(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Micros, false)
 }
 
 /// `{base}/{id}{suffix}` with the id percent-encoded as one path segment (`base` is
 /// `/workflows` or `/v1/workflows`).
-pub fn workflow_path(base: &'static str, workflow_id: &str, suffix: &str) -> HeaderValue {
+pub(crate) fn workflow_path(base: &'static str, workflow_id: &str, suffix: &str) -> HeaderValue {
     let path = format!("{base}/{}{suffix}", segment(workflow_id));
     HeaderValue::try_from(path).unwrap_or_else(|_| HeaderValue::from_static(base))
 }

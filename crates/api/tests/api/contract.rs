@@ -55,7 +55,7 @@ async fn every_response_carries_a_request_id_and_keeps_the_clients() {
 /// The OpenAPI document the API serves (built by the code: no server needed to read it; that
 /// the served one is this one is `openapi_contract`'s test).
 fn document() -> serde_json::Value {
-    serde_json::to_value(flowgate_api::routes::openapi()).expect("the document serialises")
+    serde_json::to_value(flowgate_api::openapi()).expect("the document serialises")
 }
 
 #[test]

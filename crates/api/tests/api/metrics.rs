@@ -205,8 +205,7 @@ async fn workflow_starts_and_temporal_calls_are_counted_by_outcome() {
     assert_eq!(scrape.sum(TEMPORAL_FAILURES, &[]), 0.0, "{}", scrape.text);
     assert_eq!(
         scrape.matching(TEMPORAL_FAILURES, &[]).len(),
-        flowgate_api::metrics::TemporalOperation::ALL.len()
-            * flowgate_api::metrics::FailureReason::ALL.len(),
+        flowgate_api::TemporalOperation::ALL.len() * flowgate_api::FailureReason::ALL.len(),
         "every operation and reason from zero"
     );
     assert_eq!(scrape.value("flowgate_temporal_up", &[]), Some(1.0));

@@ -17,7 +17,7 @@ use crate::{
 /// The registered workflow named by the path, by route name or Temporal type; 404 (listing the
 /// names) when there is none.
 #[derive(Debug)]
-pub struct RegisteredWorkflow(pub &'static WorkflowDef);
+pub(crate) struct RegisteredWorkflow(pub &'static WorkflowDef);
 
 impl<S: Send + Sync> FromRequestParts<S> for RegisteredWorkflow {
     type Rejection = ApiError;
@@ -38,7 +38,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RegisteredWorkflow {
 /// A body that may be empty: `None` without one, otherwise any JSON value (declared as JSON:
 /// 415 if not; 400 if malformed; 413 above the body limit).
 #[derive(Debug)]
-pub struct OptionalJson(pub Option<Value>);
+pub(crate) struct OptionalJson(pub Option<Value>);
 
 impl FromRequest<AppState> for OptionalJson {
     type Rejection = ApiError;

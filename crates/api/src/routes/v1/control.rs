@@ -23,7 +23,7 @@ use crate::{
 /// Why a workflow is canceled or terminated.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReasonIn {
+pub(crate) struct ReasonIn {
     /// Recorded in the workflow's history.
     #[serde(default)]
     #[schema(example = "customer asked")]
@@ -51,7 +51,7 @@ fn reason(body: Option<Value>) -> Result<String, ApiError> {
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A body other than `{\"reason\": \"…\"}`", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn cancel_workflow(
+pub(crate) async fn cancel_workflow(
     State(state): State<AppState>,
     WorkflowIdPath(workflow_id): WorkflowIdPath,
     OptionalJson(body): OptionalJson,
@@ -79,7 +79,7 @@ pub async fn cancel_workflow(
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A body other than `{\"reason\": \"…\"}`", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn terminate_workflow(
+pub(crate) async fn terminate_workflow(
     State(state): State<AppState>,
     WorkflowIdPath(workflow_id): WorkflowIdPath,
     OptionalJson(body): OptionalJson,

@@ -22,7 +22,7 @@ const MAX_PAGE_SIZE: i32 = 1000;
 
 /// The query string of a list (checked in the handler, for precise errors).
 #[derive(Debug, Deserialize)]
-pub struct ListParams {
+pub(crate) struct ListParams {
     query: Option<String>,
     page_size: Option<String>,
     page_token: Option<String>,
@@ -30,7 +30,7 @@ pub struct ListParams {
 
 /// One workflow of a list.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WorkflowSummaryOut {
+pub(crate) struct WorkflowSummaryOut {
     /// Workflow id.
     pub workflow_id: String,
     /// Run id.
@@ -51,7 +51,7 @@ pub struct WorkflowSummaryOut {
 
 /// A page of workflows.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WorkflowPageOut {
+pub(crate) struct WorkflowPageOut {
     /// The workflows of this page, most recent first.
     pub workflows: Vec<WorkflowSummaryOut>,
     /// Pass as `page_token` for the next page; null on the last page.
@@ -85,7 +85,7 @@ impl From<Execution> for WorkflowSummaryOut {
         (status = 400, description = "Temporal rejected the visibility query", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid page_size or page_token", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn list_workflows(
+pub(crate) async fn list_workflows(
     State(state): State<AppState>,
     query: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<WorkflowPageOut>, ApiError> {

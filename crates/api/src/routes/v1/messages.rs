@@ -158,7 +158,7 @@ pub(super) fn ended_meanwhile(error: ApiError) -> ApiError {
 
 /// Answer to a message or control request.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessageOut {
+pub(crate) struct MessageOut {
     /// Workflow id.
     pub workflow_id: String,
     /// The run the message went to (the latest).
@@ -176,7 +176,7 @@ pub struct MessageOut {
 /// What a message or control request did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum MessageAction {
+pub(crate) enum MessageAction {
     /// The signal was delivered.
     Signaled,
     /// The query was answered (`result`).
@@ -259,7 +259,7 @@ async fn check_key(
         (status = 409, description = "The workflow has ended", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid argument, or an Idempotency-Key used before with another argument or signal", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn send_signal(
+pub(crate) async fn send_signal(
     State(state): State<AppState>,
     MessagePath { workflow_id, name }: MessagePath,
     principal: Option<Extension<Principal>>,
@@ -300,7 +300,7 @@ pub async fn send_signal(
         (status = 422, description = "Invalid argument, or the workflow could not answer", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "No worker polls the workflow's task queue (`no-worker`), Temporal is unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn run_query(
+pub(crate) async fn run_query(
     State(state): State<AppState>,
     MessagePath { workflow_id, name }: MessagePath,
     OptionalJson(body): OptionalJson,
@@ -340,7 +340,7 @@ pub async fn run_query(
         (status = 503, description = "No worker polls the workflow's task queue (`no-worker`), Temporal is unavailable", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The update did not complete within the wait", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn run_update(
+pub(crate) async fn run_update(
     State(state): State<AppState>,
     MessagePath { workflow_id, name }: MessagePath,
     principal: Option<Extension<Principal>>,
@@ -418,7 +418,7 @@ pub async fn run_update(
         (status = 422, description = "The workflow rejected the update, or an invalid wait", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The update did not complete within the wait", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_update_result(
+pub(crate) async fn get_update_result(
     State(state): State<AppState>,
     UpdatePath {
         workflow_id,

@@ -6,14 +6,14 @@
 //! segment, in paths and in `Location`.
 
 mod body;
-pub mod control;
+pub(crate) mod control;
 mod idempotency;
-pub mod list;
-pub mod messages;
-pub mod openapi;
-pub mod start;
-pub mod wait;
-pub mod workflow;
+pub(crate) mod list;
+pub(crate) mod messages;
+pub(crate) mod openapi;
+pub(crate) mod start;
+pub(crate) mod wait;
+pub(crate) mod workflow;
 
 use axum::http::{HeaderName, HeaderValue, Method};
 use flowgate_config::Action;
@@ -24,10 +24,10 @@ use crate::{
 };
 
 /// `Idempotent-Replayed`: whether an `Idempotency-Key` request returned an earlier run.
-pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub(crate) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 
 /// `/v1` routes, each with the permission it needs.
-pub fn routes(router: ApiRouter) -> ApiRouter {
+pub(crate) fn routes(router: ApiRouter) -> ApiRouter {
     use Action::{Control, Message, Read, Start};
     let on_id = |action| Access::Requires(action, On::IdInPath);
     let workflow = "/v1/workflows/{workflow_id}";
@@ -94,6 +94,6 @@ pub fn routes(router: ApiRouter) -> ApiRouter {
 }
 
 /// `/v1/workflows/{id}{suffix}` with the id percent-encoded as one path segment.
-pub fn workflow_location(workflow_id: &str, suffix: &str) -> HeaderValue {
+pub(crate) fn workflow_location(workflow_id: &str, suffix: &str) -> HeaderValue {
     workflow_path("/v1/workflows", workflow_id, suffix)
 }

@@ -54,7 +54,7 @@ impl Kind {
 }
 
 /// Adds every registered workflow's start path and message paths, with their schemas.
-pub fn extend(doc: &mut OpenApi) {
+pub(crate) fn extend(doc: &mut OpenApi) {
     let components = doc.components.get_or_insert_with(Default::default);
     let mut schemas = Vec::new();
     let mut message_paths: BTreeMap<String, (Kind, Targets)> = BTreeMap::new();

@@ -38,7 +38,7 @@ use crate::{
 /// What to start: the workflow's input and Temporal's start options.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StartIn {
+pub(crate) struct StartIn {
     /// The workflow's input (its schema is the workflow's; see each start path).
     pub input: Value,
     /// Your own workflow id. Without one: `<prefix><uuid>`, or with an `Idempotency-Key` an id
@@ -69,7 +69,11 @@ pub struct StartIn {
 /// A number of seconds, or a duration such as `1m30s`.
 #[derive(ToSchema)]
 #[serde(untagged)]
-pub enum SecondsOrDuration {
+#[expect(
+    dead_code,
+    reason = "documents the two JSON forms start_delay accepts; never built"
+)]
+pub(crate) enum SecondsOrDuration {
     /// Seconds.
     Seconds(f64),
     /// A duration: `500ms`, `30s`, `1m30s`, `2h`.
@@ -93,7 +97,7 @@ fn seconds_or_duration<'de, D: serde::Deserializer<'de>>(
 /// Temporal's workflow id reuse policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum IdReusePolicy {
+pub(crate) enum IdReusePolicy {
     /// A closed workflow's id may start a new run.
     AllowDuplicate,
     /// Only if the closed run did not complete successfully.
@@ -105,7 +109,7 @@ pub enum IdReusePolicy {
 /// Temporal's workflow id conflict policy (a run with the id is running).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum IdConflictPolicy {
+pub(crate) enum IdConflictPolicy {
     /// Refuse: 409.
     Fail,
     /// Return the running run (`replayed: true`).
@@ -252,7 +256,7 @@ fn is_search_attribute_value(value: &Value) -> bool {
         (status = 409, description = "A workflow with this id exists and the policies refuse another", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid input or options (pointers under `/input` for the input), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn start_workflow(
+pub(crate) async fn start_workflow(
     State(state): State<AppState>,
     RegisteredWorkflow(def): RegisteredWorkflow,
     principal: Option<Extension<Principal>>,

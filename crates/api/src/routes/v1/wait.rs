@@ -18,7 +18,7 @@ const PREFERENCE_APPLIED: HeaderName = HeaderName::from_static("preference-appli
 
 /// The wait a request asked for, if it asked.
 #[derive(Debug, Clone)]
-pub struct WaitPreference {
+pub(crate) struct WaitPreference {
     requested: Option<Duration>,
     longest: Duration,
     applied: Option<HeaderValue>,
@@ -26,17 +26,17 @@ pub struct WaitPreference {
 
 impl WaitPreference {
     /// The wait asked for; zero (answer at once) when none was.
-    pub fn or_none(&self) -> Duration {
+    pub(crate) fn or_none(&self) -> Duration {
         self.requested.unwrap_or(Duration::ZERO)
     }
 
     /// The wait asked for; the longest allowed (`api.result_wait`) when none was.
-    pub fn or_longest(&self) -> Duration {
+    pub(crate) fn or_longest(&self) -> Duration {
         self.requested.unwrap_or(self.longest)
     }
 
     /// The `Preference-Applied` header, if any, as a response header pair.
-    pub fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
+    pub(crate) fn headers(&self) -> Vec<(HeaderName, HeaderValue)> {
         self.applied
             .iter()
             .map(|value| (PREFERENCE_APPLIED, value.clone()))

@@ -18,7 +18,7 @@ use crate::{
 
 /// A workflow execution (its latest run).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct WorkflowOut {
+pub(crate) struct WorkflowOut {
     /// Workflow id.
     #[schema(example = "order-42")]
     pub workflow_id: String,
@@ -88,7 +88,7 @@ impl From<Execution> for WorkflowOut {
         (status = 404, description = "No such workflow (or run)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid run_id", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_workflow(
+pub(crate) async fn get_workflow(
     State(state): State<AppState>,
     WorkflowIdPath(workflow_id): WorkflowIdPath,
     RunIdQuery(run_id): RunIdQuery,
@@ -118,7 +118,7 @@ pub async fn get_workflow(
         (status = 404, description = "No such workflow (or run)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid wait or run_id", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn get_workflow_result(
+pub(crate) async fn get_workflow_result(
     State(state): State<AppState>,
     WorkflowIdPath(workflow_id): WorkflowIdPath,
     RunIdQuery(run_id): RunIdQuery,
