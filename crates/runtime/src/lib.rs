@@ -3,7 +3,7 @@
 //! `healthcheck` subcommand the container images probe with.
 
 pub mod healthcheck;
-pub mod memory;
+mod memory;
 
 use flowgate_telemetry::{TelemetryOptions, init};
 

@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 /// How often a service returns its free heap pages.
-pub const RELEASE_INTERVAL: Duration = Duration::from_secs(10);
+pub(crate) const RELEASE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Returns the free pages of every heap to the operating system (glibc's `malloc_trim`); takes
 /// microseconds on a small heap. Does nothing where the allocator is not glibc's.
-pub fn release_free_heap() {
+pub(crate) fn release_free_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[expect(
         unsafe_code,

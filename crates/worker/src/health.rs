@@ -15,7 +15,7 @@ use crate::metrics::WorkerMetrics;
 
 /// Where the worker stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Waiting for the first connection to Temporal.
     Connecting,
     /// Polling the task queue.
@@ -31,7 +31,7 @@ struct Probe {
 }
 
 /// Serves probes and metrics on `listener` until the task is aborted.
-pub async fn serve(
+pub(crate) async fn serve(
     listener: TcpListener,
     phase: watch::Receiver<Phase>,
     link: TemporalLink,

@@ -5,8 +5,8 @@
 //! back-off, polls, and drains on shutdown. `main`, the local runner and tests share this path.
 
 mod app;
-pub mod health;
-pub mod metrics;
+mod health;
+mod metrics;
 
 pub use app::WorkerApp;
 /// The trace and span id generator a process running workflows must give its tracer provider:

@@ -31,14 +31,14 @@ use temporalio_common::telemetry::{
 use tokio::{net::TcpStream, task::AbortHandle};
 
 /// `service` label of `flowgate_build_info`.
-pub const SERVICE: &str = "flowgate-worker";
+pub(crate) const SERVICE: &str = "flowgate-worker";
 
 /// Longest wait for the SDK exporter's text during a scrape.
 const SDK_FETCH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The worker's metrics. Cheap to clone; the SDK exporter stops when the last clone is dropped.
 #[derive(Clone)]
-pub struct WorkerMetrics {
+pub(crate) struct WorkerMetrics {
     inner: Arc<Inner>,
 }
 
@@ -60,7 +60,7 @@ impl Drop for Inner {
 impl WorkerMetrics {
     /// Builds the registry and starts the SDK's exporter on loopback. Must run inside a tokio
     /// runtime.
-    pub fn start() -> anyhow::Result<Self> {
+    pub(crate) fn start() -> anyhow::Result<Self> {
         let registry = flowgate_telemetry::metrics::registry(SERVICE)?;
         let orders = OrderMetrics::register(&registry)?;
         let sdk_up = IntGauge::new(
@@ -90,7 +90,7 @@ impl WorkerMetrics {
     }
 
     /// Telemetry options for the SDK runtime: its metrics go to the exporter.
-    pub fn telemetry_options(&self) -> TelemetryOptions {
+    pub(crate) fn telemetry_options(&self) -> TelemetryOptions {
         TelemetryOptions::builder()
             .metrics(self.inner.sdk_meter.clone())
             .build()
@@ -99,7 +99,7 @@ impl WorkerMetrics {
     /// The meter for the Temporal client's connection (`ConnectionOptions::metrics_meter`), so
     /// its RPC metrics (`temporal_request_total`, `temporal_request_latency_seconds`, …) are
     /// exported too: the same prefix and labels the SDK runtime gives its own.
-    pub fn client_meter(&self) -> anyhow::Result<TemporalMeter> {
+    pub(crate) fn client_meter(&self) -> anyhow::Result<TemporalMeter> {
         telemetry_init(self.telemetry_options())
             .context("cannot set up the Temporal client's metrics")?
             .get_temporal_metric_meter()
@@ -107,13 +107,13 @@ impl WorkerMetrics {
     }
 
     /// The business metrics the order activities count into.
-    pub fn orders(&self) -> OrderMetrics {
+    pub(crate) fn orders(&self) -> OrderMetrics {
         self.inner.orders.clone()
     }
 
     /// Everything, in the text exposition format: our registry, then the SDK's metrics. Without
     /// the SDK's part (logged), `flowgate_worker_sdk_metrics_up` is 0 and the rest is served.
-    pub async fn render(&self) -> Result<String, prometheus::Error> {
+    pub(crate) async fn render(&self) -> Result<String, prometheus::Error> {
         let sdk = match tokio::time::timeout(SDK_FETCH_TIMEOUT, fetch(self.inner.sdk_addr)).await {
             Ok(Ok(text)) => Some(text),
             Ok(Err(error)) => {
