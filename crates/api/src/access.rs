@@ -56,8 +56,12 @@ pub(crate) enum On {
     Workflow(&'static str),
     /// The registered workflow named by the `{workflow_id}` path segment (a `/v1` start).
     NamedInPath,
-    /// The workflow whose id is the `{workflow_id}` path segment; its type is looked up.
+    /// The latest run of the workflow whose id is the `{workflow_id}` path segment; its type is
+    /// looked up.
     IdInPath,
+    /// Like [`On::IdInPath`], for routes that read one run: the run `?run_id=` names, if any
+    /// (describe and result). Other routes act on the latest run, and so does their check.
+    RunInPath,
 }
 
 /// A route as declared: method, path template and access.
@@ -241,7 +245,7 @@ async fn target(parts: &mut Parts, on: On) -> Result<Target, ApiError> {
     let segment = match on {
         On::Every => return Ok(Target::Every),
         On::Workflow(name) => return Ok(Target::Named(name.to_owned())),
-        On::NamedInPath | On::IdInPath => {
+        On::NamedInPath | On::IdInPath | On::RunInPath => {
             let params = RawPathParams::from_request_parts(parts, &())
                 .await
                 .map_err(|e| ApiError::InvalidPath(e.body_text()))?;
@@ -263,7 +267,10 @@ async fn target(parts: &mut Parts, on: On) -> Result<Target, ApiError> {
     }
     check_workflow_id(&segment)
         .map_err(|problem| ApiError::InvalidPath(format!("workflow id {problem}")))?;
-    let RunIdQuery(run_id) = RunIdQuery::from_request_parts(parts, &()).await?;
+    let run_id = match on {
+        On::RunInPath => RunIdQuery::from_request_parts(parts, &()).await?.0,
+        _ => None,
+    };
     Ok(Target::Id {
         workflow_id: segment,
         run_id,

@@ -167,11 +167,18 @@ pub enum ApiError {
 }
 
 fn summarize(errors: &[FieldError]) -> String {
-    errors
+    // `errors` lists them all; the summary names the first few.
+    const NAMED: usize = 5;
+    let mut summary = errors
         .iter()
+        .take(NAMED)
         .map(|e| format!("{}: {}", pointer_to_path(&e.pointer), e.detail))
         .collect::<Vec<_>>()
-        .join("; ")
+        .join("; ");
+    if errors.len() > NAMED {
+        summary.push_str(&format!("; and {} more (see errors)", errors.len() - NAMED));
+    }
+    summary
 }
 
 /// `/items/0/amount` → `items[0].amount`, the way people name fields.

@@ -266,8 +266,11 @@ impl<S: Send + Sync> FromRequestParts<S> for RunIdQuery {
         let axum::extract::Query(params) =
             axum::extract::Query::<RunIdParams>::try_from_uri(&parts.uri)
                 .map_err(|e| invalid(e.body_text()))?;
-        if let Some(run_id) = &params.run_id {
-            check_workflow_id(run_id).map_err(invalid)?;
+        // Temporal's run ids are UUIDs; anything else is refused before Temporal is asked.
+        if let Some(run_id) = &params.run_id
+            && uuid::Uuid::try_parse(run_id).is_err()
+        {
+            return Err(invalid(format!("{run_id:?} is not a run id (a UUID)")));
         }
         Ok(Self(params.run_id))
     }

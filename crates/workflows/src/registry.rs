@@ -177,6 +177,14 @@ fn decode<T: PayloadType>(json: &Value, limits: &Limits) -> Result<Value, Vec<In
         serde_json::to_value(&typed).map_err(|e| vec![InputIssue::new("", e.to_string())])?;
     let mut issues = Vec::new();
     unknown_fields(json, &normalised, &mut String::new(), &mut issues);
+    let unknown = issues.len();
+    if unknown > MAX_UNKNOWN_FIELDS {
+        issues.truncate(MAX_UNKNOWN_FIELDS);
+        issues.push(InputIssue::new(
+            "",
+            format!("and {} more unknown fields", unknown - MAX_UNKNOWN_FIELDS),
+        ));
+    }
     issues.extend(typed.issues(limits));
     if issues.is_empty() {
         Ok(normalised)
@@ -184,6 +192,10 @@ fn decode<T: PayloadType>(json: &Value, limits: &Limits) -> Result<Value, Vec<In
         Err(issues)
     }
 }
+
+/// Unknown fields reported one by one; beyond, their number: an answer is never much larger
+/// than its request.
+const MAX_UNKNOWN_FIELDS: usize = 20;
 
 /// Every field of `sent` that the type did not take (absent from its normalised form, and not
 /// null): unknown fields are refused, so a misspelt optional field is not silently ignored.

@@ -43,14 +43,17 @@ impl Gateway {
                 .await?
                 .map_err(failure::rpc_error)?;
             let events = response.into_inner().history.map(|h| h.events);
-            Ok(events.into_iter().flatten().find_map(|event| {
-                let reason = match event.attributes? {
-                    Attributes::WorkflowExecutionTerminatedEventAttributes(t) => t.reason,
-                    Attributes::WorkflowExecutionCancelRequestedEventAttributes(c) => c.cause,
-                    _ => return None,
-                };
-                (!reason.trim().is_empty()).then_some(reason)
-            }))
+            // The latest termination or cancel request is the one that ended the run; without a
+            // reason it has none (an earlier request's reason is not this end's).
+            let reason = events
+                .into_iter()
+                .flatten()
+                .find_map(|event| match event.attributes? {
+                    Attributes::WorkflowExecutionTerminatedEventAttributes(t) => Some(t.reason),
+                    Attributes::WorkflowExecutionCancelRequestedEventAttributes(c) => Some(c.cause),
+                    _ => None,
+                });
+            Ok(reason.filter(|reason| !reason.trim().is_empty()))
         };
         self.observed(TemporalOperation::History, call).await
     }

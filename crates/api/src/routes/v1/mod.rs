@@ -30,6 +30,7 @@ pub(crate) const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idem
 pub(crate) fn routes(router: ApiRouter) -> ApiRouter {
     use Action::{Control, Message, Read, Start};
     let on_id = |action| Access::Requires(action, On::IdInPath);
+    let on_run = Access::Requires(Read, On::RunInPath);
     let workflow = "/v1/workflows/{workflow_id}";
     let start = Access::Requires(Start, On::NamedInPath);
     router
@@ -48,11 +49,11 @@ pub(crate) fn routes(router: ApiRouter) -> ApiRouter {
         // The start's earlier path, kept as an alias (one template per position: here the
         // `{workflow_id}` segment is a workflow name).
         .route(Method::POST, workflow, start, start::start_workflow)
-        .route(Method::GET, workflow, on_id(Read), workflow::get_workflow)
+        .route(Method::GET, workflow, on_run, workflow::get_workflow)
         .route(
             Method::GET,
             "/v1/workflows/{workflow_id}/result",
-            on_id(Read),
+            on_run,
             workflow::get_workflow_result,
         )
         .route(
