@@ -97,8 +97,9 @@ impl Gateway {
         keyed: Option<&Keyed>,
         wait: Duration,
     ) -> Result<Value, ApiError> {
-        // A zero wait would end before the update is even sent: give it one RPC's worth.
-        let wait = wait.max(self.rpc_timeout.min(Duration::from_secs(1)));
+        // A zero wait would end before the update is even sent: give it one RPC's worth (the
+        // round trip through a worker included).
+        let wait = wait.max(self.rpc_timeout);
         let call = async {
             let client = self.link.client()?;
             let handle = client.get_workflow_handle::<UntypedWorkflow>(workflow_id);
