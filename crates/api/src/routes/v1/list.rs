@@ -28,22 +28,26 @@ pub(crate) struct ListParams {
     page_token: Option<String>,
 }
 
-/// One workflow of a list.
+/// One workflow of a list (and the first part of a describe).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WorkflowSummaryOut {
     /// Workflow id.
+    #[schema(example = "order-42")]
     pub workflow_id: String,
     /// Run id.
     pub run_id: String,
     /// Temporal workflow type.
+    #[schema(example = "ShoppingWorkflow")]
     pub workflow_type: String,
     /// Task queue.
+    #[schema(example = "shopping-tasks")]
     pub task_queue: String,
-    /// Where the run stands (`running`, `completed`, ...; as describe says it).
+    /// Where the run stands: `running`, `completed`, `failed`, `canceled`, `terminated`,
+    /// `timed_out`, `continued_as_new` (or `paused`).
     pub status: RunStatus,
     /// When the run was created, RFC 3339 UTC.
     pub start_time: Option<String>,
-    /// When it was due to run, RFC 3339 UTC.
+    /// When it was due to run (later than `start_time` with a start delay), RFC 3339 UTC.
     pub execution_time: Option<String>,
     /// When it closed; null while running.
     pub close_time: Option<String>,

@@ -222,6 +222,32 @@ fn keyed(
     })
 }
 
+/// [`prepare`] for a message that changes the workflow (signal, update): it must be running, and
+/// its `Idempotency-Key`, if any, gives the message's id after a check that the key was not used
+/// for another message or argument.
+async fn prepare_keyed(
+    state: &AppState,
+    workflow_id: &str,
+    kind: Kind,
+    name: &str,
+    body: Option<Value>,
+    principal: Option<&Extension<Principal>>,
+    headers: &HeaderMap,
+) -> Result<(Execution, Option<Value>, Option<Keyed>), ApiError> {
+    let key = idempotency::key(headers)?;
+    let (execution, argument) = prepare(state, workflow_id, kind, name, body).await?;
+    require_running(&execution)?;
+    let keyed = keyed(
+        key.as_deref(),
+        principal,
+        workflow_id,
+        &format!("{}\0{name}", kind.as_str()),
+        argument.as_ref(),
+    );
+    check_key(state, workflow_id, keyed.as_ref()).await?;
+    Ok((execution, argument, keyed))
+}
+
 /// 422 when the workflow already received a message under this key with another message name
 /// or argument; a retry (the same ones) passes, and Temporal deduplicates it by its id.
 async fn check_key(
@@ -266,17 +292,16 @@ pub(crate) async fn send_signal(
     headers: HeaderMap,
     OptionalJson(body): OptionalJson,
 ) -> Result<Response, ApiError> {
-    let key = idempotency::key(&headers)?;
-    let (execution, argument) = prepare(&state, &workflow_id, Kind::Signal, &name, body).await?;
-    require_running(&execution)?;
-    let keyed = keyed(
-        key.as_deref(),
-        principal.as_ref(),
+    let (execution, argument, keyed) = prepare_keyed(
+        &state,
         &workflow_id,
-        &format!("signal\0{name}"),
-        argument.as_ref(),
-    );
-    check_key(&state, &workflow_id, keyed.as_ref()).await?;
+        Kind::Signal,
+        &name,
+        body,
+        principal.as_ref(),
+        &headers,
+    )
+    .await?;
     state
         .gateway
         .signal(&workflow_id, &name, argument.as_ref(), keyed.as_ref())
@@ -348,17 +373,16 @@ pub(crate) async fn run_update(
     headers: HeaderMap,
     OptionalJson(body): OptionalJson,
 ) -> Result<Response, ApiError> {
-    let key = idempotency::key(&headers)?;
-    let (execution, argument) = prepare(&state, &workflow_id, Kind::Update, &name, body).await?;
-    require_running(&execution)?;
-    let keyed = keyed(
-        key.as_deref(),
-        principal.as_ref(),
+    let (execution, argument, keyed) = prepare_keyed(
+        &state,
         &workflow_id,
-        &format!("update\0{name}"),
-        argument.as_ref(),
-    );
-    check_key(&state, &workflow_id, keyed.as_ref()).await?;
+        Kind::Update,
+        &name,
+        body,
+        principal.as_ref(),
+        &headers,
+    )
+    .await?;
     let update_id = keyed
         .as_ref()
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), |k| k.id.clone());

@@ -7,38 +7,24 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{idempotency::MEMO_KEY, wait::WaitPreference, workflow_location};
+use super::{
+    idempotency::MEMO_KEY, list::WorkflowSummaryOut, wait::WaitPreference, workflow_location,
+};
 use crate::{
     error::{ApiError, Problem},
     extract::{RunIdQuery, WorkflowIdPath},
     gateway::Execution,
-    routes::run::{RunOut, RunStatus, rfc3339},
+    routes::run::RunOut,
     state::AppState,
 };
 
-/// A workflow execution (its latest run).
+/// A workflow execution (its latest run, or the run `?run_id=` names): what a list shows of it,
+/// and more.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct WorkflowOut {
-    /// Workflow id.
-    #[schema(example = "order-42")]
-    pub workflow_id: String,
-    /// Run id of the latest run.
-    pub run_id: String,
-    /// Temporal workflow type.
-    #[schema(example = "ShoppingWorkflow")]
-    pub workflow_type: String,
-    /// Task queue.
-    #[schema(example = "shopping-tasks")]
-    pub task_queue: String,
-    /// Where the run stands: `running`, `completed`, `failed`, `canceled`, `terminated`,
-    /// `timed_out`, `continued_as_new` (or `paused`).
-    pub status: RunStatus,
-    /// When the run was created, RFC 3339 UTC.
-    pub start_time: Option<String>,
-    /// When it was due to run (later than `start_time` with a start delay), RFC 3339 UTC.
-    pub execution_time: Option<String>,
-    /// When it closed; null while running.
-    pub close_time: Option<String>,
+    /// Id, run, type, task queue, status and times.
+    #[serde(flatten)]
+    pub run: WorkflowSummaryOut,
     /// Events in its history so far.
     pub history_length: usize,
     /// Its memo, as JSON.
@@ -55,21 +41,15 @@ fn is_temporals_own(name: &str) -> bool {
 }
 
 impl From<Execution> for WorkflowOut {
-    fn from(e: Execution) -> Self {
-        let mut memo = e.memo;
+    fn from(mut e: Execution) -> Self {
+        let mut memo = std::mem::take(&mut e.memo);
         memo.remove(MEMO_KEY);
-        let mut search_attributes = e.search_attributes;
+        let mut search_attributes = std::mem::take(&mut e.search_attributes);
         search_attributes.retain(|name, _| !is_temporals_own(name));
+        let history_length = e.history_length;
         Self {
-            workflow_id: e.workflow_id,
-            run_id: e.run_id,
-            workflow_type: e.workflow_type,
-            task_queue: e.task_queue,
-            status: e.status.into(),
-            start_time: e.start_time.map(rfc3339),
-            execution_time: e.execution_time.map(rfc3339),
-            close_time: e.close_time.map(rfc3339),
-            history_length: e.history_length,
+            run: e.into(),
+            history_length,
             memo,
             search_attributes,
         }
