@@ -9,6 +9,7 @@
 
 pub mod approval;
 pub mod cart;
+pub mod duration;
 pub mod registry;
 pub mod shopping;
 pub mod wording;

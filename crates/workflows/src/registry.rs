@@ -529,6 +529,22 @@ mod tests {
     }
 
     #[test]
+    fn every_duration_field_takes_a_number_of_seconds() {
+        let limits = Limits::default();
+        let approval = registry().get("order-approval").unwrap();
+        let request = serde_json::json!({"customer": "A", "items": [{"fruit": "APPLE", "amount": 1}], "approval_timeout": 90});
+        assert_eq!(
+            approval.input.decode(&request, &limits).unwrap()["approval_timeout"],
+            "90"
+        );
+        let cart = registry().get("cart").unwrap();
+        let request = serde_json::json!({"customer": "A", "checkout_after": 0.5});
+        let issues = cart.input.decode(&request, &limits).unwrap_err();
+        assert_eq!(issues[0].pointer, "/checkout_after");
+        assert_eq!(issues[0].detail, "must be at least 1 second");
+    }
+
+    #[test]
     fn unknown_and_missing_fields_are_reported_at_the_field() {
         let shopping = registry().get("shopping").unwrap();
         let limits = Limits::default();

@@ -63,10 +63,18 @@ pub struct ApprovalRequest {
     /// Items to order once approved, in this order (at least one).
     #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub items: Vec<ShoppingItem>,
-    /// How long to wait for a decision before the request expires: a duration such as `30s`,
-    /// `15m`, `1h`, `7d` or `1h 30m`, from 1 second to 30 days. Default `24h`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = "1h"))]
+    /// How long to wait for a decision before the request expires: a number of seconds or a
+    /// duration such as `30s`, `15m`, `1h`, `7d` or `1h 30m`, from 1 second to 30 days.
+    /// Default `24h`.
+    #[serde(
+        default,
+        deserialize_with = "crate::duration::seconds_or_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<crate::duration::SecondsOrDuration>, example = "1h")
+    )]
     pub approval_timeout: Option<String>,
 }
 

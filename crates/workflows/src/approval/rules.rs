@@ -36,8 +36,9 @@ pub(crate) fn text_issue(pointer: &str, text: &str, max: usize) -> Option<InputI
 /// A timeout as a duration: a humantime duration (`30s`, `1h 30m`, `7d`) from 1 second to 30
 /// days (`approval_timeout`, and the cart's `checkout_after`).
 pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
-    let timeout = humantime::parse_duration(text.trim()).map_err(|e| {
-        format!("must be a duration such as \"30s\", \"15m\", \"1h\" or \"7d\" ({e})")
+    let timeout = crate::duration::parse(text).ok_or_else(|| {
+        "must be a number of seconds (30) or a duration such as \"30s\", \"15m\", \"1h\" or \"7d\""
+            .to_owned()
     })?;
     if timeout < MIN_TIMEOUT {
         Err("must be at least 1 second".to_owned())

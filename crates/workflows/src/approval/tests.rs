@@ -56,8 +56,8 @@ fn timeouts_out_of_range_or_not_durations_are_reported_at_approval_timeout() {
         ("0s", "at least 1 second"),
         ("500ms", "at least 1 second"),
         ("31d", "at most 30 days"),
-        ("soon", "must be a duration"),
-        ("3600", "must be a duration"),
+        ("soon", "must be a number of seconds (30) or a duration"),
+        ("-5", "must be a number of seconds (30) or a duration"),
     ] {
         let mut body = valid();
         body["approval_timeout"] = json!(text);
@@ -223,7 +223,7 @@ fn the_schemas_document_fields_and_carry_valid_examples() {
     let def = definition();
     assert_eq!(def.input.schema_name(), "ApprovalRequest");
     let schema = serde_json::to_value(def.input.schema()).unwrap();
-    let timeout = &schema["properties"]["approval_timeout"];
+    let timeout = &schema["properties"]["approval_timeout"]["oneOf"][1];
     assert!(
         timeout["description"].as_str().unwrap().contains("30 days"),
         "{timeout}"

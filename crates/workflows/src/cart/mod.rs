@@ -61,10 +61,18 @@ pub struct CartRequest {
         schema(min_length = 1, max_length = 200, example = "ACME Corp")
     )]
     pub customer: String,
-    /// How long the cart stays open before it checks out by itself: a duration such as `30s`,
-    /// `15m`, `1h`, `7d` or `1h 30m`, from 1 second to 30 days. Default `1h`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(example = "1h"))]
+    /// How long the cart stays open before it checks out by itself: a number of seconds or a
+    /// duration such as `30s`, `15m`, `1h`, `7d` or `1h 30m`, from 1 second to 30 days.
+    /// Default `1h`.
+    #[serde(
+        default,
+        deserialize_with = "crate::duration::seconds_or_text",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<crate::duration::SecondsOrDuration>, example = "1h")
+    )]
     pub checkout_after: Option<String>,
 }
 

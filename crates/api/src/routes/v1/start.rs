@@ -10,7 +10,10 @@ use axum::{
     response::Response,
 };
 use flowgate_config::Action;
-use flowgate_workflows::registry::WorkflowDef;
+use flowgate_workflows::{
+    duration::{self, SecondsOrDuration},
+    registry::WorkflowDef,
+};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use temporalio_client::WorkflowExecutionStatus;
@@ -55,7 +58,7 @@ pub(crate) struct StartIn {
     pub search_attributes: Option<Map<String, Value>>,
     /// Delay before the workflow runs: a number of seconds (`30`, `2.5`) or a duration
     /// (`"1m30s"`).
-    #[serde(default, deserialize_with = "seconds_or_duration")]
+    #[serde(default, deserialize_with = "duration::seconds_or_text")]
     #[schema(value_type = Option<SecondsOrDuration>, example = "10s")]
     pub start_delay: Option<String>,
     /// Whether a closed workflow's id may be used again (default `allow_duplicate`).
@@ -64,34 +67,6 @@ pub(crate) struct StartIn {
     /// What to do when a workflow with the id is running (default `fail`: 409).
     #[serde(default)]
     pub id_conflict_policy: Option<IdConflictPolicy>,
-}
-
-/// A number of seconds, or a duration such as `1m30s`.
-#[derive(ToSchema)]
-#[serde(untagged)]
-#[expect(
-    dead_code,
-    reason = "documents the two JSON forms start_delay accepts; never built"
-)]
-pub(crate) enum SecondsOrDuration {
-    /// Seconds.
-    Seconds(f64),
-    /// A duration: `500ms`, `30s`, `1m30s`, `2h`.
-    Duration(String),
-}
-
-/// A JSON number of seconds or a duration string, as text for [`parse_delay`].
-fn seconds_or_duration<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<String>, D::Error> {
-    match Option::<Value>::deserialize(deserializer)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
-        Some(Value::Number(seconds)) => Ok(Some(seconds.to_string())),
-        Some(_) => Err(serde::de::Error::custom(
-            "must be a number of seconds (30) or a duration such as \"1m30s\"",
-        )),
-    }
 }
 
 /// Temporal's workflow id reuse policy.
@@ -218,15 +193,7 @@ const MAX_START_DELAY: Duration = Duration::from_secs(366 * 24 * 60 * 60);
 
 /// `30`, `2.5` (seconds) or `1m30s`, up to [`MAX_START_DELAY`].
 fn parse_delay(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let delay = match raw.parse::<f64>() {
-        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-            Duration::try_from_secs_f64(seconds).ok()?
-        }
-        Ok(_) => return None,
-        Err(_) => humantime::parse_duration(raw).ok()?,
-    };
-    (delay <= MAX_START_DELAY).then_some(delay)
+    duration::parse(raw).filter(|delay| *delay <= MAX_START_DELAY)
 }
 
 fn is_search_attribute_value(value: &Value) -> bool {
