@@ -20,6 +20,7 @@ mod outcomes;
 mod protection;
 mod protection_headers;
 mod python_client;
+mod readme_tour;
 mod red_amplification;
 mod red_run_id;
 mod schemathesis;
