@@ -19,8 +19,8 @@ pub use auth::{
     Action, ApiKeySettings, AuthSettings, JwtKeySettings, JwtSettings, Permission, parse_sha256_hex,
 };
 pub use cli::{Command, ConfigArgs};
-pub use load::{ConfigError, DEFAULT_CONFIG, ENV_PREFIX, NON_SETTING_VARS, load, load_from};
-pub use secret::{REDACTED, Secret};
+pub use load::{ConfigError, DEFAULT_CONFIG, load, load_from};
+pub use secret::Secret;
 pub use settings::{
     ApiSettings, CorsSettings, GrpcCompression, LimitsSettings, LogFormat, LogSettings,
     MetricsSettings, OtelSettings, Settings, ShoppingSettings, TemporalSettings, TlsSettings,

@@ -10,10 +10,10 @@ use crate::{Settings, validate::validate};
 pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
 
 /// Prefix of Flowgate's environment variables.
-pub const ENV_PREFIX: &str = "FLOWGATE";
+pub(crate) const ENV_PREFIX: &str = "FLOWGATE";
 
 /// `FLOWGATE_*` variables that are not settings (tooling and the config file path).
-pub const NON_SETTING_VARS: &[&str] = &[
+pub(crate) const NON_SETTING_VARS: &[&str] = &[
     "FLOWGATE_CONFIG",
     "FLOWGATE_TEMPORAL_CLI",
     "FLOWGATE_CACHE_DIR",

