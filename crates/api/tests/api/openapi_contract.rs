@@ -58,7 +58,7 @@ async fn the_served_openapi_document_is_the_checked_in_one() {
             .unwrap_or_else(|e| panic!("docs/openapi.json unreadable ({e}): `{REGENERATE}`"))
     };
     let checked_in: Value = serde_json::from_str(&text).expect("docs/openapi.json is JSON");
-    let env = TestEnv::start().await;
+    let env = TestEnv::builder().without_worker().start().await;
 
     let served = json(env.get("/openapi.json").await, StatusCode::OK).await;
 
