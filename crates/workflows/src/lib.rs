@@ -11,5 +11,7 @@ pub mod approval;
 pub mod cart;
 pub mod duration;
 pub mod registry;
+#[cfg(feature = "openapi")]
+mod shape;
 pub mod shopping;
 pub mod wording;

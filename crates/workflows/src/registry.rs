@@ -171,7 +171,18 @@ fn decode<T: PayloadType>(json: &Value, limits: &Limits) -> Result<Value, Vec<In
                 pointer.push_str(&token);
             }
         }
-        vec![InputIssue::new(pointer, worded.detail)]
+        let first = InputIssue::new(pointer, worded.detail);
+        // Serde stops at the first error; the type's schema finds the others.
+        #[cfg(feature = "openapi")]
+        {
+            let mut every = shape_issues::<T>(json);
+            if !every.iter().any(|issue| issue.pointer == first.pointer) {
+                every.insert(0, first);
+            }
+            every
+        }
+        #[cfg(not(feature = "openapi"))]
+        vec![first]
     })?;
     let normalised =
         serde_json::to_value(&typed).map_err(|e| vec![InputIssue::new("", e.to_string())])?;
@@ -190,6 +201,22 @@ fn decode<T: PayloadType>(json: &Value, limits: &Limits) -> Result<Value, Vec<In
         Ok(normalised)
     } else {
         Err(issues)
+    }
+}
+
+/// Every shape error of `json` against `T`'s JSON Schema.
+#[cfg(feature = "openapi")]
+fn shape_issues<T: PayloadType>(json: &Value) -> Vec<InputIssue> {
+    let mut named = Vec::new();
+    named.push((T::name().into_owned(), T::schema()));
+    T::schemas(&mut named);
+    let defs = named
+        .into_iter()
+        .filter_map(|(name, schema)| Some((name, serde_json::to_value(schema).ok()?)))
+        .collect();
+    match serde_json::to_value(T::schema()) {
+        Ok(schema) => crate::shape::issues(json, &schema, &defs),
+        Err(_) => Vec::new(),
     }
 }
 

@@ -126,3 +126,51 @@ async fn v1_enforces_the_configured_limits_like_the_guides_routes() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn every_wrong_value_is_reported_at_once_on_every_route() {
+    let env = TestEnv::builder().without_worker().start().await;
+    let items = json!([
+        {"fruit": "GRAPE", "amount": 1},
+        {"fruit": "APPLE", "amount": "five"},
+        {"fruit": "BANANA"},
+    ]);
+    for (path, body, prefix) in [
+        ("/workflows/shopping", json!({"items": items}), ""),
+        (
+            "/v1/workflow-types/shopping/start",
+            json!({"input": {"items": items}}),
+            "/input",
+        ),
+    ] {
+        let refused = problem(
+            post(&env, path, Some(&body), &[]).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        let found: Vec<(String, String)> = refused["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["pointer"].as_str().unwrap().to_owned(),
+                    e["detail"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected = [
+            (
+                "/items/0/fruit",
+                "must be one of APPLE, BANANA, CHERRY, ORANGE, got \"GRAPE\"",
+            ),
+            (
+                "/items/1/amount",
+                "must be a whole number, got the string \"five\"",
+            ),
+            ("/items/2/amount", "is required"),
+        ]
+        .map(|(pointer, detail)| (format!("{prefix}{pointer}"), detail.to_owned()));
+        assert_eq!(found, expected, "{path}: {refused}");
+    }
+}
