@@ -1,6 +1,7 @@
-//! The README's five-minute tour runs as written: each `curl` of it against a real stack, its
-//! answer checked against the one the README shows (status, fields, and every value the README
-//! spells out in full). A tour that drifts from the API fails here.
+//! The docs' examples run as written: each `curl` of the README's five-minute tour and of the
+//! API reference against a real stack, its answer checked against the one the document shows
+//! (status, fields, and every value it spells out in full). An example that drifts from the API
+//! fails here.
 
 use std::path::PathBuf;
 
@@ -15,20 +16,14 @@ struct Step {
     expected: Option<String>,
 }
 
-/// The tour's section of the README: every `curl`, with the answer shown after it (a `# …`
-/// comment, or the ```json block that follows).
-fn tour() -> Vec<Step> {
-    let readme =
-        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
-            .expect("README.md is readable");
-    let section = readme
-        .split("## Five-minute tour")
-        .nth(1)
-        .and_then(|rest| rest.split("\n## ").next())
-        .expect("the README has a five-minute tour");
+/// The examples of `section` of a document: every `curl`, with the answer shown after it (a
+/// `# …` comment, or a ```json block that follows the command's block directly).
+fn examples(section: &str) -> Vec<Step> {
     let mut steps: Vec<Step> = Vec::new();
     let mut block: Option<&str> = None;
     let mut command = String::new();
+    // Whether prose came between the last command block and this point.
+    let mut prose = true;
     for line in section.lines() {
         if let Some(language) = line.strip_prefix("```") {
             block = match block {
@@ -38,12 +33,15 @@ fn tour() -> Vec<Step> {
             continue;
         }
         match block {
-            Some("json") => {
-                if let Some(last) = steps.last_mut() {
+            Some("json") if !prose => {
+                if let Some(last) = steps.last_mut()
+                    && last.expected.as_ref().is_none_or(|e| !e.starts_with('#'))
+                {
                     last.expected.get_or_insert_with(String::new).push_str(line);
                 }
             }
             Some("bash") => {
+                prose = false;
                 if !command.is_empty() || line.starts_with("curl ") {
                     command.push_str(line.trim_end_matches('\\'));
                     command.push(' ');
@@ -59,20 +57,31 @@ fn tour() -> Vec<Step> {
                     if let Some(last) = steps.last_mut()
                         && last.expected.is_none()
                     {
-                        last.expected = Some(comment.to_owned());
+                        last.expected = Some(format!("#{comment}"));
                     }
                 }
             }
+            None if !line.trim().is_empty() => prose = true,
             _ => {}
         }
     }
     steps
 }
 
-/// The status code and JSON the README shows: `202 {…}`, or `{…}` (text after the closing
-/// brace is commentary).
+/// A document of the repository.
+fn document(path: &str) -> String {
+    std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(path),
+    )
+    .unwrap_or_else(|e| panic!("{path} is readable: {e}"))
+}
+
+/// The status code and JSON a document shows: `202 {…}`, or `{…}` (text after the closing
+/// brace is commentary; JSON shortened with `…` is not checked).
 fn shown(expected: &str) -> (Option<u16>, Option<Value>, bool) {
-    let text = expected.trim();
+    let text = expected.trim_start_matches('#').trim();
     let (status, rest) = match text.split_once(' ') {
         Some((code, rest)) if code.len() == 3 && code.parse::<u16>().is_ok() => {
             (code.parse().ok(), rest.trim())
@@ -108,19 +117,18 @@ fn matches(shown: &Value, actual: &Value, values_too: bool) -> Result<(), String
     Ok(())
 }
 
-#[tokio::test]
-async fn the_readme_tour_runs_as_written() {
-    let env = TestEnv::start().await;
+/// Runs `steps` in order against `env`: each succeeds, and answers as shown.
+async fn run(env: &TestEnv, steps: Vec<Step>) {
     let base = env.url("");
-    let steps = tour();
-    assert!(steps.len() >= 6, "the tour's commands: {steps:?}");
     let mut workflow_id = String::new();
     for step in steps {
-        // The tour's placeholders are the ids of the workflows it started.
+        // The placeholders are the ids of the workflows the examples started; `-i` (headers) is
+        // for readers.
         let command = step
             .command
             .replace("http://localhost:8000", &base)
-            .replace("shopping-workflow-…", &workflow_id);
+            .replace("shopping-workflow-…", &workflow_id)
+            .replace("curl -i ", "curl ");
         let out = Command::new("sh")
             .arg("-c")
             .arg(format!("{command} -sS -w '\\n%{{http_code}}'"))
@@ -149,10 +157,31 @@ async fn the_readme_tour_runs_as_written() {
         if let Some(status) = status {
             assert_eq!(code, status, "{command}: {body}");
         }
-        let shown_json = shown_json.unwrap_or_else(|| panic!("the README's answer {expected:?}"));
         // An answer followed by commentary (`(COMPLETED once it ends)`) may differ in values.
-        if let Err(problem) = matches(&shown_json, &answer, !commentary) {
+        if let Some(shown_json) = shown_json
+            && let Err(problem) = matches(&shown_json, &answer, !commentary)
+        {
             panic!("{command}: {problem}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_readme_tour_runs_as_written() {
+    let readme = document("README.md");
+    let tour = readme
+        .split("## Five-minute tour")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("the README has a five-minute tour");
+    let steps = examples(tour);
+    assert!(steps.len() >= 6, "the tour's commands: {steps:?}");
+    run(&TestEnv::start().await, steps).await;
+}
+
+#[tokio::test]
+async fn the_api_references_examples_run_as_written() {
+    let steps = examples(&document("docs/api.md"));
+    assert!(steps.len() >= 6, "the reference's commands: {steps:?}");
+    run(&TestEnv::start().await, steps).await;
 }
