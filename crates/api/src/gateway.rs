@@ -135,12 +135,14 @@ impl Gateway {
     /// run's id and how it stands. A zero wait peeks, and so does every wait once the drain has
     /// begun; a wait in progress when it begins ends as if its time had run out (`Running`), so
     /// a drain never cuts a request that waits. A run that continues as new is `Running`: its
-    /// workflow's latest run goes on.
+    /// workflow's latest run goes on. The latest run's id is looked up (one describe) only for a
+    /// peek or when `name_run` asks for it; otherwise the id returned is empty.
     pub(crate) async fn outcome(
         &self,
         workflow_id: &str,
         run_id: Option<&str>,
         wait: Duration,
+        name_run: bool,
     ) -> Result<(String, Outcome), ApiError> {
         let wait = if self.drain.is_draining() {
             Duration::ZERO
@@ -148,9 +150,10 @@ impl Gateway {
             wait
         };
         // The run's id, and (for a peek) whether it runs, are the describe's to tell.
-        let described = match run_id {
-            Some(_) if !wait.is_zero() => None,
-            _ => Some(Box::pin(self.describe_run(workflow_id, run_id)).await?),
+        let described = if wait.is_zero() || (run_id.is_none() && name_run) {
+            Some(Box::pin(self.describe_run(workflow_id, run_id)).await?)
+        } else {
+            None
         };
         let run_id = match (run_id, &described) {
             (Some(run_id), _) => run_id.to_owned(),

@@ -261,7 +261,7 @@ fn unknown_fields(sent: &Value, kept: &Value, at: &mut String, issues: &mut Vec<
 }
 
 /// A name as one JSON pointer token (RFC 6901).
-fn escape(name: &str) -> String {
+pub(crate) fn escape(name: &str) -> String {
     name.replace('~', "~0").replace('/', "~1")
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::registry::InputIssue;
+use crate::registry::{InputIssue, escape};
 
 /// Most issues reported: an answer stays small whatever the request.
 const MAX_ISSUES: usize = 20;
@@ -194,10 +194,6 @@ fn compact(value: &Value) -> String {
     } else {
         text
     }
-}
-
-fn escape(name: &str) -> String {
-    name.replace('~', "~0").replace('/', "~1")
 }
 
 #[cfg(test)]

@@ -334,7 +334,13 @@ pub(crate) async fn start(
     let outcome = if wait.is_zero() && !replayed {
         Outcome::Running
     } else {
-        match Box::pin(state.gateway.outcome(&workflow_id, Some(&run_id), wait)).await {
+        match Box::pin(
+            state
+                .gateway
+                .outcome(&workflow_id, Some(&run_id), wait, true),
+        )
+        .await
+        {
             Ok((_, outcome)) => outcome,
             // Started; losing sight of it now must not read as "not started", or a retrying
             // client would start it twice.

@@ -142,6 +142,7 @@ pub(crate) async fn result(
             &request.workflow_id,
             request.run_id.as_deref(),
             request.wait,
+            request.with_run_id,
         )
         .await?;
     let (code, mut out) = RunOut::from_outcome(request.workflow_id, outcome);
