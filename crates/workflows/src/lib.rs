@@ -11,6 +11,7 @@ pub mod approval;
 pub mod cart;
 pub mod duration;
 pub mod registry;
+pub(crate) mod rules;
 #[cfg(feature = "openapi")]
 mod shape;
 pub mod shopping;

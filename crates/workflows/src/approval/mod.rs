@@ -15,7 +15,6 @@ mod tests;
 #[cfg(feature = "worker")]
 pub use implementation::OrderApprovalWorkflow;
 pub use rules::note_rejection;
-pub(crate) use rules::{parse_timeout, text_issue};
 
 use serde::{Deserialize, Serialize};
 

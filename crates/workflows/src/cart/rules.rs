@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::{CartOutcome, CartRequest, CartState, CartStatus, DEFAULT_CHECKOUT_AFTER};
 use crate::{
-    approval::{parse_timeout, text_issue},
     registry::{InputIssue, Limits, Validate},
+    rules::{parse_timeout, text_issue},
     shopping::{ShoppingItem, item_issues},
 };
 
