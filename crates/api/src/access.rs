@@ -157,6 +157,11 @@ impl ApiRouter {
     }
 }
 
+/// Who a request comes from, as limits count clients: the principal's key or subject, or the
+/// client's address without authentication. Set on every guarded request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClientKey(pub String);
+
 /// What guards every non-open route: authentication, limits, permissions.
 pub(crate) struct Gate {
     state: AppState,
@@ -222,6 +227,7 @@ impl Gate {
             if let Some(principal) = principal {
                 parts.extensions.insert(principal);
             }
+            parts.extensions.insert(ClientKey(client.clone()));
             Ok::<_, ApiError>(next.run(Request::from_parts(parts, body)).await)
         };
         self.protection

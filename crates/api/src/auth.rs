@@ -221,6 +221,18 @@ impl Principal {
         ))
     }
 
+    /// Whether this principal may read workflows of Temporal type `workflow_type`.
+    pub(crate) fn may_read_type(&self, workflow_type: &str) -> bool {
+        if self.may_any(Action::Read) {
+            return true;
+        }
+        let name = flowgate_workflows::registry::registry()
+            .by_type(workflow_type)
+            .map(|def| def.name)
+            .unwrap_or_default();
+        self.may(Action::Read, &[name, workflow_type])
+    }
+
     /// Ok when a permission covers `action` on `target`. The type of an id-addressed workflow
     /// is looked up (one describe) only when the principal's permissions for `action` are
     /// restricted to some types.

@@ -154,6 +154,9 @@ pub enum ApiError {
     /// `limits.max_concurrent_requests` are in flight already; shed instead of queued.
     #[error("the API is handling as many requests as it may at once; retry shortly")]
     Overloaded,
+    /// As many event streams are open as `api.events.*` allow (in total, or for this client).
+    #[error("{0}")]
+    TooManyStreams(String),
     /// The request took longer than `api.request_timeout`.
     #[error("the request did not complete within {0}")]
     RequestTimeout(String),
@@ -293,6 +296,11 @@ impl ApiError {
             Self::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Forbidden"),
             Self::RateLimited { .. } => (S::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
             Self::Overloaded => (S::SERVICE_UNAVAILABLE, "overloaded", "Overloaded"),
+            Self::TooManyStreams(_) => (
+                S::TOO_MANY_REQUESTS,
+                "too-many-streams",
+                "Too many event streams",
+            ),
             Self::RequestTimeout(_) => (S::GATEWAY_TIMEOUT, "request-timeout", "Request timed out"),
             Self::TemporalUnavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
@@ -347,7 +355,7 @@ impl IntoResponse for ApiError {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response();
         let retry_after = match &self {
-            Self::TemporalUnavailable(_) | Self::Overloaded => {
+            Self::TemporalUnavailable(_) | Self::Overloaded | Self::TooManyStreams(_) => {
                 Some(HeaderValue::from_static(RETRY_AFTER_SECS))
             }
             Self::RateLimited { retry_after_secs } => Some(HeaderValue::from(*retry_after_secs)),

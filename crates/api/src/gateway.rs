@@ -4,7 +4,9 @@
 //! them, so the API needs the workflows' names and types but never their code.
 
 mod describe;
+mod events;
 mod failure;
+mod history;
 mod keyed;
 mod list;
 mod messages;
@@ -23,6 +25,7 @@ use temporalio_client::{
 mod reason;
 
 pub(crate) use describe::Execution;
+pub(crate) use events::{EventKind, EventOut, EventTyper};
 pub(crate) use keyed::Keyed;
 pub(crate) use start::StartSpec;
 
@@ -107,6 +110,7 @@ impl Gateway {
             TemporalOperation::GetResult
                 | TemporalOperation::Update
                 | TemporalOperation::UpdateResult
+                | TemporalOperation::WatchHistory
         ) && elapsed >= self.rpc_timeout;
         let failure = result
             .as_ref()

@@ -17,6 +17,7 @@ mod routes;
 mod serve;
 mod startup;
 mod state;
+mod streams;
 mod trace;
 
 pub use metrics::{FailureReason, TemporalOperation};

@@ -17,7 +17,7 @@ use std::{sync::Arc, time::Duration};
 
 use flowgate_temporal::TemporalLink;
 use prometheus::{
-    HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     core::{Collector, Desc},
     proto::MetricFamily,
 };
@@ -59,6 +59,9 @@ struct Inner {
     temporal_failures: IntCounterVec,
     rejected: IntCounterVec,
     jwks_fetches: IntCounterVec,
+    streams_open: IntGauge,
+    stream_events: IntCounter,
+    stream_resumes: IntCounter,
 }
 
 impl ApiMetrics {
@@ -120,6 +123,18 @@ impl ApiMetrics {
             ),
             &["outcome"],
         )?;
+        let streams_open = IntGauge::new(
+            "flowgate_event_streams_open",
+            "Event streams (GET /v1/workflows/{id}/events) open now.",
+        )?;
+        let stream_events = IntCounter::new(
+            "flowgate_event_stream_events_total",
+            "Events sent on event streams.",
+        )?;
+        let stream_resumes = IntCounter::new(
+            "flowgate_event_stream_resumes_total",
+            "Event streams that resumed after an event (Last-Event-ID or ?after=).",
+        )?;
         let temporal_up = TemporalUp {
             gauge: IntGauge::new(
                 "flowgate_temporal_up",
@@ -135,6 +150,9 @@ impl ApiMetrics {
         registry.register(Box::new(rejected.clone()))?;
         registry.register(Box::new(jwks_fetches.clone()))?;
         registry.register(Box::new(temporal_up))?;
+        registry.register(Box::new(streams_open.clone()))?;
+        registry.register(Box::new(stream_events.clone()))?;
+        registry.register(Box::new(stream_resumes.clone()))?;
         for reason in RejectReason::ALL {
             rejected.with_label_values(&[reason.as_str()]);
         }
@@ -160,6 +178,9 @@ impl ApiMetrics {
                 temporal_failures,
                 rejected,
                 jwks_fetches,
+                streams_open,
+                stream_events,
+                stream_resumes,
             }),
         })
     }
@@ -191,6 +212,26 @@ impl ApiMetrics {
             .jwks_fetches
             .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
+    }
+
+    /// Counts an event stream opened.
+    pub(crate) fn stream_opened(&self) {
+        self.inner.streams_open.inc();
+    }
+
+    /// Counts an event stream closed.
+    pub(crate) fn stream_closed(&self) {
+        self.inner.streams_open.dec();
+    }
+
+    /// Counts one event sent on a stream.
+    pub(crate) fn stream_event(&self) {
+        self.inner.stream_events.inc();
+    }
+
+    /// Counts a stream that resumed after an event.
+    pub(crate) fn stream_resumed(&self) {
+        self.inner.stream_resumes.inc();
     }
 
     /// Records one Temporal call that took `elapsed` and failed for `failure`, if it did.

@@ -6,7 +6,7 @@ use flowgate_config::Settings;
 use flowgate_temporal::TemporalLink;
 use flowgate_workflows::{registry::Limits, shopping::ShoppingLimits};
 
-use crate::{drain::Drain, gateway::Gateway, metrics::ApiMetrics};
+use crate::{drain::Drain, gateway::Gateway, metrics::ApiMetrics, streams::StreamLimits};
 
 /// Shared, cheap to clone.
 #[derive(Clone)]
@@ -21,6 +21,8 @@ pub(crate) struct AppState {
     pub metrics: ApiMetrics,
     /// What workflow inputs may hold, from the settings.
     pub limits: Limits,
+    /// Bounds on open event streams.
+    pub streams: StreamLimits,
     drain: Drain,
 }
 
@@ -40,7 +42,9 @@ impl AppState {
                 max_amount: settings.shopping.max_amount,
             },
         };
+        let streams = StreamLimits::new(&settings.api.events, metrics.clone());
         Self {
+            streams,
             settings,
             link,
             gateway,
@@ -54,6 +58,11 @@ impl AppState {
     /// or an update ends at once (requests arriving later do not wait).
     pub(crate) fn start_draining(&self) {
         self.drain.start();
+    }
+
+    /// Resolves when shutdown begins (at once if it has).
+    pub(crate) async fn draining(&self) {
+        self.drain.started().await;
     }
 
     /// Whether shutdown has begun.

@@ -22,9 +22,9 @@ pub use cli::{Command, ConfigArgs};
 pub use load::{ConfigError, DEFAULT_CONFIG, load, load_from};
 pub use secret::Secret;
 pub use settings::{
-    ApiSettings, CorsSettings, GrpcCompression, LimitsSettings, LogFormat, LogSettings,
-    MetricsSettings, OtelSettings, Settings, ShoppingSettings, TemporalSettings, TlsSettings,
-    WorkerSettings,
+    ApiSettings, CorsSettings, EventStreamSettings, GrpcCompression, LimitsSettings, LogFormat,
+    LogSettings, MetricsSettings, OtelSettings, Settings, ShoppingSettings, TemporalSettings,
+    TlsSettings, WorkerSettings,
 };
 
 impl Settings {

@@ -68,6 +68,24 @@ pub struct ApiSettings {
     pub idle_timeout: Duration,
     /// Client connections open at once; beyond it new connections wait in the listen backlog.
     pub max_connections: usize,
+    /// Live event streams.
+    pub events: EventStreamSettings,
+}
+
+/// Live event streams (`GET /v1/workflows/{id}/events`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventStreamSettings {
+    /// Streams open at once, in total.
+    pub max_streams: usize,
+    /// Streams open at once per client.
+    pub max_streams_per_client: usize,
+    /// A stream ends after this long (the client resumes with `Last-Event-ID`).
+    #[serde(with = "humantime_serde")]
+    pub max_age: Duration,
+    /// A comment line is sent on a stream idle this long.
+    #[serde(with = "humantime_serde")]
+    pub heartbeat: Duration,
 }
 
 /// Connection to Temporal. Unset optional values fall back to Temporal's own environment

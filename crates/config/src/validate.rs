@@ -78,6 +78,16 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
     }
     positive("api.idle_timeout", api.idle_timeout)?;
     in_range("api.max_connections", api.max_connections, 1, 1_000_000)?;
+    let events = &api.events;
+    in_range("api.events.max_streams", events.max_streams, 1, 1_000_000)?;
+    in_range(
+        "api.events.max_streams_per_client",
+        events.max_streams_per_client,
+        1,
+        events.max_streams,
+    )?;
+    positive("api.events.max_age", events.max_age)?;
+    positive("api.events.heartbeat", events.heartbeat)?;
     for origin in &s.cors.allowed_origins {
         valid_origin(origin, s.cors.allowed_origins.len())?;
     }

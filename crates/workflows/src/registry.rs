@@ -58,6 +58,9 @@ impl Limits {
     };
 }
 
+/// The memo field a workflow upserts to report its progress (see [`WorkflowDef::progress`]).
+pub const PROGRESS_MEMO_KEY: &str = "progress";
+
 /// Rules a payload type checks beyond its shape (ranges, lengths, cross-field rules, the
 /// deployment's [`Limits`]).
 pub trait Validate {
@@ -341,6 +344,9 @@ pub struct WorkflowDef {
     pub queries: Vec<Message>,
     /// Updates it accepts.
     pub updates: Vec<Message>,
+    /// What it reports of its own progress while it runs (the memo field [`PROGRESS_MEMO_KEY`]),
+    /// streamed as `progress` events; set with [`WorkflowDef::progress`].
+    pub progress: Option<Payload>,
     /// Registers the implementation on a worker (feature `worker`): set with
     /// [`WorkflowDef::implemented_by`]. The Flowgate worker registers every workflow declared on
     /// its queue from here, so none can be declared and forgotten.
@@ -374,6 +380,7 @@ impl WorkflowDef {
             signals: Vec::new(),
             queries: Vec::new(),
             updates: Vec::new(),
+            progress: None,
             #[cfg(feature = "worker")]
             register: None,
         }
@@ -416,6 +423,14 @@ impl WorkflowDef {
     #[must_use]
     pub fn update(mut self, message: Message) -> Self {
         self.updates.push(message);
+        self
+    }
+
+    /// Reports its progress as a `P`: the workflow upserts memo field [`PROGRESS_MEMO_KEY`], and
+    /// each upsert is a `progress` event of `GET /v1/workflows/{id}/events`.
+    #[must_use]
+    pub fn progress<P: PayloadType>(mut self) -> Self {
+        self.progress = Some(Payload::of::<P>());
         self
     }
 

@@ -74,11 +74,13 @@ pub enum TemporalOperation {
     History,
     /// Ask whether workers poll a task queue (after a query or update found no answer).
     DescribeTaskQueue,
+    /// Wait for a run's next history event (a long poll of an event stream).
+    WatchHistory,
 }
 
 impl TemporalOperation {
     /// Every operation.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Start,
         Self::Describe,
         Self::GetResult,
@@ -91,6 +93,7 @@ impl TemporalOperation {
         Self::List,
         Self::History,
         Self::DescribeTaskQueue,
+        Self::WatchHistory,
     ];
 
     /// The label value.
@@ -108,6 +111,7 @@ impl TemporalOperation {
             Self::List => "list",
             Self::History => "get_history",
             Self::DescribeTaskQueue => "describe_task_queue",
+            Self::WatchHistory => "watch_history",
         }
     }
 }

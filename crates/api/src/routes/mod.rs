@@ -43,6 +43,7 @@ use crate::{
         v1::list::list_workflows,
         v1::workflow::get_workflow,
         v1::workflow::get_workflow_result,
+        v1::events::workflow_events,
         v1::messages::send_signal,
         v1::messages::run_query,
         v1::messages::run_update,

@@ -75,6 +75,7 @@ fn the_openapi_document_covers_every_route() {
         ("/v1/workflows", "get"),
         ("/v1/workflows/{workflow_id}", "get"),
         ("/v1/workflows/{workflow_id}/result", "get"),
+        ("/v1/workflows/{workflow_id}/events", "get"),
         ("/v1/workflows/{workflow_id}/signals/{name}", "post"),
         ("/v1/workflows/{workflow_id}/queries/{name}", "post"),
         ("/v1/workflows/{workflow_id}/updates/{name}", "post"),

@@ -10,6 +10,7 @@ mod doc_examples;
 mod drain;
 mod drain_waits;
 mod errors;
+mod events;
 mod faults;
 mod guide_core;
 mod metrics;

@@ -33,7 +33,11 @@ async fn describe_reports_status_times_type_queue_history_and_memo() {
     assert_eq!(out["workflow_type"], "ShoppingWorkflow");
     assert_eq!(out["task_queue"], "shopping-tasks");
     assert_eq!(out["status"], "completed");
-    assert_eq!(out["memo"], json!({"owner": {"team": "fruit"}}));
+    // The client's memo, and the progress the workflow reported in it.
+    assert_eq!(
+        out["memo"],
+        json!({"owner": {"team": "fruit"}, "progress": {"ordered": 1, "total": 1}})
+    );
     assert!(out["history_length"].as_u64().unwrap() >= 5, "{out}");
     for field in ["start_time", "execution_time", "close_time"] {
         let time = out[field].as_str().unwrap();

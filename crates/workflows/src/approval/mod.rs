@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     registry::{Message, WorkflowDef},
-    shopping::ShoppingItem,
+    shopping::{OrderProgress, ShoppingItem},
 };
 
 /// Temporal workflow type name.
@@ -243,6 +243,7 @@ pub fn definition() -> WorkflowDef {
         )
         .output::<ApprovalStatus>(),
     )
+    .progress::<OrderProgress>()
     .update(
         Message::new(
             UPDATE_ADD_NOTE,

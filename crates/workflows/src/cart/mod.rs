@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     registry::{Message, WorkflowDef},
-    shopping::ShoppingItem,
+    shopping::{OrderProgress, ShoppingItem},
 };
 
 /// Temporal workflow type name.
@@ -198,7 +198,8 @@ pub fn definition() -> WorkflowDef {
         )
         .input::<ShoppingItem>()
         .output::<CartStatus>(),
-    );
+    )
+    .progress::<OrderProgress>();
     #[cfg(feature = "worker")]
     let def = def.implemented_by::<CartWorkflow>();
     def

@@ -4,9 +4,9 @@
     reason = "the SDK macros generate undocumented marker constants for each method"
 )]
 
-use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{cell::Cell, future::Future, pin::Pin, sync::Arc, time::Duration};
 
-use temporalio_common::{RetryPolicy, error::ApplicationFailure};
+use temporalio_common::{MemoValue, RetryPolicy, error::ApplicationFailure};
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::{
     ActivityExecutionError, ActivityOptions, WorkflowContext, WorkflowResult, WorkflowTermination,
@@ -14,7 +14,8 @@ use temporalio_sdk::{
     workflows::join_all,
 };
 
-use super::{Fruit, INVALID_SHOPPING_LIST, OrderMetrics, ShoppingList, order_line};
+use super::{Fruit, INVALID_SHOPPING_LIST, OrderMetrics, OrderProgress, ShoppingList, order_line};
+use crate::registry::PROGRESS_MEMO_KEY;
 
 /// An order activity does no I/O of its own; [`ORDER_START_TO_CLOSE`] covers an `order_delay` of a
 /// few seconds and a loaded machine. Retries cover a worker that dies mid-activity: the same
@@ -69,33 +70,40 @@ impl ShoppingWorkflow {
     }
 }
 
+/// The patch that added progress reports: runs started before it replay without them.
+const PROGRESS_PATCH: &str = "report-order-progress";
+
 /// Orders `items` with the order activities, concurrently; `join_all` is deterministic and
-/// keeps the lines in item order. Shared by every workflow that orders fruit.
+/// keeps the lines in item order. Each item ordered is reported as the workflow's progress
+/// ([`OrderProgress`]). Shared by every workflow that orders fruit.
 pub(crate) async fn order_items<W>(
     ctx: &WorkflowContext<W>,
     items: &[super::ShoppingItem],
 ) -> WorkflowResult<String> {
     let options = activity_options(ORDER_START_TO_CLOSE);
+    let report = ctx.patched(PROGRESS_PATCH);
+    let total = u32::try_from(items.len()).unwrap_or(u32::MAX);
+    let ordered = Cell::new(0_u32);
+    let ordered = &ordered;
     let orders: Vec<OrderFuture<'_>> = items
         .iter()
         .map(|item| {
-            let amount = i64::from(item.amount);
-            let opts = options.clone();
-            match item.fruit {
-                Fruit::Apple => {
-                    Box::pin(ctx.execute_activity(OrderActivities::order_apples, amount, opts))
-                        as OrderFuture<'_>
+            let order = order_item(ctx, item, options.clone());
+            Box::pin(async move {
+                let line = order.await;
+                if report && line.is_ok() {
+                    ordered.set(ordered.get() + 1);
+                    let progress = OrderProgress {
+                        ordered: ordered.get(),
+                        total,
+                    };
+                    let memo = [(PROGRESS_MEMO_KEY, Some(MemoValue::new(progress)))];
+                    if let Err(error) = ctx.upsert_memo(memo) {
+                        tracing::warn!(%error, "progress not reported");
+                    }
                 }
-                Fruit::Banana => {
-                    Box::pin(ctx.execute_activity(OrderActivities::order_bananas, amount, opts))
-                }
-                Fruit::Cherry => {
-                    Box::pin(ctx.execute_activity(OrderActivities::order_cherries, amount, opts))
-                }
-                Fruit::Orange => {
-                    Box::pin(ctx.execute_activity(OrderActivities::order_oranges, amount, opts))
-                }
-            }
+                line
+            }) as OrderFuture<'_>
         })
         .collect();
     let mut result = String::new();
@@ -110,6 +118,28 @@ pub(crate) async fn order_items<W>(
         }
     }
     Ok(result)
+}
+
+/// The order activity of one item.
+fn order_item<'a, W>(
+    ctx: &'a WorkflowContext<W>,
+    item: &super::ShoppingItem,
+    opts: ActivityOptions,
+) -> OrderFuture<'a> {
+    let amount = i64::from(item.amount);
+    match item.fruit {
+        Fruit::Apple => Box::pin(ctx.execute_activity(OrderActivities::order_apples, amount, opts))
+            as OrderFuture<'_>,
+        Fruit::Banana => {
+            Box::pin(ctx.execute_activity(OrderActivities::order_bananas, amount, opts))
+        }
+        Fruit::Cherry => {
+            Box::pin(ctx.execute_activity(OrderActivities::order_cherries, amount, opts))
+        }
+        Fruit::Orange => {
+            Box::pin(ctx.execute_activity(OrderActivities::order_oranges, amount, opts))
+        }
+    }
 }
 
 /// The order activities. `order_delay` simulates slow suppliers (demos, drain and load tests).

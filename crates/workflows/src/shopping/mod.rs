@@ -139,6 +139,20 @@ pub struct ShoppingList {
     pub items: Vec<ShoppingItem>,
 }
 
+/// How far an order has got, reported as the workflow's progress each time an item is ordered
+/// (`progress` events of `GET /v1/workflows/{id}/events`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"ordered": 1, "total": 2})))]
+pub struct OrderProgress {
+    /// Items ordered so far.
+    pub ordered: u32,
+    /// Items to order.
+    pub total: u32,
+}
+
+impl Validate for OrderProgress {}
+
 impl Validate for ShoppingList {
     fn issues(&self, limits: &Limits) -> Vec<InputIssue> {
         item_issues(&self.items, &limits.shopping)
@@ -195,7 +209,8 @@ pub fn definition() -> WorkflowDef {
         WORKFLOW_ID_PREFIX,
         "Orders each item of a shopping list (one activity per item) and returns the order lines.",
         || serde_json::json!({"items": [{"fruit": "APPLE", "amount": 5}, {"fruit": "BANANA", "amount": 3}]}),
-    );
+    )
+    .progress::<OrderProgress>();
     #[cfg(feature = "worker")]
     let def = def.implemented_by::<ShoppingWorkflow>();
     def

@@ -7,6 +7,7 @@
 
 mod body;
 pub(crate) mod control;
+pub(crate) mod events;
 mod idempotency;
 pub(crate) mod list;
 pub(crate) mod messages;
@@ -55,6 +56,12 @@ pub(crate) fn routes(router: ApiRouter) -> ApiRouter {
             "/v1/workflows/{workflow_id}/result",
             on_run,
             workflow::get_workflow_result,
+        )
+        .route(
+            Method::GET,
+            "/v1/workflows/{workflow_id}/events",
+            on_run,
+            events::workflow_events,
         )
         .route(
             Method::POST,

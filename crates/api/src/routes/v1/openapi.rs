@@ -59,9 +59,21 @@ pub(crate) fn extend(doc: &mut OpenApi) {
     let mut schemas = Vec::new();
     let mut message_paths: BTreeMap<String, (Kind, Targets)> = BTreeMap::new();
     let defs = registry().all();
+    let mut progress = Vec::new();
+    let mut progress_refs = Vec::new();
     for def in defs {
         def.input.schemas(&mut schemas);
         def.output.schemas(&mut schemas);
+        if let Some(payload) = &def.progress {
+            payload.schemas(&mut schemas);
+            progress_refs.push(payload.schema_name());
+            progress.push(format!(
+                "`{}`: [`{}`](#/components/schemas/{})",
+                def.name,
+                payload.schema_name(),
+                payload.schema_name()
+            ));
+        }
         let pascal = pascal(def.name);
         schemas.push((format!("Start{pascal}In"), start_schema(def)));
         schemas.push((
@@ -108,9 +120,28 @@ pub(crate) fn extend(doc: &mut OpenApi) {
             PathItem::new(HttpMethod::Post, alias),
         );
     }
+    if let Some(events) = doc
+        .paths
+        .paths
+        .get_mut("/v1/workflows/{workflow_id}/events")
+        .and_then(|item| item.get.as_mut())
+    {
+        let declared = if progress.is_empty() {
+            "none".to_owned()
+        } else {
+            progress.join(", ")
+        };
+        events.description = Some(format!(
+            "{} The `progress` of a `progress` event, by workflow: {declared}.",
+            events.description.as_deref().unwrap_or_default()
+        ));
+    }
     for (name, schema) in schemas {
         components.schemas.entry(name).or_insert(schema);
     }
+    progress_refs.sort();
+    progress_refs.dedup();
+    flatten_events(components, &progress_refs);
     for (path, (kind, targets)) in message_paths {
         doc.paths.paths.insert(
             path,
@@ -331,4 +362,53 @@ mod tests {
             );
         }
     }
+}
+
+/// `EventOut` as one object per event type: the common fields (`event_id`, `run_id`, `time`)
+/// and the type's own, as the stream sends them, rather than the `allOf` of the common object
+/// and the `oneOf` of the types (which client generators cannot take). A `progress` event's
+/// `progress` is one of the progress types the registry declares.
+fn flatten_events(components: &mut utoipa::openapi::Components, progress: &[String]) {
+    let (Some(RefOr::T(Schema::OneOf(kinds))), Some(RefOr::T(Schema::AllOf(out)))) = (
+        components.schemas.remove("EventKind"),
+        components.schemas.remove("EventOut"),
+    ) else {
+        panic!("EventKind is a oneOf and EventOut an allOf");
+    };
+    let Some(common) = out.items.iter().find_map(|item| match item {
+        RefOr::T(Schema::Object(common)) => Some(common),
+        _ => None,
+    }) else {
+        panic!("EventOut has its common fields");
+    };
+    let mut flat = OneOfBuilder::new().description(out.description.clone());
+    for kind in kinds.items {
+        let RefOr::T(Schema::Object(mut kind)) = kind else {
+            panic!("every event type is an object");
+        };
+        let own = std::mem::take(&mut kind.properties);
+        kind.properties = common.properties.clone();
+        kind.properties.extend(own);
+        let own = std::mem::take(&mut kind.required);
+        kind.required = common.required.clone();
+        kind.required.extend(own);
+        let is_progress = kind.properties.get("type").is_some_and(|t| {
+            serde_json::to_value(t).is_ok_and(|t| t["enum"] == json!(["progress"]))
+        });
+        if is_progress && !progress.is_empty() {
+            let mut one_of =
+                OneOfBuilder::new().description(Some("The progress, as the workflow reported it."));
+            for name in progress {
+                one_of = one_of.item(Ref::from_schema_name(name.clone()));
+            }
+            kind.properties.insert(
+                "progress".to_owned(),
+                RefOr::T(Schema::OneOf(one_of.build())),
+            );
+        }
+        flat = flat.item(RefOr::T(Schema::Object(kind)));
+    }
+    components
+        .schemas
+        .insert("EventOut".to_owned(), RefOr::T(Schema::OneOf(flat.build())));
 }

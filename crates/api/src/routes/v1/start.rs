@@ -12,7 +12,7 @@ use axum::{
 use flowgate_config::Action;
 use flowgate_workflows::{
     duration::{self, SecondsOrDuration},
-    registry::WorkflowDef,
+    registry::{PROGRESS_MEMO_KEY, WorkflowDef},
 };
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -121,6 +121,12 @@ impl StartIn {
             errors.push(FieldError::new(
                 format!("/memo/{MEMO_KEY}"),
                 "is reserved for Flowgate",
+            ));
+        }
+        if def.progress.is_some() && memo.contains_key(PROGRESS_MEMO_KEY) {
+            errors.push(FieldError::new(
+                format!("/memo/{PROGRESS_MEMO_KEY}"),
+                "is where the workflow reports its progress",
             ));
         }
         let search_attributes = self.search_attributes.unwrap_or_default();
