@@ -144,6 +144,25 @@ async fn run(env: &TestEnv, steps: Vec<Step>) {
         let (body, code) = stdout.rsplit_once('\n').expect("curl printed the status");
         let code: u16 = code.trim().parse().expect("a status code");
         assert!(code < 400, "{command}: {code} {body}");
+        if command.starts_with("curl -N ") {
+            // An event stream, watched until the workflow's last event ends it.
+            let events: Vec<&str> = body
+                .lines()
+                .filter_map(|line| line.strip_prefix("event: "))
+                .collect();
+            assert_eq!(
+                events.first(),
+                Some(&"workflow_started"),
+                "{command}: {body}"
+            );
+            assert_eq!(
+                events.last(),
+                Some(&"workflow_completed"),
+                "{command}: {body}"
+            );
+            assert!(events.contains(&"progress"), "{command}: {body}");
+            continue;
+        }
         let answer: Value = serde_json::from_str(body).expect("a JSON answer");
         if let Some(id) = answer["workflow_id"].as_str()
             && id.starts_with("shopping-workflow-")
