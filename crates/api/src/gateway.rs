@@ -12,6 +12,7 @@ mod list;
 mod messages;
 mod payload;
 mod start;
+mod with_start;
 
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ mod reason;
 pub(crate) use describe::Execution;
 pub(crate) use events::{EventKind, EventOut, EventTyper};
 pub(crate) use keyed::Keyed;
-pub(crate) use start::StartSpec;
+pub(crate) use start::{StartSpec, WithStart};
 
 use crate::{
     drain::Drain,

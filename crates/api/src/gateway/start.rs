@@ -16,12 +16,13 @@ use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use serde_json::{Map, Value};
 use temporalio_client::{
     NamespacedClient, grpc::WorkflowService, tonic::Code, tonic::IntoRequest as _,
+    tonic::Status as RpcStatus,
 };
 use temporalio_common::protos::temporal::api::{
     common::v1::{Header, Memo, Payloads, SearchAttributes, WorkflowType},
     enums::v1::{WorkflowIdConflictPolicy, WorkflowIdReusePolicy},
     taskqueue::v1::TaskQueue,
-    workflowservice::v1::StartWorkflowExecutionRequest,
+    workflowservice::v1::{SignalWithStartWorkflowExecutionRequest, StartWorkflowExecutionRequest},
 };
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -54,16 +55,43 @@ pub(crate) struct StartSpec {
     pub id_conflict_policy: WorkflowIdConflictPolicy,
     /// Temporal request id; the server deduplicates retries of one request id. Random if unset.
     pub request_id: Option<String>,
+    /// A message delivered with the start, atomically: signal- or update-with-start.
+    pub with: Option<WithStart>,
+}
+
+/// A message a start delivers to the run it starts, or to the one running under its id.
+#[derive(Debug, Clone)]
+pub(crate) enum WithStart {
+    /// Signal-with-start.
+    Signal {
+        /// Signal name.
+        name: String,
+        /// Its argument.
+        input: Option<Value>,
+    },
+    /// Update-with-start: the update's result is waited for up to `wait`.
+    Update {
+        /// Update name.
+        name: String,
+        /// Its argument.
+        input: Option<Value>,
+        /// Its id (Temporal deduplicates updates by id within a run).
+        update_id: String,
+        /// How long to wait for its result.
+        wait: Duration,
+    },
 }
 
 /// What Temporal answered to a start.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct StartedRun {
     /// The run this start created or (use-existing policy, duplicate request) found.
     pub run_id: String,
     /// Temporal's `started`: false when the use-existing policy returned a running run. A
     /// retried request id is reported as started by the server.
     pub started: bool,
+    /// An update-with-start's result, or why there is none (the run started all the same).
+    pub update: Option<Result<Value, ApiError>>,
 }
 
 impl Gateway {
@@ -85,6 +113,91 @@ impl Gateway {
 
     async fn start_raw(&self, spec: &StartSpec) -> Result<StartedRun, ApiError> {
         let mut client = self.link.client()?;
+        let trace = start_span(&spec.workflow_type, &spec.workflow_id);
+        let request = start_request(&client, spec, &trace)?;
+        let result = match &spec.with {
+            None => {
+                let mut request = request.into_request();
+                request.set_timeout(self.rpc_timeout);
+                let call = async move {
+                    WorkflowService::start_workflow_execution(&mut client, request).await
+                }
+                .with_context(trace.clone());
+                self.link.bounded(self.rpc_timeout, call).await.map(|r| {
+                    r.map(|response| {
+                        let response = response.into_inner();
+                        StartedRun {
+                            run_id: response.run_id,
+                            started: response.started,
+                            update: None,
+                        }
+                    })
+                })
+            }
+            Some(WithStart::Signal { name, input }) => {
+                let request = signal_with_start_request(request, name, input.as_ref())?;
+                let mut request = request.into_request();
+                request.set_timeout(self.rpc_timeout);
+                let call = async move {
+                    WorkflowService::signal_with_start_workflow_execution(&mut client, request)
+                        .await
+                }
+                .with_context(trace.clone());
+                self.link.bounded(self.rpc_timeout, call).await.map(|r| {
+                    r.map(|response| {
+                        let response = response.into_inner();
+                        StartedRun {
+                            run_id: response.run_id,
+                            started: response.started,
+                            update: None,
+                        }
+                    })
+                })
+            }
+            Some(WithStart::Update { .. }) => {
+                return Box::pin(self.update_with_start(client, spec, request, trace)).await;
+            }
+        };
+        end_span(
+            &trace,
+            match &result {
+                Ok(Ok(_)) => None,
+                Ok(Err(status)) => Some(format!("{:?}: {}", status.code(), status.message())),
+                Err(unavailable) => Some(unavailable.to_string()),
+            },
+        );
+        match result? {
+            Ok(run) => Ok(run),
+            Err(status) => Err(start_error(spec, status)),
+        }
+    }
+}
+
+/// What Temporal's refusal of a start means to the client.
+pub(super) fn start_error(spec: &StartSpec, status: RpcStatus) -> ApiError {
+    match status.code() {
+        Code::AlreadyExists => ApiError::WorkflowAlreadyExists(spec.workflow_id.clone()),
+        Code::InvalidArgument => {
+            let message = status.message().to_owned();
+            // The request was checked before it left; what Temporal still refuses is the
+            // namespace's search attribute schema (or a limit of the server).
+            if message.to_lowercase().contains("search attribute") {
+                ApiError::Validation(vec![FieldError::new("/search_attributes", message)])
+            } else {
+                ApiError::TemporalRejected(message)
+            }
+        }
+        _ => failure::rpc_error(status),
+    }
+}
+
+/// The `StartWorkflowExecution` request of `spec`, traced by `trace`.
+fn start_request(
+    client: &temporalio_client::Client,
+    spec: &StartSpec,
+    trace: &Context,
+) -> Result<StartWorkflowExecutionRequest, ApiError> {
+    {
         let encode = |map: &Map<String, Value>| {
             map.iter()
                 .map(|(k, v)| Ok((k.clone(), payload::json_payload(v)?)))
@@ -93,7 +206,6 @@ impl Gateway {
         let memo = encode(&spec.memo).map_err(ApiError::internal)?;
         let search_attributes = encode(&spec.search_attributes).map_err(ApiError::internal)?;
         let input = payload::json_payload(&spec.input).map_err(ApiError::internal)?;
-        let trace = start_span(&spec.workflow_type, &spec.workflow_id);
         let request = StartWorkflowExecutionRequest {
             namespace: client.namespace(),
             identity: client.identity(),
@@ -119,50 +231,41 @@ impl Gateway {
                 indexed_fields: search_attributes,
             }),
             workflow_start_delay: spec.start_delay.and_then(|d| d.try_into().ok()),
-            header: trace_header(&trace),
+            header: trace_header(trace),
             ..Default::default()
         };
-        let mut request = request.into_request();
-        request.set_timeout(self.rpc_timeout);
-        let call =
-            async move { WorkflowService::start_workflow_execution(&mut client, request).await }
-                .with_context(trace.clone());
-        let result = self.link.bounded(self.rpc_timeout, call).await;
-        end_span(
-            &trace,
-            match &result {
-                Ok(Ok(_)) => None,
-                Ok(Err(status)) => Some(format!("{:?}: {}", status.code(), status.message())),
-                Err(unavailable) => Some(unavailable.to_string()),
-            },
-        );
-        match result? {
-            Ok(response) => {
-                let response = response.into_inner();
-                Ok(StartedRun {
-                    run_id: response.run_id,
-                    started: response.started,
-                })
-            }
-            Err(status) if status.code() == Code::AlreadyExists => {
-                Err(ApiError::WorkflowAlreadyExists(spec.workflow_id.clone()))
-            }
-            Err(status) if status.code() == Code::InvalidArgument => {
-                let message = status.message().to_owned();
-                // The request was checked before it left; what Temporal still refuses is the
-                // namespace's search attribute schema (or a limit of the server).
-                if message.to_lowercase().contains("search attribute") {
-                    Err(ApiError::Validation(vec![FieldError::new(
-                        "/search_attributes",
-                        message,
-                    )]))
-                } else {
-                    Err(ApiError::TemporalRejected(message))
-                }
-            }
-            Err(status) => Err(failure::rpc_error(status)),
-        }
+        Ok(request)
     }
+}
+
+/// `start` as a signal-with-start of signal `name` with `input`.
+fn signal_with_start_request(
+    start: StartWorkflowExecutionRequest,
+    name: &str,
+    input: Option<&Value>,
+) -> Result<SignalWithStartWorkflowExecutionRequest, ApiError> {
+    Ok(SignalWithStartWorkflowExecutionRequest {
+        namespace: start.namespace,
+        workflow_id: start.workflow_id,
+        workflow_type: start.workflow_type,
+        task_queue: start.task_queue,
+        input: start.input,
+        identity: start.identity,
+        request_id: start.request_id,
+        workflow_id_reuse_policy: start.workflow_id_reuse_policy,
+        workflow_id_conflict_policy: start.workflow_id_conflict_policy,
+        signal_name: name.to_owned(),
+        signal_input: Some(Payloads {
+            payloads: payload::arguments(input)
+                .map_err(ApiError::internal)?
+                .payloads,
+        }),
+        memo: start.memo,
+        search_attributes: start.search_attributes,
+        header: start.header,
+        workflow_start_delay: start.workflow_start_delay,
+        ..Default::default()
+    })
 }
 
 /// A `StartWorkflow:<type>` client span, child of the request's span.
@@ -177,7 +280,7 @@ fn start_span(workflow_type: &str, workflow_id: &str) -> Context {
     parent.with_span(span)
 }
 
-fn end_span(context: &Context, error: Option<String>) {
+pub(super) fn end_span(context: &Context, error: Option<String>) {
     if let Some(message) = error {
         context.span().set_status(Status::error(message));
     }

@@ -108,6 +108,8 @@ async fn start_shopping(
             start_delay: None,
             id_reuse_policy: chosen.then_some(IdReusePolicy::RejectDuplicate),
             id_conflict_policy: None,
+            signal: None,
+            update: None,
         },
         input_at: "",
         wait,
@@ -181,6 +183,7 @@ pub(crate) async fn create_shopping_workflow_async(
         result: None,
         error: None,
         replayed: None,
+        update: None,
     };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();

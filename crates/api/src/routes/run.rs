@@ -82,6 +82,19 @@ pub(crate) struct RunOut {
     /// `Idempotency-Key`, or a running workflow under the `use_existing` policy) was returned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replayed: Option<bool>,
+    /// Update-with-start only: the update's id and result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update: Option<UpdateOut>,
+}
+
+/// The update an update-with-start ran.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct UpdateOut {
+    /// Its id (fetch its result again at `/v1/workflows/{workflow_id}/updates/{name}/{update_id}`).
+    pub update_id: String,
+    /// Its result.
+    #[schema(value_type = Option<serde_json::Value>)]
+    pub result: serde_json::Value,
 }
 
 impl RunOut {
@@ -112,6 +125,7 @@ impl RunOut {
             result,
             error,
             replayed: None,
+            update: None,
         };
         (code, out)
     }

@@ -42,6 +42,7 @@ mod v1_passthrough;
 mod v1_start;
 mod v1_support;
 mod v1_workflow;
+mod with_start;
 
 use reqwest::{Response, StatusCode};
 use serde_json::Value;

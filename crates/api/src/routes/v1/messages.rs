@@ -103,21 +103,37 @@ fn check_argument(
     argument: Option<Value>,
     limits: &Limits,
 ) -> Result<Option<Value>, ApiError> {
+    message_argument(kind.as_str(), message, argument, limits, "")
+}
+
+/// `argument` checked against `message`'s input type (a `kind` message), pointers under `at`:
+/// none for a message that takes none, its normalised value otherwise.
+pub(super) fn message_argument(
+    kind: &str,
+    message: &Message,
+    argument: Option<Value>,
+    limits: &Limits,
+    at: &str,
+) -> Result<Option<Value>, ApiError> {
     match (&message.input, argument) {
         (None, None | Some(Value::Null)) => Ok(None),
         (None, Some(Value::Object(map))) if map.is_empty() => Ok(None),
         (None, Some(_)) => Err(ApiError::Validation(vec![FieldError::new(
-            "",
+            at,
             format!(
-                "{} {} takes no argument: send no body",
-                kind.as_str(),
-                message.name
+                "{kind} {} takes no argument: {}",
+                message.name,
+                if at.is_empty() {
+                    "send no body"
+                } else {
+                    "leave it out"
+                }
             ),
         )])),
         (Some(input), argument) => input
             .decode(&argument.unwrap_or(Value::Null), limits)
             .map(Some)
-            .map_err(|issues| field_errors("", issues)),
+            .map_err(|issues| field_errors(at, issues)),
     }
 }
 

@@ -238,6 +238,20 @@ fn message_operation(kind: Kind, targets: &[(WorkflowDef, Message)]) -> Operatio
 fn start_schema(def: &WorkflowDef) -> RefOr<Schema> {
     let mut schema = with_property("input", StartIn::schema(), Some(&def.input));
     if let RefOr::T(Schema::Object(object)) = &mut schema {
+        // The messages a start may carry are the workflow's own.
+        for (field, messages, updates) in [
+            ("signal", &def.signals, false),
+            ("update", &def.updates, true),
+        ] {
+            match message_property(messages, updates) {
+                Some(property) => {
+                    object.properties.insert(field.to_owned(), property);
+                }
+                None => {
+                    object.properties.shift_remove(field);
+                }
+            }
+        }
         object.description = Some(format!(
             "Start {}: its input and the start options.",
             def.name
@@ -245,6 +259,54 @@ fn start_schema(def: &WorkflowDef) -> RefOr<Schema> {
         object.example = Some(json!({ "input": (def.example)() }));
     }
     schema
+}
+
+/// A start's `signal` or `update`: one of `messages`, by name; `None` when the workflow declares
+/// none. The argument's schema is the message's own path's (one object, not a `oneOf` per
+/// message, which generators of test data handle badly).
+fn message_property(messages: &[Message], updates: bool) -> Option<RefOr<Schema>> {
+    if messages.is_empty() {
+        return None;
+    }
+    let kind = if updates { "update" } else { "signal" };
+    let names: Vec<&str> = messages.iter().map(|m| m.name).collect();
+    let mut object = ObjectBuilder::new()
+        .description(Some(format!(
+            "The {kind} to send with the start: {}.",
+            messages
+                .iter()
+                .map(|m| format!("`{}` (its argument as `POST /v1/workflows/{{workflow_id}}/{kind}s/{}` takes it)", m.name, m.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
+        .property(
+            "name",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .required("name")
+        .property(
+            "input",
+            ObjectBuilder::new().description(Some("Its argument (leave it out for none).")),
+        );
+    if updates {
+        object = object.property(
+            "update_id",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(
+                    "The update's id (default: a random one); an update id runs once per run.",
+                )),
+        );
+    }
+    Some(
+        object
+            .additional_properties(Some(
+                utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
+            ))
+            .into(),
+    )
 }
 
 /// `schema` (an object) with property `name` replaced by `payload`'s type (nullable when
@@ -309,6 +371,55 @@ fn pascal(name: &str) -> String {
         .collect()
 }
 
+/// `EventOut` as one object per event type: the common fields (`event_id`, `run_id`, `time`)
+/// and the type's own, as the stream sends them, rather than the `allOf` of the common object
+/// and the `oneOf` of the types (which client generators cannot take). A `progress` event's
+/// `progress` is one of the progress types the registry declares.
+fn flatten_events(components: &mut utoipa::openapi::Components, progress: &[String]) {
+    let (Some(RefOr::T(Schema::OneOf(kinds))), Some(RefOr::T(Schema::AllOf(out)))) = (
+        components.schemas.remove("EventKind"),
+        components.schemas.remove("EventOut"),
+    ) else {
+        panic!("EventKind is a oneOf and EventOut an allOf");
+    };
+    let Some(common) = out.items.iter().find_map(|item| match item {
+        RefOr::T(Schema::Object(common)) => Some(common),
+        _ => None,
+    }) else {
+        panic!("EventOut has its common fields");
+    };
+    let mut flat = OneOfBuilder::new().description(out.description.clone());
+    for kind in kinds.items {
+        let RefOr::T(Schema::Object(mut kind)) = kind else {
+            panic!("every event type is an object");
+        };
+        let own = std::mem::take(&mut kind.properties);
+        kind.properties = common.properties.clone();
+        kind.properties.extend(own);
+        let own = std::mem::take(&mut kind.required);
+        kind.required = common.required.clone();
+        kind.required.extend(own);
+        let is_progress = kind.properties.get("type").is_some_and(|t| {
+            serde_json::to_value(t).is_ok_and(|t| t["enum"] == json!(["progress"]))
+        });
+        if is_progress && !progress.is_empty() {
+            let mut one_of =
+                OneOfBuilder::new().description(Some("The progress, as the workflow reported it."));
+            for name in progress {
+                one_of = one_of.item(Ref::from_schema_name(name.clone()));
+            }
+            kind.properties.insert(
+                "progress".to_owned(),
+                RefOr::T(Schema::OneOf(one_of.build())),
+            );
+        }
+        flat = flat.item(RefOr::T(Schema::Object(kind)));
+    }
+    components
+        .schemas
+        .insert("EventOut".to_owned(), RefOr::T(Schema::OneOf(flat.build())));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,53 +473,4 @@ mod tests {
             );
         }
     }
-}
-
-/// `EventOut` as one object per event type: the common fields (`event_id`, `run_id`, `time`)
-/// and the type's own, as the stream sends them, rather than the `allOf` of the common object
-/// and the `oneOf` of the types (which client generators cannot take). A `progress` event's
-/// `progress` is one of the progress types the registry declares.
-fn flatten_events(components: &mut utoipa::openapi::Components, progress: &[String]) {
-    let (Some(RefOr::T(Schema::OneOf(kinds))), Some(RefOr::T(Schema::AllOf(out)))) = (
-        components.schemas.remove("EventKind"),
-        components.schemas.remove("EventOut"),
-    ) else {
-        panic!("EventKind is a oneOf and EventOut an allOf");
-    };
-    let Some(common) = out.items.iter().find_map(|item| match item {
-        RefOr::T(Schema::Object(common)) => Some(common),
-        _ => None,
-    }) else {
-        panic!("EventOut has its common fields");
-    };
-    let mut flat = OneOfBuilder::new().description(out.description.clone());
-    for kind in kinds.items {
-        let RefOr::T(Schema::Object(mut kind)) = kind else {
-            panic!("every event type is an object");
-        };
-        let own = std::mem::take(&mut kind.properties);
-        kind.properties = common.properties.clone();
-        kind.properties.extend(own);
-        let own = std::mem::take(&mut kind.required);
-        kind.required = common.required.clone();
-        kind.required.extend(own);
-        let is_progress = kind.properties.get("type").is_some_and(|t| {
-            serde_json::to_value(t).is_ok_and(|t| t["enum"] == json!(["progress"]))
-        });
-        if is_progress && !progress.is_empty() {
-            let mut one_of =
-                OneOfBuilder::new().description(Some("The progress, as the workflow reported it."));
-            for name in progress {
-                one_of = one_of.item(Ref::from_schema_name(name.clone()));
-            }
-            kind.properties.insert(
-                "progress".to_owned(),
-                RefOr::T(Schema::OneOf(one_of.build())),
-            );
-        }
-        flat = flat.item(RefOr::T(Schema::Object(kind)));
-    }
-    components
-        .schemas
-        .insert("EventOut".to_owned(), RefOr::T(Schema::OneOf(flat.build())));
 }

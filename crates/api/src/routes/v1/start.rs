@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::{
     Extension,
     extract::State,
-    http::{HeaderMap, HeaderName, HeaderValue},
+    http::{HeaderMap, HeaderName, HeaderValue, StatusCode},
     response::Response,
 };
 use flowgate_config::Action;
@@ -26,15 +26,16 @@ use super::{
     IDEMPOTENT_REPLAYED,
     body::{RegisteredWorkflow, field_errors},
     idempotency::{self, Idempotency, MEMO_KEY, check_keyed_policies, start_once},
+    messages,
     wait::WaitPreference,
     workflow_location,
 };
 use crate::{
     auth::Principal,
     error::{ApiError, FieldError, Problem},
-    extract::{ApiJson, check_chosen_workflow_id},
-    gateway::{Outcome, StartSpec},
-    routes::run::RunOut,
+    extract::{ApiJson, check_chosen_workflow_id, check_workflow_id},
+    gateway::{Outcome, StartSpec, WithStart},
+    routes::run::{RunOut, UpdateOut},
     state::AppState,
 };
 
@@ -64,9 +65,35 @@ pub(crate) struct StartIn {
     /// Whether a closed workflow's id may be used again (default `allow_duplicate`).
     #[serde(default)]
     pub id_reuse_policy: Option<IdReusePolicy>,
-    /// What to do when a workflow with the id is running (default `fail`: 409).
+    /// What to do when a workflow with the id is running (default `fail`: 409; with a `signal`
+    /// or an `update`, `use_existing`).
     #[serde(default)]
     pub id_conflict_policy: Option<IdConflictPolicy>,
+    /// Signal-with-start: this signal reaches the run the start creates, or the one running
+    /// under `workflow_id`, in one atomic step.
+    #[serde(default)]
+    pub signal: Option<MessageIn>,
+    /// Update-with-start: this update runs on the run the start creates, or on the one running
+    /// under `workflow_id`, in one atomic step; the answer carries its result (`update`), waited
+    /// for up to `?wait` (default and at most `api.result_wait`).
+    #[serde(default)]
+    pub update: Option<MessageIn>,
+}
+
+/// A signal or update sent with a start.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MessageIn {
+    /// Its name, as the workflow declares it.
+    #[schema(example = "add_item")]
+    pub name: String,
+    /// Its argument (leave it out for a message that takes none).
+    #[serde(default)]
+    pub input: Option<Value>,
+    /// Updates only: the update's id (default: a random one). An update id runs once per run,
+    /// so a retry with the same id does not apply the update twice.
+    #[serde(default)]
+    pub update_id: Option<String>,
 }
 
 /// Temporal's workflow id reuse policy.
@@ -116,6 +143,7 @@ impl StartIn {
         if let Some(Err(problem)) = self.workflow_id.as_deref().map(check_chosen_workflow_id) {
             errors.push(FieldError::new("/workflow_id", problem));
         }
+        let with = self.with_start(def, state, &mut errors);
         let memo = self.memo.unwrap_or_default();
         if memo.contains_key(MEMO_KEY) {
             errors.push(FieldError::new(
@@ -151,6 +179,12 @@ impl StartIn {
             }
             other => other.flatten().filter(|d| !d.is_zero()),
         };
+        if start_delay.is_some() && self.update.is_some() {
+            errors.push(FieldError::new(
+                "/start_delay",
+                "cannot be combined with an update, which runs at once",
+            ));
+        }
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
@@ -163,6 +197,8 @@ impl StartIn {
             "start_delay_ms": start_delay.map(|d: Duration| d.as_millis() as u64),
             "id_reuse_policy": self.id_reuse_policy,
             "id_conflict_policy": self.id_conflict_policy,
+            "signal": self.signal,
+            "update": self.update,
         });
         let spec = StartSpec {
             workflow_type: def.temporal_type.to_owned(),
@@ -186,11 +222,101 @@ impl StartIn {
                 Some(IdConflictPolicy::TerminateExisting) => {
                     WorkflowIdConflictPolicy::TerminateExisting
                 }
-                Some(IdConflictPolicy::Fail) | None => WorkflowIdConflictPolicy::Fail,
+                Some(IdConflictPolicy::Fail) => WorkflowIdConflictPolicy::Fail,
+                None if with.is_some() => WorkflowIdConflictPolicy::UseExisting,
+                None => WorkflowIdConflictPolicy::Fail,
             },
             request_id: None,
+            with,
         };
         Ok((spec, normalised))
+    }
+}
+
+impl StartIn {
+    /// The message sent with the start, checked against what `def` declares; problems go to
+    /// `errors`, pointers under `/signal` or `/update`.
+    fn with_start(
+        &self,
+        def: &WorkflowDef,
+        state: &AppState,
+        errors: &mut Vec<FieldError>,
+    ) -> Option<WithStart> {
+        let (kind, at, message, declared) = match (&self.signal, &self.update) {
+            (None, None) => return None,
+            (Some(_), Some(_)) => {
+                errors.push(FieldError::new(
+                    "/update",
+                    "cannot be sent with a signal: send one message with a start",
+                ));
+                return None;
+            }
+            (Some(signal), None) => ("signal", "/signal", signal, &def.signals),
+            (None, Some(update)) => ("update", "/update", update, &def.updates),
+        };
+        if kind == "signal" && self.id_conflict_policy == Some(IdConflictPolicy::Fail) {
+            errors.push(FieldError::new(
+                "/id_conflict_policy",
+                "a signal-with-start signals the running workflow: use_existing (the default) or terminate_existing",
+            ));
+        }
+        if kind == "signal" && message.update_id.is_some() {
+            errors.push(FieldError::new("/signal/update_id", "is for updates only"));
+        }
+        let Some(found) = declared.iter().find(|m| m.name == message.name) else {
+            let known: Vec<&str> = declared.iter().map(|m| m.name).collect();
+            errors.push(FieldError::new(
+                format!("{at}/name"),
+                format!(
+                    "{} has no {kind} {:?} (it has: {})",
+                    def.temporal_type,
+                    message.name,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
+            return None;
+        };
+        let input = match messages::message_argument(
+            kind,
+            found,
+            message.input.clone(),
+            &state.limits,
+            &format!("{at}/input"),
+        ) {
+            Ok(input) => input,
+            Err(ApiError::Validation(found)) => {
+                errors.extend(found);
+                return None;
+            }
+            Err(_) => return None,
+        };
+        if let Some(Err(problem)) = message.update_id.as_deref().map(check_workflow_id) {
+            errors.push(FieldError::new(
+                "/update/update_id",
+                problem.replace("workflow id", "update id"),
+            ));
+        }
+        Some(if kind == "signal" {
+            WithStart::Signal {
+                name: found.name.to_owned(),
+                input,
+            }
+        } else {
+            WithStart::Update {
+                name: found.name.to_owned(),
+                input,
+                update_id: message
+                    .update_id
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                // Set by the route, from its wait.
+                wait: Duration::ZERO,
+            }
+        })
     }
 }
 
@@ -219,7 +345,7 @@ fn is_search_attribute_value(value: &Value) -> bool {
     ),
     request_body = StartIn,
     responses(
-        (status = 200, description = "The workflow ended within the wait: completed with its result, or failed/canceled/terminated/timed_out with an error", body = RunOut),
+        (status = 200, description = "The workflow ended within the wait: completed with its result, or failed/canceled/terminated/timed_out with an error; with an `update`, the update completed (its result in `update`)", body = RunOut),
         (status = 202, description = "Started (or replayed) and not ended yet", body = RunOut,
             headers(("Location" = String, description = "Where to get the result: /v1/workflows/{workflow_id}/result"),
                     ("Idempotent-Replayed" = String, description = "With an Idempotency-Key: `true` when an earlier request's run was returned"),
@@ -227,7 +353,8 @@ fn is_search_attribute_value(value: &Value) -> bool {
         (status = 400, description = "Malformed JSON, or a bad Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No workflow registered under this name", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A workflow with this id exists and the policies refuse another", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid input or options (pointers under `/input` for the input), or an Idempotency-Key reused with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid input or options (pointers under `/input` for the input), or an Idempotency-Key reused with another body; with an `update`, the workflow rejected it (`update-rejected`; the workflow runs all the same)", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "With an `update`: it did not complete within the wait (`update-timed-out`, naming where its result will be; the workflow runs)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn start_workflow(
     State(state): State<AppState>,
@@ -249,7 +376,23 @@ pub(crate) async fn start_workflow(
     // Boxed: the start's state machine is large, and a handler's future lives on the stack.
     let started = Box::pin(start(&state, request)).await?;
     let location = workflow_location(&started.workflow_id, "/result");
-    let (code, mut out) = RunOut::from_outcome(started.workflow_id, started.outcome);
+    let (mut code, mut out) = RunOut::from_outcome(started.workflow_id, started.outcome);
+    if let Some((update_id, result)) = started.update {
+        match result {
+            Ok(result) => {
+                out.update = Some(UpdateOut { update_id, result });
+                code = StatusCode::OK;
+            }
+            // The workflow runs all the same: say which.
+            Err(ApiError::UpdateRejected(message)) => {
+                return Err(ApiError::UpdateRejected(format!(
+                    "{message} (the workflow {:?} runs, run {})",
+                    out.workflow_id, started.run_id
+                )));
+            }
+            Err(error) => return Err(error),
+        }
+    }
     out.run_id = Some(started.run_id);
     out.replayed = Some(started.replayed);
     let mut extra = wait.headers();
@@ -288,6 +431,8 @@ pub(crate) struct Started {
     pub replayed_header: Option<(HeaderName, HeaderValue)>,
     /// How the run stands after the wait.
     pub outcome: Outcome,
+    /// Update-with-start: the update's id and result, or why there is none.
+    pub update: Option<(String, Result<Value, ApiError>)>,
 }
 
 /// The one start every route makes: checks the body against the workflow's input type and
@@ -308,17 +453,58 @@ pub(crate) async fn start(
         wait,
     } = request;
     let chosen_id = body.workflow_id.is_some();
+    let with_message = if body.signal.is_some() {
+        Some("/signal")
+    } else if body.update.is_some() {
+        Some("/update")
+    } else {
+        None
+    };
+    if let Some(at) = with_message {
+        if key.is_some() {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                at,
+                "cannot be combined with an Idempotency-Key: a signal- or update-with-start is \
+                 made idempotent by its workflow_id (and an update by its update_id)",
+            )]));
+        }
+        if let Some(principal) = principal
+            && !principal.may_act_on(Action::Message, def)
+        {
+            return Err(principal.forbidden(
+                Action::Message,
+                &format!(
+                    "workflows of type {:?} (a start with a message sends it)",
+                    def.name
+                ),
+            ));
+        }
+    }
     if key.is_some() {
         check_keyed_policies(&body)?;
     }
     let (mut spec, normalised) = body.plan(def, state, input_at)?;
+    // An update-with-start waits for the update (as an update does), not for the workflow.
+    let wait = match &mut spec.with {
+        Some(WithStart::Update {
+            wait: update_wait, ..
+        }) => {
+            *update_wait = if wait.is_zero() {
+                state.settings.api.result_wait
+            } else {
+                wait
+            };
+            Duration::ZERO
+        }
+        _ => wait,
+    };
     let scope = idempotency::scope(principal, def.name);
     let idempotency = key.map(|key| Idempotency::new(&scope, &key, &normalised));
-    let (run_id, replayed) = match &idempotency {
+    let (run_id, replayed, update) = match &idempotency {
         None if chosen_id => Box::pin(start_chosen_id(state, def, principal, &mut spec)).await?,
         None => {
-            let run = state.gateway.start_execution(&spec).await?;
-            (run.run_id, !run.started)
+            let run = Box::pin(state.gateway.start_execution(&spec)).await?;
+            (run.run_id, !run.started, run.update)
         }
         Some(idempotency) => {
             spec.workflow_id = format!("{}{}", def.id_prefix, idempotency.derived_id("workflow"));
@@ -326,8 +512,15 @@ pub(crate) async fn start(
             spec.memo.insert(MEMO_KEY.to_owned(), idempotency.record());
             spec.id_conflict_policy = WorkflowIdConflictPolicy::UseExisting;
             spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
-            Box::pin(start_once(state, &spec, idempotency)).await?
+            let (run_id, replayed) = Box::pin(start_once(state, &spec, idempotency)).await?;
+            (run_id, replayed, None)
         }
+    };
+    let update = match (&spec.with, update) {
+        (Some(WithStart::Update { update_id, .. }), Some(result)) => {
+            Some((update_id.clone(), result))
+        }
+        _ => None,
     };
     tracing::info!(
         workflow_id = %spec.workflow_id,
@@ -369,6 +562,7 @@ pub(crate) async fn start(
         replayed,
         replayed_header,
         outcome,
+        update,
     })
 }
 
@@ -385,7 +579,7 @@ async fn start_chosen_id(
     def: &WorkflowDef,
     principal: Option<&Principal>,
     spec: &mut StartSpec,
-) -> Result<(String, bool), ApiError> {
+) -> Result<(String, bool, Option<Result<Value, ApiError>>), ApiError> {
     let needs = |action: Action, why: &str| match principal {
         Some(principal) if !principal.may_act_on(action, def) => {
             Err(principal.forbidden(action, &format!("workflows of type {:?} ({why})", def.name)))
@@ -438,13 +632,21 @@ async fn start_chosen_id(
                 "a new run on the id of a closed one replaces what its readers see",
             )?;
         }
+        None if spec.with.is_some()
+            && spec.id_conflict_policy == WorkflowIdConflictPolicy::UseExisting =>
+        {
+            // No run ever had the id. Concurrent starts with a message for it share the one run
+            // that the first creates (each message reaches it); a run of another type that
+            // appears meanwhile is refused below, though its message has then reached it.
+            spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
+        }
         None => {
             // No run ever had the id: if one appears before this start arrives, it is a conflict.
             spec.id_reuse_policy = WorkflowIdReusePolicy::RejectDuplicate;
             spec.id_conflict_policy = WorkflowIdConflictPolicy::Fail;
         }
     }
-    let run = state.gateway.start_execution(spec).await?;
+    let run = Box::pin(state.gateway.start_execution(spec)).await?;
     if !run.started && existing.as_ref().map(|e| &e.run_id) != Some(&run.run_id) {
         // `use_existing` returned a run that started after the check: it must be of this type.
         let now = state.gateway.describe_execution(&spec.workflow_id).await?;
@@ -452,7 +654,7 @@ async fn start_chosen_id(
             return Err(taken());
         }
     }
-    Ok((run.run_id, !run.started))
+    Ok((run.run_id, !run.started, run.update))
 }
 
 #[cfg(test)]
