@@ -306,3 +306,82 @@ async fn sigterm_answers_every_waiting_request_at_once_and_no_workflow_is_lost()
     expected.sort_unstable();
     assert_eq!(generated, expected);
 }
+
+#[tokio::test]
+async fn sigterm_ends_event_streams_at_once_and_they_resume_elsewhere() {
+    let env = TestEnv::builder()
+        .settings(|s| s.shopping.order_delay = ORDER_DELAY)
+        .start()
+        .await;
+    let start = json!({"input": shopping_body(&[("APPLE", 5)]), "workflow_id": "drain-stream"});
+    json(
+        env.post_json("/v1/workflow-types/shopping/start", &start)
+            .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let api = Api::start(&env).await;
+    let mut stream = api
+        .get("/v1/workflows/drain-stream/events")
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    // Read until the order is under way: the stream then waits for the workflow's next event.
+    let mut seen = String::new();
+    while !seen.contains("event: activity_scheduled") {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk())
+            .await
+            .expect("events in time")
+            .unwrap()
+            .expect("the stream is open");
+        seen.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+
+    api.proc.signal(Signal::SIGTERM);
+    let sigterm = Instant::now();
+
+    // The stream ends at once, though the workflow runs on: the client resumes elsewhere.
+    let ended = tokio::time::timeout(AT_ONCE, async {
+        while let Some(chunk) = stream.chunk().await.unwrap() {
+            seen.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "the stream still open {:?} after SIGTERM",
+        sigterm.elapsed()
+    );
+    assert!(!seen.contains("workflow_completed"), "{seen}");
+    let last = seen
+        .lines()
+        .filter_map(|line| line.strip_prefix("id: "))
+        .last()
+        .expect("events with ids")
+        .to_owned();
+    let mut proc = api.proc;
+    let status = proc
+        .wait_exit(SHUTDOWN_DELAY + Duration::from_secs(4))
+        .await;
+    assert!(status.success(), "{status:?}\n{}", proc.log_text());
+
+    // Another replica (the test's own API) takes over where the stream was.
+    let rest = env
+        .http
+        .get(env.url("/v1/workflows/drain-stream/events"))
+        .header("accept", "text/event-stream")
+        .header("last-event-id", &last)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(rest.contains("event: workflow_completed"), "{rest}");
+    assert!(
+        !rest.contains(&format!("id: {last}\n")),
+        "no event twice: {rest}"
+    );
+}
