@@ -96,6 +96,13 @@ api = dashboard("flowgate-api", "Flowgate / API", "HTTP traffic of flowgate-api 
             "histogram_quantile(0.95, sum by (le, operation) (rate(flowgate_temporal_request_duration_seconds_bucket[$__rate_interval])))", "{{operation}}")], "s"),
         panel("Temporal call failures", [("sum by (operation, reason) (rate(flowgate_temporal_request_failures_total[$__rate_interval]))", "{{operation}} {{reason}}")], "ops"),
     ]),
+    ("Event streams", [
+        panel("Open event streams", [("sum(flowgate_event_streams_open)", "open")],
+              description="GET /v1/workflows/{id}/events streams open now, against api.events.max_streams per replica."),
+        panel("Events sent", [("sum(rate(flowgate_event_stream_events_total[$__rate_interval]))", "events")], "ops"),
+        panel("Stream resumes", [("sum(rate(flowgate_event_stream_resumes_total[$__rate_interval]))", "resumes")], "ops",
+              description="Streams that resumed after an event (Last-Event-ID): a steady rate comes from api.events.max_age; a burst from a rollout or a proxy closing streams."),
+    ]),
 ])
 
 workflows = dashboard("flowgate-workflows", "Flowgate / Workflows", "Workflow starts through the API and workflow outcomes on the worker.", [
