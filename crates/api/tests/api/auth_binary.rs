@@ -275,3 +275,112 @@ async fn hash_key_prints_the_sha256_of_the_key_on_stdin() {
         sha256_hex(SHOP)
     );
 }
+
+/// The blocks of `language` in `text`, in order.
+fn blocks<'a>(text: &'a str, language: &str) -> Vec<&'a str> {
+    let fence = format!("```{language}\n");
+    text.split(&fence)
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap_or_default())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_authentication_guide_runs_as_written() {
+    let guide = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/authentication.md"),
+    )
+    .unwrap();
+    let shell = blocks(&guide, "sh");
+    let toml = blocks(&guide, "toml");
+
+    // A key and its hash, as the guide makes them (the built binary stands in for `cargo run`).
+    let make_key = shell[0].replace("cargo run -q -p flowgate-api --", BIN);
+    let made = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("set -e\n{make_key}\necho \"$KEY\""))
+        .output()
+        .await
+        .expect("sh runs");
+    assert!(made.status.success(), "{made:?}");
+    let out = String::from_utf8(made.stdout).unwrap();
+    let mut lines = out.lines();
+    let hash = lines.next().expect("the hash").to_owned();
+    let key = lines.next().expect("the key").to_owned();
+    assert_eq!(hash.len(), 64, "{out}");
+    assert_eq!(hash, sha256_hex(&key));
+
+    // The guide's config file, with that hash (and one for the operator's key).
+    let config = toml[0]
+        .replace("5f0c…e1", &hash)
+        .replace("\"…\"", &format!("\"{}\"", sha256_hex(ADMIN)));
+    let env = TestEnv::builder().without_api().start().await;
+    let config = config_file(env.dir(), &config);
+    let port = free_port();
+    let envs = [
+        ("TEMPORAL_ADDRESS", env.temporal.address()),
+        ("FLOWGATE_CONFIG", config),
+        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+        ("FLOWGATE_API__PORT", port.to_string()),
+    ];
+    let _api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually(
+        Duration::from_secs(20),
+        "the API to become ready",
+        || async {
+            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+
+    // The guide's start, with its key: started; without the header: the 401 it shows.
+    let start = shell
+        .iter()
+        .find(|block| block.contains("Authorization: Bearer $KEY"))
+        .expect("the guide's start")
+        .replace("localhost:8000", &base.replace("http://", ""));
+    let run = |script: String| {
+        let key = key.clone();
+        async move {
+            let out = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "{} -o /dev/null -w '%{{http_code}}'",
+                    script.trim()
+                ))
+                .env("KEY", key)
+                .output()
+                .await
+                .expect("sh runs curl");
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let command: String = start
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| line.trim_end_matches('\\'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert_eq!(run(command.clone()).await, "202", "{command}");
+    let anonymous = command.replace("-H \"Authorization: Bearer $KEY\"", "");
+    assert_ne!(anonymous, command);
+    assert_eq!(run(anonymous).await, "401");
+    // The key may start shopping workflows and read, nothing else.
+    let list = http
+        .get(format!("{base}/v1/workflows"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), StatusCode::OK);
+    let cancel = http
+        .post(format!("{base}/v1/workflows/any/cancel"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    problem(cancel, StatusCode::FORBIDDEN).await;
+}

@@ -358,7 +358,7 @@ async fn sigterm_ends_event_streams_at_once_and_they_resume_elsewhere() {
     let last = seen
         .lines()
         .filter_map(|line| line.strip_prefix("id: "))
-        .last()
+        .next_back()
         .expect("events with ids")
         .to_owned();
     let mut proc = api.proc;
