@@ -8,11 +8,11 @@
 use prometheus::{Encoder, IntGauge, Opts, Registry, TextEncoder};
 
 /// The version every Flowgate crate shares (the workspace version).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// The git commit this build was made from (short hash), `FLOWGATE_GIT_COMMIT` when built outside
 /// a git checkout, or `unknown`. Embedded by the build script.
-pub const GIT_COMMIT: &str = env!("FLOWGATE_BUILD_GIT_COMMIT");
+const GIT_COMMIT: &str = env!("FLOWGATE_BUILD_GIT_COMMIT");
 
 /// `Content-Type` of the Prometheus text exposition format.
 pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;

@@ -28,7 +28,7 @@ pub fn shopping_body(items: &[(&str, i64)]) -> serde_json::Value {
 }
 
 /// Installs a test log subscriber once (`RUST_LOG` decides; default: warnings).
-pub fn init_logging() {
+pub(crate) fn init_logging() {
     use std::sync::Once;
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {

@@ -27,22 +27,22 @@ use crate::{
 pub const WORKFLOW_TYPE: &str = "OrderApprovalWorkflow";
 
 /// Prefix of generated workflow ids: `order-approval-<uuid>`.
-pub const WORKFLOW_ID_PREFIX: &str = "order-approval-";
+pub(crate) const WORKFLOW_ID_PREFIX: &str = "order-approval-";
 
 /// Failure type of a request the workflow cannot process (non-retryable).
 pub const INVALID_APPROVAL_REQUEST: &str = "InvalidApprovalRequest";
 
 /// How long a request waits for a decision when it names no `approval_timeout`.
-pub const DEFAULT_APPROVAL_TIMEOUT: &str = "24h";
+pub(crate) const DEFAULT_APPROVAL_TIMEOUT: &str = "24h";
 
 /// Signal that approves the order.
-pub const SIGNAL_APPROVE: &str = "approve";
+pub(crate) const SIGNAL_APPROVE: &str = "approve";
 /// Signal that rejects the order.
-pub const SIGNAL_REJECT: &str = "reject";
+pub(crate) const SIGNAL_REJECT: &str = "reject";
 /// Query that reads the order's [`ApprovalStatus`].
-pub const QUERY_STATUS: &str = "status";
+pub(crate) const QUERY_STATUS: &str = "status";
 /// Update that attaches a [`Note`] to a pending order.
-pub const UPDATE_ADD_NOTE: &str = "add_note";
+pub(crate) const UPDATE_ADD_NOTE: &str = "add_note";
 
 /// The workflow's input: who the order is for, what to order, how long to wait for a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -207,7 +207,7 @@ pub struct ApprovalOutcome {
 }
 
 /// The order-approval workflow's REST declaration (`/v1/workflows/order-approval`).
-pub fn definition() -> WorkflowDef {
+pub(crate) fn definition() -> WorkflowDef {
     let def = WorkflowDef::new::<ApprovalRequest, ApprovalOutcome>(
         "order-approval",
         WORKFLOW_TYPE,

@@ -27,7 +27,7 @@ pub const WORKFLOW_TYPE: &str = "ShoppingWorkflow";
 pub const DEFAULT_TASK_QUEUE: &str = "shopping-tasks";
 
 /// Prefix of generated workflow ids: `shopping-workflow-<uuid>`.
-pub const WORKFLOW_ID_PREFIX: &str = "shopping-workflow-";
+pub(crate) const WORKFLOW_ID_PREFIX: &str = "shopping-workflow-";
 
 /// Route name of the shopping workflow (`/v1/workflows/shopping`, `start:shopping`).
 pub const NAME: &str = "shopping";
@@ -202,7 +202,7 @@ pub struct ShoppingResult(pub String);
 impl Validate for ShoppingResult {}
 
 /// The shopping workflow's REST declaration (`/v1/workflows/shopping`).
-pub fn definition() -> WorkflowDef {
+pub(crate) fn definition() -> WorkflowDef {
     let def = WorkflowDef::new::<ShoppingList, ShoppingResult>(
         NAME,
         WORKFLOW_TYPE,
@@ -217,7 +217,7 @@ pub fn definition() -> WorkflowDef {
 }
 
 /// What one order activity returns: `Ordered 5 Apples...`.
-pub fn order_line(fruit: Fruit, amount: u64) -> String {
+pub(crate) fn order_line(fruit: Fruit, amount: u64) -> String {
     format!("Ordered {amount} {}...", fruit.plural())
 }
 
