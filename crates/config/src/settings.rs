@@ -118,6 +118,8 @@ pub struct TemporalSettings {
     /// A reachability check slower than this counts as a failure.
     #[serde(with = "humantime_serde")]
     pub health_timeout: Duration,
+    /// Consecutive failed checks before Temporal reads as unreachable.
+    pub health_failure_threshold: u32,
     /// First back-off between connection attempts.
     #[serde(with = "humantime_serde")]
     pub reconnect_min_backoff: Duration,

@@ -113,6 +113,12 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
     positive("temporal.rpc_timeout", t.rpc_timeout)?;
     positive("temporal.health_interval", t.health_interval)?;
     positive("temporal.health_timeout", t.health_timeout)?;
+    in_range(
+        "temporal.health_failure_threshold",
+        t.health_failure_threshold,
+        1,
+        100,
+    )?;
     positive("temporal.reconnect_min_backoff", t.reconnect_min_backoff)?;
     if t.reconnect_max_backoff < t.reconnect_min_backoff {
         return Err(ConfigError::invalid(

@@ -221,18 +221,30 @@ impl Supervisor {
         let s = &self.settings;
         let mut ticker = tokio::time::interval(s.health_interval);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut failures: u32 = 0;
         loop {
             ticker.tick().await;
-            let next = match tokio::time::timeout(s.health_timeout, ping(&client, s.health_timeout))
-                .await
-            {
-                Ok(Ok(())) => LinkState::Up,
-                Ok(Err(status)) => LinkState::Down {
-                    error: format!("{:?}: {}", status.code(), status.message()),
-                },
-                Err(_) => LinkState::Down {
-                    error: format!("no answer within {}", humanize(s.health_timeout)),
-                },
+            let error =
+                match tokio::time::timeout(s.health_timeout, ping(&client, s.health_timeout)).await
+                {
+                    Ok(Ok(())) => None,
+                    Ok(Err(status)) => Some(format!("{:?}: {}", status.code(), status.message())),
+                    Err(_) => Some(format!("no answer within {}", humanize(s.health_timeout))),
+                };
+            // Down only after consecutive failures: one slow answer must not end every wait.
+            let next = match error {
+                None => {
+                    failures = 0;
+                    LinkState::Up
+                }
+                Some(error) => {
+                    failures = failures.saturating_add(1);
+                    if failures < s.health_failure_threshold.max(1) {
+                        tracing::debug!(%error, failures, "a Temporal reachability check failed");
+                        continue;
+                    }
+                    LinkState::Down { error }
+                }
             };
             self.state.send_if_modified(|current| {
                 if *current == next {
