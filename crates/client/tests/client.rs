@@ -422,11 +422,12 @@ async fn a_bearer_credential_authenticates_every_call_and_none_is_a_401_problem(
 #[tokio::test]
 async fn the_events_of_a_watched_order_are_its_history_once_in_order_though_the_server_cuts_the_stream()
  {
-    // Streams end after a second; the three orders take several: the stream must resume.
+    // Streams end after a second; the orders (placed concurrently) take four: the stream is cut
+    // mid-workflow and must resume.
     let env = TestEnv::builder()
         .settings(|s| {
             s.api.events.max_age = Duration::from_secs(1);
-            s.shopping.order_delay = Duration::from_millis(1200);
+            s.shopping.order_delay = Duration::from_secs(4);
         })
         .start()
         .await;
@@ -453,8 +454,15 @@ async fn the_events_of_a_watched_order_are_its_history_once_in_order_though_the_
     .await
     .expect("the stream ends with the workflow")
     .expect("no error on the stream");
+    let scraped = metrics::scrape(&env.http, &env.api_admin_url("/metrics")).await;
     let history = client.history(&id, None).await.expect("history");
 
+    let done = watched.last().expect("events");
+    assert_eq!(done.event_type(), "workflow_completed", "{watched:#?}");
+    assert_eq!(
+        done.result_as::<String>().unwrap().as_deref(),
+        Some("Ordered 2 Apples...Ordered 1 Bananas...Ordered 3 Cherries...")
+    );
     assert_eq!(watched, history.events, "the stream is the history");
     assert_eq!(history.workflow_id, id);
     assert_eq!(Some(&history.run_id), started.run.run_id.as_ref());
@@ -470,20 +478,24 @@ async fn the_events_of_a_watched_order_are_its_history_once_in_order_though_the_
             .map(|ordered| OrderProgress { ordered, total: 3 })
             .collect::<Vec<_>>()
     );
-    let ordered: Vec<&str> = watched
-        .iter()
-        .filter(|e| matches!(e.kind, EventKind::ActivityCompleted { .. }))
-        .filter_map(|e| e.activity_type())
-        .collect();
-    assert_eq!(ordered, ["order_apples", "order_bananas", "order_cherries"]);
-    let done = watched.last().expect("events");
-    assert_eq!(done.event_type(), "workflow_completed");
+    let activities = |kind: &str| {
+        watched
+            .iter()
+            .filter(|e| e.event_type() == kind)
+            .filter_map(|e| e.activity_type())
+            .collect::<Vec<_>>()
+    };
+    let mut completed = activities("activity_completed");
+    completed.sort_unstable();
     assert_eq!(
-        done.result_as::<String>().unwrap().as_deref(),
-        Some("Ordered 2 Apples...Ordered 1 Bananas...Ordered 3 Cherries...")
+        activities("activity_scheduled"),
+        ["order_apples", "order_bananas", "order_cherries"]
     );
-    // The API counts the resumes it served: the stream was cut mid-workflow and resumed.
-    let scraped = metrics::scrape(&env.http, &env.api_admin_url("/metrics")).await;
+    assert_eq!(
+        completed,
+        ["order_apples", "order_bananas", "order_cherries"]
+    );
+    // The API counts the resumes it served (a resume names the last event it had).
     let resumes = scraped
         .value("flowgate_event_stream_resumes_total", &[])
         .unwrap_or_default();
