@@ -77,6 +77,7 @@
 
 mod client;
 mod error;
+mod event_kind;
 mod events;
 mod guide;
 mod options;
@@ -87,7 +88,8 @@ mod watch;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, FieldError, Problem};
-pub use events::{EventKind, History, WorkflowEvent};
+pub use event_kind::EventKind;
+pub use events::{History, WorkflowEvent};
 pub use options::{Arg, EventsOptions, IdConflictPolicy, IdReusePolicy, StartOptions};
 pub use types::{
     ErrorInfo, MessageReply, Run, RunStatus, Started, Updated, Workflow, WorkflowPage, WorkflowRun,

@@ -25,8 +25,8 @@ use crate::{
     sse::{Message, Parser},
 };
 
-/// Reconnects in a row that may fail (no answer, a 429 or 5xx, or a connection lost before it
-/// carried an event) before the stream gives up with the last error.
+/// Failed reconnects in a row (no answer, a 429 or 5xx, or a connection lost before it carried
+/// an event) after which the stream gives up with the last error.
 const MAX_FAILED_RECONNECTS: u32 = 5;
 
 /// The pause before a reconnect that follows a failure or an empty stream, until the server
@@ -46,9 +46,12 @@ impl Client {
     /// repeating or skipping an event; a resume that the server answers with 204 (nothing
     /// after the run's last event) ends it. Errors of the first request come as the stream's
     /// only item (e.g. [`Error::Problem`] `workflow-not-found`, `too-many-streams`); after
-    /// that, up to 5 failed reconnects in a row are retried with a growing pause. A connection
-    /// silent (not even a heartbeat) for [`ClientBuilder::timeout`](crate::ClientBuilder::timeout)
-    /// is taken for lost, so that timeout should exceed the API's `api.events.heartbeat`.
+    /// that, reconnects are retried with a growing pause, and the stream ends with the last
+    /// error after 5 failed in a row. A connection silent (not even a heartbeat) for
+    /// [`ClientBuilder::timeout`](crate::ClientBuilder::timeout) is taken for lost, so that
+    /// timeout should exceed the API's `api.events.heartbeat`; a resume may be held up to
+    /// [`ClientBuilder::events_max_age`](crate::ClientBuilder::events_max_age) before the
+    /// server answers.
     ///
     /// Events of a type this client does not know come as [`EventKind::Other`].
     pub fn events(&self, workflow_id: &str, options: &EventsOptions) -> EventStream {
@@ -221,7 +224,7 @@ impl Watch {
     /// A new connection, after the pause the previous one calls for; `None` on a 204.
     async fn connect(&mut self) -> Result<Option<Response>, Error> {
         loop {
-            if self.failures > MAX_FAILED_RECONNECTS {
+            if self.failures >= MAX_FAILED_RECONNECTS {
                 return Err(self
                     .last_error
                     .take()
@@ -332,3 +335,6 @@ impl Watch {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
