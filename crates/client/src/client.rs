@@ -29,6 +29,7 @@ pub struct Client {
     base: String,
     timeout: Duration,
     server_wait: Duration,
+    events_max_age: Duration,
 }
 
 /// Configures a [`Client`]: timeouts and headers sent with every request.
@@ -37,6 +38,7 @@ pub struct ClientBuilder {
     base_url: String,
     timeout: Duration,
     server_wait: Duration,
+    events_max_age: Duration,
     headers: HeaderMap,
     invalid_header: Option<String>,
 }
@@ -53,6 +55,13 @@ impl ClientBuilder {
     /// result request without an explicit wait may be held by the server.
     pub fn server_wait(mut self, wait: Duration) -> Self {
         self.server_wait = wait;
+        self
+    }
+
+    /// The API's `api.events.max_age` (default 15 min): how long the server may hold a resumed
+    /// event stream before its first event (see [`Client::events`]).
+    pub fn events_max_age(mut self, max_age: Duration) -> Self {
+        self.events_max_age = max_age;
         self
     }
 
@@ -93,6 +102,7 @@ impl ClientBuilder {
             base,
             timeout: self.timeout,
             server_wait: self.server_wait,
+            events_max_age: self.events_max_age,
         })
     }
 }
@@ -125,6 +135,7 @@ impl Client {
             base_url: base_url.to_owned(),
             timeout: Duration::from_secs(30),
             server_wait: Duration::from_secs(30),
+            events_max_age: Duration::from_secs(15 * 60),
             headers: HeaderMap::new(),
             invalid_header: None,
         }
@@ -143,6 +154,16 @@ impl Client {
     /// The server's default wait, for requests that may be held that long.
     pub(crate) fn server_wait(&self) -> Duration {
         self.server_wait
+    }
+
+    /// The time allowed for a request that does not wait.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The API's `api.events.max_age`.
+    pub(crate) fn events_max_age(&self) -> Duration {
+        self.events_max_age
     }
 
     pub(crate) fn get(&self, path: &str) -> RequestBuilder {

@@ -45,6 +45,10 @@ pub enum Error {
     /// A header name or value given to the builder or a call is not valid HTTP.
     #[error("invalid header: {0}")]
     InvalidHeader(String),
+    /// An event stream ([`Client::events`](crate::Client::events)) sent nothing, not even a
+    /// heartbeat, for this long: the connection is taken for lost.
+    #[error("the event stream sent nothing for {0:?}")]
+    StreamStalled(Duration),
     /// [`Client::wait_for_result`](crate::Client::wait_for_result) gave up: the workflow was
     /// still running when the overall timeout passed.
     #[error("workflow {workflow_id} still running after {waited:?}")]

@@ -3,7 +3,8 @@
 //! It covers the guide's client usage — start a shopping workflow and wait for its result, start
 //! one without waiting, read its status, wait for a workflow to end — and the `/v1` API: start
 //! any registered workflow with options, bounded waits and idempotency keys, describe, result,
-//! signals, queries, updates, cancel, terminate and list.
+//! signals, queries, updates, cancel, terminate and list — and a workflow's events, live
+//! ([`Client::events`]) or as its history so far ([`Client::history`]).
 //!
 //! Every error answer of the API is an RFC 9457 problem document, returned as
 //! [`Error::Problem`] with its stable `code` and, for validation errors, a JSON pointer per
@@ -44,21 +45,55 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`Client::events`] watches a run as it goes: a [`Stream`](futures::Stream) of typed
+//! [`WorkflowEvent`]s that ends after the run's last event. The API ends a stream after its
+//! `api.events.max_age` and when a replica shuts down; the client then reconnects with
+//! `Last-Event-ID` by itself, so every event comes once, in order. Types this client does not
+//! know come as [`EventKind::Other`].
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//! use flowgate_client::{Client, EventKind, EventsOptions};
+//! use flowgate_workflows::shopping::OrderProgress;
+//!
+//! # async fn watch(client: &Client) -> Result<(), flowgate_client::Error> {
+//! let mut events = client.events("order-44", &EventsOptions::default());
+//! while let Some(event) = events.try_next().await? {
+//!     match &event.kind {
+//!         EventKind::Progress { .. } => {
+//!             let progress: OrderProgress = event.progress_as()?.expect("a progress event");
+//!             println!("{} of {} ordered", progress.ordered, progress.total);
+//!         }
+//!         EventKind::WorkflowCompleted { result } => println!("done: {result}"),
+//!         other => println!("{}", other.name()),
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 #![forbid(unsafe_code)]
 
 mod client;
 mod error;
+mod event_kind;
+mod events;
 mod guide;
 mod options;
+mod sse;
 mod types;
 mod v1;
+mod watch;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, FieldError, Problem};
-pub use options::{Arg, IdConflictPolicy, IdReusePolicy, StartOptions};
+pub use event_kind::EventKind;
+pub use events::{History, WorkflowEvent};
+pub use options::{Arg, EventsOptions, IdConflictPolicy, IdReusePolicy, StartOptions};
 pub use types::{
     ErrorInfo, MessageReply, Run, RunStatus, Started, Updated, Workflow, WorkflowPage, WorkflowRun,
     WorkflowStatus, WorkflowSummary,
 };
 pub use v1::WorkflowPages;
+pub use watch::EventStream;

@@ -110,3 +110,16 @@ impl Arg {
         self.0.transpose().map_err(Error::Encode)
     }
 }
+
+/// Where [`Client::events`](crate::Client::events) starts; `EventsOptions::default()` streams the
+/// latest run from its first event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventsOptions {
+    /// One run of the workflow (default: its latest run when the stream opens).
+    pub run_id: Option<String>,
+    /// Only events after this event id of the run (`?after=`).
+    pub after: Option<i64>,
+    /// When the run continues as new, go on with the new run (`?follow=true`); otherwise the
+    /// stream ends with `workflow_continued_as_new`.
+    pub follow: bool,
+}

@@ -3,15 +3,18 @@
 use std::time::{Duration, Instant};
 
 use flowgate_client::{
-    Arg, Client, Error, IdConflictPolicy, MessageReply, RunStatus, StartOptions,
+    Arg, Client, Error, EventKind, EventsOptions, IdConflictPolicy, MessageReply, RunStatus,
+    StartOptions, WorkflowEvent,
 };
-use flowgate_testkit::{TestEnv, eventually};
+use flowgate_testkit::{TestEnv, eventually, metrics};
 use flowgate_workflows::{
     approval::{
         Approval, ApprovalOutcome, ApprovalRequest, ApprovalState, ApprovalStatus, Note, NoteCount,
     },
-    shopping::{Fruit, ShoppingItem, ShoppingList},
+    shopping::{Fruit, OrderProgress, ShoppingItem, ShoppingList},
 };
+use futures::{StreamExt, TryStreamExt};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -414,4 +417,153 @@ async fn a_bearer_credential_authenticates_every_call_and_none_is_a_401_problem(
         .await
         .expect("authenticated describe");
     assert_eq!(described.workflow_id, started.workflow_id);
+}
+
+#[tokio::test]
+async fn the_events_of_a_watched_order_are_its_history_once_in_order_though_the_server_cuts_the_stream()
+ {
+    // Streams end after a second; the orders (placed concurrently) take four: the stream is cut
+    // mid-workflow and must resume.
+    let env = TestEnv::builder()
+        .settings(|s| {
+            s.api.events.max_age = Duration::from_secs(1);
+            s.shopping.order_delay = Duration::from_secs(4);
+        })
+        .start()
+        .await;
+    let client = Client::builder(&env.url(""))
+        .events_max_age(env.settings.api.events.max_age)
+        .build()
+        .expect("client");
+    let list = ShoppingList {
+        items: [(Fruit::Apple, 2), (Fruit::Banana, 1), (Fruit::Cherry, 3)]
+            .into_iter()
+            .map(|(fruit, amount)| ShoppingItem { fruit, amount })
+            .collect(),
+    };
+    let started = client
+        .start("shopping", &list, &StartOptions::default())
+        .await
+        .expect("start");
+    let id = started.run.workflow_id;
+
+    let watched: Vec<WorkflowEvent> = tokio::time::timeout(
+        Duration::from_secs(60),
+        client.events(&id, &EventsOptions::default()).try_collect(),
+    )
+    .await
+    .expect("the stream ends with the workflow")
+    .expect("no error on the stream");
+    let scraped = metrics::scrape(&env.http, &env.api_admin_url("/metrics")).await;
+    let history = client.history(&id, None).await.expect("history");
+
+    let done = watched.last().expect("events");
+    assert_eq!(done.event_type(), "workflow_completed", "{watched:#?}");
+    assert_eq!(
+        done.result_as::<String>().unwrap().as_deref(),
+        Some("Ordered 2 Apples...Ordered 1 Bananas...Ordered 3 Cherries...")
+    );
+    assert_eq!(watched, history.events, "the stream is the history");
+    assert_eq!(history.workflow_id, id);
+    assert_eq!(Some(&history.run_id), started.run.run_id.as_ref());
+    assert_eq!(history.next_after, None);
+    assert_eq!(watched[0].event_type(), "workflow_started");
+    let progress: Vec<OrderProgress> = watched
+        .iter()
+        .filter_map(|e| e.progress_as().expect("an OrderProgress"))
+        .collect();
+    assert_eq!(
+        progress,
+        (1..=3)
+            .map(|ordered| OrderProgress { ordered, total: 3 })
+            .collect::<Vec<_>>()
+    );
+    let activities = |kind: &str| {
+        watched
+            .iter()
+            .filter(|e| e.event_type() == kind)
+            .filter_map(|e| e.activity_type())
+            .collect::<Vec<_>>()
+    };
+    let mut completed = activities("activity_completed");
+    completed.sort_unstable();
+    assert_eq!(
+        activities("activity_scheduled"),
+        ["order_apples", "order_bananas", "order_cherries"]
+    );
+    assert_eq!(
+        completed,
+        ["order_apples", "order_bananas", "order_cherries"]
+    );
+    // The API counts the resumes it served (a resume names the last event it had).
+    let resumes = scraped
+        .value("flowgate_event_stream_resumes_total", &[])
+        .unwrap_or_default();
+    assert!(resumes >= 2.0, "resumed streams: {resumes}");
+    // Once the run is over, a stream from where it ended is empty (the API's 204).
+    let after_end = client
+        .events(
+            &id,
+            &EventsOptions {
+                after: Some(done.event_id),
+                ..EventsOptions::default()
+            },
+        )
+        .collect::<Vec<_>>()
+        .await;
+    assert!(after_end.is_empty(), "{after_end:?}");
+}
+
+#[tokio::test]
+async fn events_beyond_the_stream_limit_are_a_429_problem_and_a_terminated_run_ends_its_stream() {
+    let env = TestEnv::builder()
+        .settings(|s| s.api.events.max_streams_per_client = 1)
+        .start()
+        .await;
+    let client = client(&env);
+    let cart = json!({"customer": "ACME Corp", "checkout_after": "1h"});
+    let started = client
+        .start("cart", &cart, &StartOptions::default())
+        .await
+        .expect("start");
+    let id = started.run.workflow_id;
+
+    let mut first = client.events(&id, &EventsOptions::default());
+    let opened = first.next().await.expect("an event").expect("no error");
+    let refused = client
+        .events(&id, &EventsOptions::default())
+        .next()
+        .await
+        .expect("an item")
+        .expect_err("one stream per client");
+    client
+        .terminate(&id, Some("test over"))
+        .await
+        .expect("terminate");
+    let rest: Vec<WorkflowEvent> = tokio::time::timeout(WAIT, first.try_collect())
+        .await
+        .expect("the stream ends with the run")
+        .expect("no error on the stream");
+    let unknown = client
+        .events("no/such workflow", &EventsOptions::default())
+        .collect::<Vec<_>>()
+        .await;
+
+    assert_eq!(opened.event_type(), "workflow_started");
+    assert_eq!(refused.code(), Some("too-many-streams"), "{refused:?}");
+    assert_eq!(refused.problem().map(|p| p.status), Some(429));
+    let end = rest.last().expect("events after the start");
+    assert_eq!(
+        end.kind,
+        EventKind::WorkflowTerminated {
+            reason: Some("test over".to_owned())
+        }
+    );
+    assert!(
+        matches!(
+            unknown.as_slice(),
+            [Err(e)] if e.code() == Some("workflow-not-found")
+        ),
+        "{unknown:?}"
+    );
 }
