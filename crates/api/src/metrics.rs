@@ -133,7 +133,7 @@ impl ApiMetrics {
         )?;
         let stream_resumes = IntCounter::new(
             "flowgate_event_stream_resumes_total",
-            "Event streams that resumed after an event (Last-Event-ID or ?after=).",
+            "Event streams opened by a client reconnecting with Last-Event-ID.",
         )?;
         let temporal_up = TemporalUp {
             gauge: IntGauge::new(

@@ -160,7 +160,8 @@ pub(crate) async fn workflow_events(
         (None, None) => None,
     };
     let principal = principal.map(|Extension(p)| p);
-    let resumed = resume.as_ref().is_some_and(|r| r.after > 0);
+    // A client reconnecting (as `EventSource` does) sends the last id it got.
+    let reconnected = last_event_id.is_some();
     let ResumePoint {
         run_id: resume_run,
         after,
@@ -190,6 +191,7 @@ pub(crate) async fn workflow_events(
         next_run: None,
         deadline: Instant::now() + state.settings.api.events.max_age,
         slot: None,
+        sent_any: false,
     };
     if json {
         return Box::pin(watch.document())
@@ -198,40 +200,24 @@ pub(crate) async fn workflow_events(
     }
     let client = client.map_or_else(String::new, |Extension(ClientKey(c))| c);
     watch.slot = Some(state.streams.open(&client)?);
-    if resumed {
+    // What is recorded is read before the answer (without waiting), so a missing run or a
+    // forbidden type is an error status, and a resume after a closed run's last event is a 204.
+    if Box::pin(watch.nothing_more()).await? {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    if reconnected {
         state.metrics.stream_resumed();
     }
-    // The first event is read before the answer, so a missing run or a forbidden type is an
-    // error status, and a resume after a closed run's last event is a 204.
-    let first = match Box::pin(watch.next()).await? {
-        Next::Event(event) => Some(event),
-        Next::End(End::RunClosed) if resumed => {
-            return Ok(StatusCode::NO_CONTENT.into_response());
+    let stream = futures::stream::unfold(watch, |mut watch| async move {
+        match watch.next().await {
+            Ok(Next::Event(event)) => Some((Ok::<_, Infallible>(event), watch)),
+            Ok(Next::End) => None,
+            Err(error) => {
+                tracing::info!(workflow_id = %watch.workflow_id, %error, "event stream ends early; the client resumes");
+                None
+            }
         }
-        Next::End(_) => None,
-    };
-    let stream = futures::stream::unfold(
-        {
-            let ended = first.is_none();
-            (watch, first.map(|e| e.retry(RECONNECT_AFTER)), ended)
-        },
-        |(mut watch, pending, ended)| async move {
-            if let Some(event) = pending {
-                return Some((Ok::<_, Infallible>(event), (watch, None, false)));
-            }
-            if ended {
-                return None;
-            }
-            match watch.next().await {
-                Ok(Next::Event(event)) => Some((Ok(event), (watch, None, false))),
-                Ok(Next::End(_)) => None,
-                Err(error) => {
-                    tracing::info!(workflow_id = %watch.workflow_id, %error, "event stream ends early; the client resumes");
-                    None
-                }
-            }
-        },
-    );
+    });
     let heartbeat = state.settings.api.events.heartbeat;
     let mut response = Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"))
@@ -249,17 +235,9 @@ pub(crate) async fn workflow_events(
 enum Next {
     /// An event to send.
     Event(Event),
-    /// Nothing more on this stream.
-    End(End),
-}
-
-/// Why a stream ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum End {
-    /// The run has ended and its last event was sent (or, resuming, had been).
-    RunClosed,
-    /// `api.events.max_age` passed, or shutdown began: the client resumes elsewhere.
-    Leave,
+    /// Nothing more on this stream: the run ended (its last event was sent), or the stream
+    /// reached `api.events.max_age`, or shutdown began (the client resumes elsewhere).
+    End,
 }
 
 /// One stream's reading of a workflow's history.
@@ -280,6 +258,8 @@ struct Watch {
     next_run: Option<String>,
     deadline: Instant,
     slot: Option<StreamSlot>,
+    /// Whether an event was sent (the first carries the reconnection delay).
+    sent_any: bool,
 }
 
 impl Watch {
@@ -305,13 +285,13 @@ impl Watch {
             if self.read_any && self.token.is_empty() {
                 match self.next_run.take().filter(|_| self.follow) {
                     Some(run_id) => self.switch_to(run_id),
-                    None => return Ok(Next::End(End::RunClosed)),
+                    None => return Ok(Next::End),
                 }
             }
             // Draining or past its age, a stream ends once it sent what it had read. The first
             // page is always read: a long-poll without a token answers at once.
             if self.read_any && (self.state.is_draining() || Instant::now() >= self.deadline) {
-                return Ok(Next::End(End::Leave));
+                return Ok(Next::End);
             }
             let page = {
                 let read = self.state.gateway.history_page(
@@ -323,8 +303,8 @@ impl Watch {
                 tokio::select! {
                     biased;
                     page = read => page?,
-                    () = self.state.draining(), if self.read_any => return Ok(Next::End(End::Leave)),
-                    () = tokio::time::sleep_until(self.deadline), if self.read_any => return Ok(Next::End(End::Leave)),
+                    () = self.state.draining(), if self.read_any => return Ok(Next::End),
+                    () = tokio::time::sleep_until(self.deadline), if self.read_any => return Ok(Next::End),
                 }
             };
             self.read_any = true;
@@ -354,7 +334,7 @@ impl Watch {
         }
     }
 
-    fn sse(&self, out: &EventOut) -> Event {
+    fn sse(&mut self, out: &EventOut) -> Event {
         self.state.metrics.stream_event();
         let id = if self.follow {
             format!("{}/{}", out.run_id, out.event_id)
@@ -362,7 +342,53 @@ impl Watch {
             out.event_id.to_string()
         };
         let data = serde_json::to_string(out).unwrap_or_else(|_| "{}".to_owned());
-        Event::default().id(id).event(out.kind.name()).data(data)
+        let event = Event::default().id(id).event(out.kind.name()).data(data);
+        if std::mem::replace(&mut self.sent_any, true) {
+            event
+        } else {
+            event.retry(RECONNECT_AFTER)
+        }
+    }
+
+    /// Whether nothing will ever come after `after`: the run has ended and its last event is at
+    /// or before it (and, following, it did not continue as new). Reads what is recorded
+    /// without waiting, checking the run's type on the way; the stream reads again.
+    async fn nothing_more(&self) -> Result<bool, ApiError> {
+        let mut typer = EventTyper::default();
+        let mut token = Vec::new();
+        let mut ended = false;
+        loop {
+            let page = self
+                .state
+                .gateway
+                .history_page(&self.workflow_id, &self.run_id, token, false)
+                .await?;
+            for event in page.events {
+                let event_id = event.event_id;
+                let Some(out) = typer.type_event(&self.run_id, event) else {
+                    continue;
+                };
+                if let EventKind::WorkflowStarted { workflow_type, .. } = &out.kind {
+                    self.check_type(workflow_type)?;
+                }
+                if event_id > self.after {
+                    return Ok(false);
+                }
+                ended = match out.kind {
+                    EventKind::WorkflowContinuedAsNew { .. } => !self.follow,
+                    EventKind::WorkflowCompleted { .. }
+                    | EventKind::WorkflowFailed { .. }
+                    | EventKind::WorkflowCanceled {}
+                    | EventKind::WorkflowTerminated { .. }
+                    | EventKind::WorkflowTimedOut {} => true,
+                    _ => ended,
+                };
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(ended);
+            }
+            token = page.next_page_token;
+        }
     }
 
     /// The run's events after `after`, up to [`MAX_DOCUMENT_EVENTS`], without waiting.
