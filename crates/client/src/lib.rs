@@ -90,10 +90,12 @@ pub use client::{Client, ClientBuilder};
 pub use error::{Error, FieldError, Problem};
 pub use event_kind::EventKind;
 pub use events::{History, WorkflowEvent};
-pub use options::{Arg, EventsOptions, IdConflictPolicy, IdReusePolicy, StartOptions};
+pub use options::{
+    Arg, EventsOptions, IdConflictPolicy, IdReusePolicy, StartMessage, StartOptions,
+};
 pub use types::{
-    ErrorInfo, MessageReply, Run, RunStatus, Started, Updated, Workflow, WorkflowPage, WorkflowRun,
-    WorkflowStatus, WorkflowSummary,
+    ErrorInfo, MessageReply, Run, RunStatus, RunUpdate, Started, Updated, Workflow, WorkflowPage,
+    WorkflowRun, WorkflowStatus, WorkflowSummary,
 };
 pub use v1::WorkflowPages;
 pub use watch::EventStream;

@@ -52,6 +52,40 @@ pub struct StartOptions {
     pub wait: Option<Duration>,
     /// `Idempotency-Key` header: a retry with the same key and body returns the same run.
     pub idempotency_key: Option<String>,
+    /// Signal-with-start: this signal reaches the run started, or the one running under
+    /// `workflow_id` (see [`Client::signal_with_start`](crate::Client::signal_with_start)).
+    pub signal: Option<StartMessage>,
+    /// Update-with-start: this update runs on the run started, or on the one running under
+    /// `workflow_id` (see [`Client::update_with_start`](crate::Client::update_with_start)).
+    pub update: Option<StartMessage>,
+}
+
+/// A signal or update sent with a start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StartMessage {
+    /// The message's name, as the workflow declares it.
+    pub name: String,
+    /// Its argument.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<Value>,
+    /// Updates only: the update's id (default: one the API makes). An update id runs once per
+    /// run, so retrying with the same id is safe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub update_id: Option<String>,
+}
+
+impl StartMessage {
+    /// Message `name` with `input` as its argument (`None` for a message that takes none).
+    pub fn new<T: Serialize + ?Sized>(name: &str, input: Option<&T>) -> Result<Self, Error> {
+        Ok(Self {
+            name: name.to_owned(),
+            input: input
+                .map(serde_json::to_value)
+                .transpose()
+                .map_err(Error::Encode)?,
+            update_id: None,
+        })
+    }
 }
 
 /// The body of a start (`StartIn`): the input and the options that go in the body.
@@ -70,6 +104,10 @@ pub(crate) struct StartBody<'a, I: Serialize + ?Sized> {
     pub(crate) id_reuse_policy: Option<IdReusePolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id_conflict_policy: Option<IdConflictPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) signal: Option<&'a StartMessage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) update: Option<&'a StartMessage>,
 }
 
 impl<'a, I: Serialize + ?Sized> StartBody<'a, I> {
@@ -82,6 +120,8 @@ impl<'a, I: Serialize + ?Sized> StartBody<'a, I> {
             start_delay: options.start_delay.map(millis),
             id_reuse_policy: options.id_reuse_policy,
             id_conflict_policy: options.id_conflict_policy,
+            signal: options.signal.as_ref(),
+            update: options.update.as_ref(),
         }
     }
 }

@@ -101,6 +101,19 @@ pub struct Run {
     /// Starts only: true when an earlier request's run was returned instead of a new one.
     #[serde(default)]
     pub replayed: Option<bool>,
+    /// Update-with-start only: the update's id and result.
+    #[serde(default)]
+    pub update: Option<RunUpdate>,
+}
+
+/// The update an update-with-start ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunUpdate {
+    /// Its id.
+    pub update_id: String,
+    /// Its result.
+    #[serde(default)]
+    pub result: Value,
 }
 
 impl Run {

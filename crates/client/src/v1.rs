@@ -7,8 +7,8 @@ use reqwest::{StatusCode, header::LOCATION};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    Arg, Client, Error, MessageReply, Run, StartOptions, Started, Updated, Workflow, WorkflowPage,
-    WorkflowSummary,
+    Arg, Client, Error, MessageReply, Run, StartMessage, StartOptions, Started, Updated, Workflow,
+    WorkflowPage, WorkflowSummary,
     client::{decode, json_body, segment},
     options::{StartBody, millis},
 };
@@ -47,6 +47,61 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
         })
+    }
+
+    /// Signal-with-start: starts workflow `name` with `input` unless a run of it is running
+    /// under `options.workflow_id`, and delivers signal `signal` with `arg` to the run either
+    /// way, atomically. [`Started::replayed`] tells whether the run was already running.
+    pub async fn signal_with_start<I: Serialize + ?Sized, A: Serialize + ?Sized>(
+        &self,
+        name: &str,
+        input: &I,
+        signal: &str,
+        arg: Option<&A>,
+        options: &StartOptions,
+    ) -> Result<Started, Error> {
+        let options = StartOptions {
+            signal: Some(StartMessage::new(signal, arg)?),
+            update: None,
+            ..options.clone()
+        };
+        self.start(name, input, &options).await
+    }
+
+    /// Update-with-start: starts workflow `name` with `input` unless a run of it is running
+    /// under `options.workflow_id`, runs update `update` with `arg` on the run, and returns the
+    /// run with the update's result (waited for up to `options.wait`, else the API's
+    /// `api.result_wait`).
+    pub async fn update_with_start<
+        T: DeserializeOwned,
+        I: Serialize + ?Sized,
+        A: Serialize + ?Sized,
+    >(
+        &self,
+        name: &str,
+        input: &I,
+        update: &str,
+        arg: Option<&A>,
+        options: &StartOptions,
+    ) -> Result<(Started, Updated<T>), Error> {
+        let options = StartOptions {
+            signal: None,
+            update: Some(StartMessage::new(update, arg)?),
+            wait: options.wait.or(Some(self.server_wait())),
+            ..options.clone()
+        };
+        let started = self.start(name, input, &options).await?;
+        let ran = started.run.update.clone().ok_or_else(|| Error::Decode {
+            status: 200,
+            source: <serde_json::Error as serde::de::Error>::custom("the answer has no update"),
+        })?;
+        let updated = Updated {
+            workflow_id: started.run.workflow_id.clone(),
+            run_id: started.run.run_id.clone().unwrap_or_default(),
+            update_id: Some(ran.update_id),
+            result: typed(Some(ran.result))?,
+        };
+        Ok((started, updated))
     }
 
     /// `GET /v1/workflows/{workflow_id}`: status, times, type, task queue, history length, memo.

@@ -567,3 +567,64 @@ async fn events_beyond_the_stream_limit_are_a_429_problem_and_a_terminated_run_e
         "{unknown:?}"
     );
 }
+
+#[tokio::test]
+async fn a_cart_is_filled_with_update_with_start_and_checked_out_with_signal_with_start() {
+    let env = TestEnv::start().await;
+    let client = client(&env);
+    let cart = serde_json::json!({"customer": "ACME Corp", "checkout_after": "1h"});
+    let options = StartOptions {
+        workflow_id: Some("client-cart-1".to_owned()),
+        ..StartOptions::default()
+    };
+    let apple = ShoppingItem {
+        fruit: Fruit::Apple,
+        amount: 2,
+    };
+    let (started, added) = client
+        .update_with_start::<serde_json::Value, _, _>(
+            "cart",
+            &cart,
+            "add_item",
+            Some(&apple),
+            &options,
+        )
+        .await
+        .unwrap();
+    assert!(!started.replayed(), "a new cart");
+    assert_eq!(
+        added.result["items"],
+        serde_json::json!([{"fruit": "APPLE", "amount": 2}])
+    );
+    let cherry = ShoppingItem {
+        fruit: Fruit::Cherry,
+        amount: 1,
+    };
+    let (again, added) = client
+        .update_with_start::<serde_json::Value, _, _>(
+            "cart",
+            &cart,
+            "add_item",
+            Some(&cherry),
+            &options,
+        )
+        .await
+        .unwrap();
+    assert!(again.replayed(), "the same cart");
+    assert_eq!(again.run.run_id, started.run.run_id);
+    assert_eq!(added.result["items"].as_array().unwrap().len(), 2);
+
+    let checkout = StartOptions {
+        wait: Some(WAIT),
+        ..options.clone()
+    };
+    let done = client
+        .signal_with_start::<_, ()>("cart", &cart, "checkout", None, &checkout)
+        .await
+        .unwrap();
+    assert_eq!(done.run.status, RunStatus::Completed);
+    assert_eq!(
+        done.run.result.unwrap()["order_lines"],
+        "Ordered 2 Apples...Ordered 1 Cherries..."
+    );
+}
