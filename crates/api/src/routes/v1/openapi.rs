@@ -309,6 +309,55 @@ fn pascal(name: &str) -> String {
         .collect()
 }
 
+/// `EventOut` as one object per event type: the common fields (`event_id`, `run_id`, `time`)
+/// and the type's own, as the stream sends them, rather than the `allOf` of the common object
+/// and the `oneOf` of the types (which client generators cannot take). A `progress` event's
+/// `progress` is one of the progress types the registry declares.
+fn flatten_events(components: &mut utoipa::openapi::Components, progress: &[String]) {
+    let (Some(RefOr::T(Schema::OneOf(kinds))), Some(RefOr::T(Schema::AllOf(out)))) = (
+        components.schemas.remove("EventKind"),
+        components.schemas.remove("EventOut"),
+    ) else {
+        panic!("EventKind is a oneOf and EventOut an allOf");
+    };
+    let Some(common) = out.items.iter().find_map(|item| match item {
+        RefOr::T(Schema::Object(common)) => Some(common),
+        _ => None,
+    }) else {
+        panic!("EventOut has its common fields");
+    };
+    let mut flat = OneOfBuilder::new().description(out.description.clone());
+    for kind in kinds.items {
+        let RefOr::T(Schema::Object(mut kind)) = kind else {
+            panic!("every event type is an object");
+        };
+        let own = std::mem::take(&mut kind.properties);
+        kind.properties = common.properties.clone();
+        kind.properties.extend(own);
+        let own = std::mem::take(&mut kind.required);
+        kind.required = common.required.clone();
+        kind.required.extend(own);
+        let is_progress = kind.properties.get("type").is_some_and(|t| {
+            serde_json::to_value(t).is_ok_and(|t| t["enum"] == json!(["progress"]))
+        });
+        if is_progress && !progress.is_empty() {
+            let mut one_of =
+                OneOfBuilder::new().description(Some("The progress, as the workflow reported it."));
+            for name in progress {
+                one_of = one_of.item(Ref::from_schema_name(name.clone()));
+            }
+            kind.properties.insert(
+                "progress".to_owned(),
+                RefOr::T(Schema::OneOf(one_of.build())),
+            );
+        }
+        flat = flat.item(RefOr::T(Schema::Object(kind)));
+    }
+    components
+        .schemas
+        .insert("EventOut".to_owned(), RefOr::T(Schema::OneOf(flat.build())));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,53 +411,4 @@ mod tests {
             );
         }
     }
-}
-
-/// `EventOut` as one object per event type: the common fields (`event_id`, `run_id`, `time`)
-/// and the type's own, as the stream sends them, rather than the `allOf` of the common object
-/// and the `oneOf` of the types (which client generators cannot take). A `progress` event's
-/// `progress` is one of the progress types the registry declares.
-fn flatten_events(components: &mut utoipa::openapi::Components, progress: &[String]) {
-    let (Some(RefOr::T(Schema::OneOf(kinds))), Some(RefOr::T(Schema::AllOf(out)))) = (
-        components.schemas.remove("EventKind"),
-        components.schemas.remove("EventOut"),
-    ) else {
-        panic!("EventKind is a oneOf and EventOut an allOf");
-    };
-    let Some(common) = out.items.iter().find_map(|item| match item {
-        RefOr::T(Schema::Object(common)) => Some(common),
-        _ => None,
-    }) else {
-        panic!("EventOut has its common fields");
-    };
-    let mut flat = OneOfBuilder::new().description(out.description.clone());
-    for kind in kinds.items {
-        let RefOr::T(Schema::Object(mut kind)) = kind else {
-            panic!("every event type is an object");
-        };
-        let own = std::mem::take(&mut kind.properties);
-        kind.properties = common.properties.clone();
-        kind.properties.extend(own);
-        let own = std::mem::take(&mut kind.required);
-        kind.required = common.required.clone();
-        kind.required.extend(own);
-        let is_progress = kind.properties.get("type").is_some_and(|t| {
-            serde_json::to_value(t).is_ok_and(|t| t["enum"] == json!(["progress"]))
-        });
-        if is_progress && !progress.is_empty() {
-            let mut one_of =
-                OneOfBuilder::new().description(Some("The progress, as the workflow reported it."));
-            for name in progress {
-                one_of = one_of.item(Ref::from_schema_name(name.clone()));
-            }
-            kind.properties.insert(
-                "progress".to_owned(),
-                RefOr::T(Schema::OneOf(one_of.build())),
-            );
-        }
-        flat = flat.item(RefOr::T(Schema::Object(kind)));
-    }
-    components
-        .schemas
-        .insert("EventOut".to_owned(), RefOr::T(Schema::OneOf(flat.build())));
 }
