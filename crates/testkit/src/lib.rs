@@ -5,8 +5,10 @@
 //! talks to them over HTTP. [`process`] runs the real binaries for signal-handling tests.
 //! [`otlp::TraceReceiver`] receives the spans the binaries export.
 //! [`metrics`] reads `/metrics` as a scraper does; [`prometheus`] runs a real Prometheus server.
+//! [`browser`] drives a real headless chromium.
 //! Nothing is faked: waits poll with a deadline ([`eventually`]), never sleep.
 
+pub mod browser;
 mod env;
 pub mod metrics;
 pub mod otlp;

@@ -102,7 +102,11 @@ pub(crate) fn routes() -> ApiRouter {
         .route(Method::GET, "/openapi.json", Access::Open, get_openapi)
         .open(
             SwaggerUi::new("/docs")
-                .config(utoipa_swagger_ui::Config::from("/openapi.json"))
+                .config(
+                    // Without it, the UI asks swagger.io's online validator about the document's
+                    // URL (an image badge) whenever the API is not reached as localhost.
+                    utoipa_swagger_ui::Config::from("/openapi.json").validator_url("none"),
+                )
                 .into(),
         );
     let router = health::routes(router);

@@ -264,6 +264,11 @@ async fn the_docs_ui_is_served_by_the_binary_without_a_cdn() {
                 text.contains("/openapi.json"),
                 "the UI reads our document: {text}"
             );
+            let compact: String = text.split_whitespace().collect();
+            assert!(
+                compact.contains(r#""validatorUrl":"none""#),
+                "the UI asks no online validator about the document: {text}"
+            );
         }
     }
     // `/docs` without the slash leads to the UI too.

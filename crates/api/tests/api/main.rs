@@ -4,6 +4,7 @@ mod auth;
 mod auth_binary;
 mod auth_jwks;
 mod auth_jwt;
+mod browser;
 mod cart;
 mod contract;
 mod doc_examples;
