@@ -103,6 +103,22 @@ pub struct DeliveryInput {
     pub run_id: String,
     /// The callbacks, in the start's order.
     pub callbacks: Vec<Callback>,
+    /// How each notification is retried (the `webhooks.*` settings of the API that started the
+    /// delivery, fixed for its life so its history replays the same).
+    pub retry: DeliveryRetry,
+}
+
+/// How a notification is retried, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRetry {
+    /// Give up after this long (`webhooks.retry_for`).
+    pub retry_for_ms: u64,
+    /// First wait between attempts, doubling after each (`webhooks.initial_retry_interval`).
+    pub initial_interval_ms: u64,
+    /// Longest wait between attempts (`webhooks.max_retry_interval`).
+    pub max_interval_ms: u64,
+    /// Bound on one attempt (`webhooks.attempt_timeout`).
+    pub attempt_timeout_ms: u64,
 }
 
 /// Where one callback's delivery stands.
