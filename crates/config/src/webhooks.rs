@@ -31,7 +31,11 @@ pub struct WebhookSettings {
     pub allow_http: bool,
     /// Signing secrets, `whsec_<base64>` as Standard Webhooks defines them; every one signs each
     /// delivery (two during a rotation). Read by the worker. In the environment: comma separated.
-    #[serde(default, deserialize_with = "secrets_list", skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        deserialize_with = "secrets_list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub secrets: Vec<Secret>,
     /// How long a notification is retried before its delivery is given up.
     #[serde(with = "humantime_serde")]
@@ -121,9 +125,8 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
     let segments = ip.segments();
     // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4
     // address a connection may end up at.
-    let embedded = |hi: u16, lo: u16| {
-        Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
-    };
+    let embedded =
+        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     if segments[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified() {
         return is_public_v4(embedded(segments[6], segments[7]));
     }
@@ -215,7 +218,12 @@ mod tests {
         for address in refused {
             assert!(!s.address_allowed(address.parse().unwrap()), "{address}");
         }
-        for address in ["93.184.215.14", "1.1.1.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for address in [
+            "93.184.215.14",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(s.address_allowed(address.parse().unwrap()), "{address}");
         }
         let open = WebhookSettings {

@@ -80,7 +80,10 @@ pub struct Callback {
     /// Where to POST the notification: `https://` (`http://` only where the deployment allows
     /// it), a host the deployment allows, never a private, loopback or link-local address
     /// unless it allows them. Redirects are not followed.
-    #[cfg_attr(feature = "openapi", schema(example = "https://hooks.example.com/flowgate", max_length = 2048))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "https://hooks.example.com/flowgate", max_length = 2048)
+    )]
     pub url: String,
     /// Only these closes are notified (default: every close).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -90,7 +93,9 @@ pub struct Callback {
 impl Callback {
     /// Whether a close with `event` is notified to this callback.
     pub fn wants(&self, event: CallbackEvent) -> bool {
-        self.events.as_ref().is_none_or(|events| events.contains(&event))
+        self.events
+            .as_ref()
+            .is_none_or(|events| events.contains(&event))
     }
 }
 
@@ -158,9 +163,12 @@ pub struct CallbackState {
     /// When the receiver accepted it (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivered_at: Option<String>,
+    /// When the next attempt is due, while one is (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
 }
 
-/// What the delivery workflow's [`STATE_QUERY`] answers.
+/// What the delivery workflow's [`STATE_QUERY`] answers, and `GET /v1/workflows/{id}/callbacks`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryState {
@@ -191,7 +199,7 @@ pub struct DeliveryState {
         "closed_at": "2026-12-06T12:00:03Z"
     }
 })))]
-pub struct Notification {
+pub struct WebhookNotification {
     /// `workflow.<status>`, e.g. `workflow.completed`, `workflow.failed`.
     #[serde(rename = "type")]
     pub kind: String,
@@ -248,7 +256,10 @@ mod tests {
         assert_eq!(webhook_id(run, 0), webhook_id(run, 0));
         assert_ne!(webhook_id(run, 0), webhook_id(run, 1));
         assert!(webhook_id(run, 1).starts_with("msg_0193a8c0"));
-        assert_eq!(delivery_workflow_id(run), format!("flowgate-callbacks/{run}"));
+        assert_eq!(
+            delivery_workflow_id(run),
+            format!("flowgate-callbacks/{run}")
+        );
     }
 
     #[test]

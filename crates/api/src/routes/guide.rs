@@ -108,6 +108,7 @@ async fn start_shopping(
             start_delay: None,
             id_reuse_policy: chosen.then_some(IdReusePolicy::RejectDuplicate),
             id_conflict_policy: None,
+            callbacks: None,
         },
         input_at: "",
         wait,

@@ -185,7 +185,9 @@ mod tests {
             max_interval_ms: 5000,
             attempt_timeout_ms: 0,
         };
-        let waits: Vec<_> = (1..=5).map(|a| next_interval(&retry, a).as_secs()).collect();
+        let waits: Vec<_> = (1..=5)
+            .map(|a| next_interval(&retry, a).as_secs())
+            .collect();
         assert_eq!(waits, [1, 2, 4, 5, 5]);
         assert_eq!(next_interval(&retry, 200).as_secs(), 5);
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 use anyhow::Context as _;
 use flowgate_workflows::callbacks::{CallbackEvent, ClosedError, ClosedRun};
 use serde_json::Value;
-use temporalio_client::{Client, NamespacedClient as _, grpc::WorkflowService, tonic::IntoRequest as _};
+use temporalio_client::{
+    Client, NamespacedClient as _, grpc::WorkflowService, tonic::IntoRequest as _,
+};
 use temporalio_common::protos::temporal::api::{
     common::v1::{Payloads, WorkflowExecution},
     enums::v1::HistoryEventFilterType,
@@ -54,7 +56,9 @@ pub(super) async fn poll_close(
         Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::DeadlineExceeded => {
             return Ok(Poll::Open);
         }
-        Ok(result) => result.context("cannot read the workflow's history")?.into_inner(),
+        Ok(result) => result
+            .context("cannot read the workflow's history")?
+            .into_inner(),
     };
     let Some(attributes) = response
         .history
@@ -64,9 +68,11 @@ pub(super) async fn poll_close(
         return Ok(Poll::Open);
     };
     let (status, result, error) = match attributes {
-        Attributes::WorkflowExecutionCompletedEventAttributes(a) => {
-            (CallbackEvent::Completed, Some(first_json(a.result.as_ref())), None)
-        }
+        Attributes::WorkflowExecutionCompletedEventAttributes(a) => (
+            CallbackEvent::Completed,
+            Some(first_json(a.result.as_ref())),
+            None,
+        ),
         Attributes::WorkflowExecutionFailedEventAttributes(a) => (
             CallbackEvent::Failed,
             None,

@@ -170,7 +170,12 @@ async fn resolve(settings: &WebhookSettings, host: &str, port: u16) -> Result<So
 
 /// `webhook-signature`: `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">` per secret,
 /// space separated (Standard Webhooks); `None` without a usable secret.
-pub(crate) fn signature(secrets: &[Secret], id: &str, timestamp: u64, body: &str) -> Option<String> {
+pub(crate) fn signature(
+    secrets: &[Secret],
+    id: &str,
+    timestamp: u64,
+    body: &str,
+) -> Option<String> {
     let signed = format!("{id}.{timestamp}.{body}");
     let signatures: Vec<String> = secrets
         .iter()

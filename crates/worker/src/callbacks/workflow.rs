@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use flowgate_workflows::callbacks::{
     CallbackState, ClosedRun, DeliveryInput, DeliveryRetry, DeliveryState, DeliveryStatus,
-    Notification, delivery_activity_id, webhook_id,
+    WebhookNotification, delivery_activity_id, webhook_id,
 };
 use temporalio_common::{ActivityCloseTimeouts, RetryPolicy, error::ApplicationFailure};
 use temporalio_macros::{workflow, workflow_methods};
@@ -70,6 +70,7 @@ impl CallbackDeliveryWorkflow {
                     attempts: 0,
                     last_error: None,
                     delivered_at: None,
+                    next_attempt_at: None,
                 })
                 .collect(),
         };
@@ -87,7 +88,7 @@ impl CallbackDeliveryWorkflow {
             .map_err(ended)?;
         let event = closed.status;
         let closed_at_ms = closed.closed_at.as_deref().and_then(epoch_ms);
-        let body = serde_json::to_string(&Notification {
+        let body = serde_json::to_string(&WebhookNotification {
             kind: format!("workflow.{}", event.as_str()),
             timestamp: closed.closed_at.clone().unwrap_or_default(),
             data: closed,
@@ -157,12 +158,14 @@ impl CallbackDeliveryWorkflow {
                 return Err(WorkflowTermination::cancelled());
             }
         }
-        Ok(ctx.state(|wf| wf.state.clone()).unwrap_or_else(|| DeliveryState {
-            workflow_id: input.workflow_id,
-            run_id: input.run_id,
-            closed_as: Some(event),
-            callbacks: Vec::new(),
-        }))
+        Ok(ctx
+            .state(|wf| wf.state.clone())
+            .unwrap_or_else(|| DeliveryState {
+                workflow_id: input.workflow_id,
+                run_id: input.run_id,
+                closed_as: Some(event),
+                callbacks: Vec::new(),
+            }))
     }
 
     /// Where each callback's delivery stands.
@@ -210,16 +213,16 @@ fn deliver_options(retry: &DeliveryRetry, index: usize) -> ActivityOptions {
         start_to_close: attempt_timeout + Duration::from_secs(10),
     })
     .activity_id(delivery_activity_id(index))
-        .retry_policy(
-            RetryPolicy::builder()
-                .initial_interval(Duration::from_millis(retry.initial_interval_ms))
-                .backoff_coefficient(2.0)
-                .maximum_interval(max_interval)
-                .maximum_attempts(0)
-                .build(),
-        )
-        .summary(format!("deliver to callback {index}"))
-        .build()
+    .retry_policy(
+        RetryPolicy::builder()
+            .initial_interval(Duration::from_millis(retry.initial_interval_ms))
+            .backoff_coefficient(2.0)
+            .maximum_interval(max_interval)
+            .maximum_attempts(0)
+            .build(),
+    )
+    .summary(format!("deliver to callback {index}"))
+    .build()
 }
 
 /// Milliseconds since the epoch of an RFC 3339 time.

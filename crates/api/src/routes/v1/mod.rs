@@ -6,6 +6,7 @@
 //! segment, in paths and in `Location`.
 
 mod body;
+pub(crate) mod callbacks;
 pub(crate) mod control;
 mod idempotency;
 pub(crate) mod list;
@@ -55,6 +56,12 @@ pub(crate) fn routes(router: ApiRouter) -> ApiRouter {
             "/v1/workflows/{workflow_id}/result",
             on_run,
             workflow::get_workflow_result,
+        )
+        .route(
+            Method::GET,
+            "/v1/workflows/{workflow_id}/callbacks",
+            on_run,
+            callbacks::get_callbacks,
         )
         .route(
             Method::POST,

@@ -11,6 +11,7 @@ use axum::{
 };
 use flowgate_config::Action;
 use flowgate_workflows::{
+    callbacks::Callback,
     duration::{self, SecondsOrDuration},
     registry::WorkflowDef,
 };
@@ -67,6 +68,10 @@ pub(crate) struct StartIn {
     /// What to do when a workflow with the id is running (default `fail`: 409).
     #[serde(default)]
     pub id_conflict_policy: Option<IdConflictPolicy>,
+    /// URLs to notify when the workflow closes (at most 5): a signed JSON POST, the
+    /// `WebhookNotification` schema (see the start's description).
+    #[serde(default)]
+    pub callbacks: Option<Vec<Callback>>,
 }
 
 /// Temporal's workflow id reuse policy.
@@ -102,8 +107,8 @@ impl StartIn {
         def: &WorkflowDef,
         state: &AppState,
         input_at: &str,
+        mut errors: Vec<FieldError>,
     ) -> Result<(StartSpec, Value), ApiError> {
-        let mut errors = Vec::new();
         let input = def
             .input
             .decode(&self.input, &state.limits)
@@ -148,7 +153,7 @@ impl StartIn {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        let normalised = json!({
+        let mut normalised = json!({
             "workflow": def.name,
             "input": input,
             "workflow_id": self.workflow_id,
@@ -158,6 +163,10 @@ impl StartIn {
             "id_reuse_policy": self.id_reuse_policy,
             "id_conflict_policy": self.id_conflict_policy,
         });
+        // Only when named, so the keys of starts without callbacks keep their records.
+        if let Some(callbacks) = &self.callbacks {
+            normalised["callbacks"] = json!(callbacks);
+        }
         let spec = StartSpec {
             workflow_type: def.temporal_type.to_owned(),
             task_queue: def.queue(&state.settings.worker.task_queue).to_owned(),
@@ -205,6 +214,10 @@ fn is_search_attribute_value(value: &Value) -> bool {
 }
 
 /// Start the workflow named in the path (the generic form of each workflow's start path).
+///
+/// **Callbacks.** `callbacks` names URLs notified when the workflow closes: a signed
+/// `WebhookNotification` POST (Standard Webhooks), retried until a 2xx; see each workflow's start
+/// path and `GET /v1/workflows/{workflow_id}/callbacks`.
 #[utoipa::path(post, path = "/v1/workflow-types/{name}/start", tag = "v1",
     params(
         ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "Wait up to this long for the result: seconds (`10`) or a duration (`500ms`, `1m`); capped at api.result_wait. Without it (and without `Prefer: wait`), answers at once."),
@@ -305,7 +318,12 @@ pub(crate) async fn start(
     if key.is_some() {
         check_keyed_policies(&body)?;
     }
-    let (mut spec, normalised) = body.plan(def, state, input_at)?;
+    let callbacks = body.callbacks.clone().filter(|c| !c.is_empty());
+    let callback_errors = match &callbacks {
+        Some(list) => super::callbacks::check(&state.settings.webhooks, list).await,
+        None => Vec::new(),
+    };
+    let (mut spec, normalised) = body.plan(def, state, input_at, callback_errors)?;
     let scope = idempotency::scope(principal, def.name);
     let idempotency = key.map(|key| Idempotency::new(&scope, &key, &normalised));
     let (run_id, replayed) = match &idempotency {
@@ -331,6 +349,13 @@ pub(crate) async fn start(
         "started"
     );
     let workflow_id = spec.workflow_id;
+    if let Some(callbacks) = &callbacks {
+        let webhooks = &state.settings.webhooks;
+        let queue = &state.settings.worker.task_queue;
+        (state.gateway)
+            .register_callbacks(&workflow_id, &run_id, callbacks, webhooks, queue)
+            .await?;
+    }
     let outcome = if wait.is_zero() && !replayed {
         Outcome::Running
     } else {
