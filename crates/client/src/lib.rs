@@ -3,7 +3,8 @@
 //! It covers the guide's client usage — start a shopping workflow and wait for its result, start
 //! one without waiting, read its status, wait for a workflow to end — and the `/v1` API: start
 //! any registered workflow with options, bounded waits and idempotency keys, describe, result,
-//! signals, queries, updates, cancel, terminate and list.
+//! signals, queries, updates, cancel, terminate and list; and [`verify_webhook`] checks the
+//! completion webhooks it sends.
 //!
 //! Every error answer of the API is an RFC 9457 problem document, returned as
 //! [`Error::Problem`] with its stable `code` and, for validation errors, a JSON pointer per
@@ -53,12 +54,17 @@ mod guide;
 mod options;
 mod types;
 mod v1;
+mod webhooks;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, FieldError, Problem};
+pub use flowgate_workflows::callbacks::{
+    Callback, CallbackEvent, CallbackState, DeliveryState, DeliveryStatus, WebhookNotification,
+};
 pub use options::{Arg, IdConflictPolicy, IdReusePolicy, StartOptions};
 pub use types::{
     ErrorInfo, MessageReply, Run, RunStatus, Started, Updated, Workflow, WorkflowPage, WorkflowRun,
     WorkflowStatus, WorkflowSummary,
 };
 pub use v1::WorkflowPages;
+pub use webhooks::{WebhookError, verify_webhook, verify_webhook_at};
