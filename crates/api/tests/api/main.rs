@@ -41,6 +41,7 @@ mod v1_passthrough;
 mod v1_start;
 mod v1_support;
 mod v1_workflow;
+mod webhooks;
 
 use reqwest::{Response, StatusCode};
 use serde_json::Value;
