@@ -130,10 +130,18 @@ fn the_openapi_document_covers_every_route() {
     // start's body has `callbacks`, and every start path describes them.
     let notification = &doc["components"]["schemas"]["WebhookNotification"];
     for field in ["type", "timestamp", "data"] {
-        assert!(notification["properties"][field].is_object(), "{notification}");
+        assert!(
+            notification["properties"][field].is_object(),
+            "{notification}"
+        );
     }
     let start = &doc["paths"]["/v1/workflow-types/shopping/start"]["post"];
-    assert!(start["description"].as_str().unwrap().contains("webhook-signature"));
+    assert!(
+        start["description"]
+            .as_str()
+            .unwrap()
+            .contains("webhook-signature")
+    );
     assert!(doc["components"]["schemas"]["StartIn"]["properties"]["callbacks"].is_object());
 }
 
