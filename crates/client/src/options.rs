@@ -5,6 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use flowgate_workflows::callbacks::Callback;
+
 use crate::Error;
 
 /// Temporal's workflow id reuse policy: may a closed workflow's id start a new run.
@@ -52,6 +54,9 @@ pub struct StartOptions {
     pub wait: Option<Duration>,
     /// `Idempotency-Key` header: a retry with the same key and body returns the same run.
     pub idempotency_key: Option<String>,
+    /// URLs notified when the workflow closes (completion webhooks; check what they receive
+    /// with [`verify_webhook`](crate::verify_webhook)).
+    pub callbacks: Option<Vec<Callback>>,
 }
 
 /// The body of a start (`StartIn`): the input and the options that go in the body.
@@ -70,6 +75,8 @@ pub(crate) struct StartBody<'a, I: Serialize + ?Sized> {
     pub(crate) id_reuse_policy: Option<IdReusePolicy>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) id_conflict_policy: Option<IdConflictPolicy>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) callbacks: Option<&'a [Callback]>,
 }
 
 impl<'a, I: Serialize + ?Sized> StartBody<'a, I> {
@@ -82,6 +89,7 @@ impl<'a, I: Serialize + ?Sized> StartBody<'a, I> {
             start_delay: options.start_delay.map(millis),
             id_reuse_policy: options.id_reuse_policy,
             id_conflict_policy: options.id_conflict_policy,
+            callbacks: options.callbacks.as_deref(),
         }
     }
 }
