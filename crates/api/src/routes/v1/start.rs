@@ -164,7 +164,7 @@ impl StartIn {
             "id_conflict_policy": self.id_conflict_policy,
         });
         // Only when named, so the keys of starts without callbacks keep their records.
-        if let Some(callbacks) = &self.callbacks {
+        if let Some(callbacks) = self.callbacks.as_ref().filter(|c| !c.is_empty()) {
             normalised["callbacks"] = json!(callbacks);
         }
         let spec = StartSpec {
