@@ -116,6 +116,16 @@ workflows = dashboard("flowgate-workflows", "Flowgate / Workflows", "Workflow st
         panel("End-to-end latency", quantiles("temporal_workflow_endtoend_latency_seconds", "workflow_type"), "s",
               description="From workflow start to completion, as seen by the worker."),
     ]),
+    ("Completion webhooks", [
+        panel("Webhook deliveries by outcome", [("sum by (outcome) (rate(flowgate_webhook_deliveries_total[$__rate_interval]))", "{{outcome}}")], "ops",
+              description="Notifications delivered (2xx), given up after webhooks.retry_for (failed), or refused by the destination rules."),
+        panel("Webhook attempts by outcome", [("sum by (outcome) (rate(flowgate_webhook_delivery_attempts_total[$__rate_interval]))", "{{outcome}}")], "ops",
+              description="Every POST: delivered, rejected (answered other than 2xx), error (no connection or answer), refused. Failed attempts are retried with back-off."),
+        panel("Webhook delivery latency", [
+            (f"histogram_quantile({q}, sum by (le) (rate(flowgate_webhook_delivery_latency_seconds_bucket[$__rate_interval])))", f"p{int(q*100)}")
+            for q in (0.5, 0.95, 0.99)
+        ], "s", description="From the workflow's close to the receiver's 2xx, retries included."),
+    ]),
 ])
 
 worker = dashboard("flowgate-worker", "Flowgate / Worker", "Temporal worker health: slots, polling, latency, cache.", [

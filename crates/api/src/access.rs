@@ -31,7 +31,7 @@ use flowgate_config::Action;
 use crate::{
     auth::{Authenticator, Principal},
     error::ApiError,
-    extract::{RunIdQuery, check_workflow_id},
+    extract::{RunIdQuery, check_workflow_id, is_internal_id},
     metrics::RejectReason,
     protect::Protection,
     state::AppState,
@@ -273,6 +273,9 @@ async fn target(parts: &mut Parts, on: On) -> Result<Target, ApiError> {
     }
     check_workflow_id(&segment)
         .map_err(|problem| ApiError::InvalidPath(format!("workflow id {problem}")))?;
+    if is_internal_id(&segment) {
+        return Err(ApiError::WorkflowNotFound(segment));
+    }
     let run_id = match on {
         On::RunInPath => RunIdQuery::from_request_parts(parts, &()).await?.0,
         _ => None,

@@ -51,6 +51,14 @@ pub enum ApiError {
     /// No workflow with that id.
     #[error("no workflow with id {0:?}")]
     WorkflowNotFound(String),
+    /// The workflow's run named no callbacks (or no such run).
+    #[error("workflow {0:?} has no callbacks")]
+    CallbacksNotFound(String),
+    /// The workflow started, but the delivery of its callbacks could not be set up.
+    #[error(
+        "workflow {0:?} started, but its callbacks could not be registered; retry the request with the same Idempotency-Key (it returns the same run and registers them)"
+    )]
+    CallbacksNotRegistered(String),
     /// A workflow with that id exists already.
     #[error("a workflow with id {0:?} already exists")]
     WorkflowAlreadyExists(String),
@@ -236,6 +244,14 @@ impl ApiError {
             ),
             Self::InvalidPath(_) => (S::BAD_REQUEST, "invalid-path", "Invalid path"),
             Self::WorkflowNotFound(_) => (S::NOT_FOUND, "workflow-not-found", "Workflow not found"),
+            Self::CallbacksNotFound(_) => {
+                (S::NOT_FOUND, "callbacks-not-found", "Callbacks not found")
+            }
+            Self::CallbacksNotRegistered(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "callbacks-not-registered",
+                "Callbacks not registered",
+            ),
             Self::WorkflowAlreadyExists(_) => (
                 S::CONFLICT,
                 "workflow-already-exists",
@@ -355,9 +371,10 @@ impl IntoResponse for ApiError {
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response();
         let retry_after = match &self {
-            Self::TemporalUnavailable(_) | Self::Overloaded | Self::TooManyStreams(_) => {
-                Some(HeaderValue::from_static(RETRY_AFTER_SECS))
-            }
+            Self::TemporalUnavailable(_)
+            | Self::Overloaded
+            | Self::TooManyStreams(_)
+            | Self::CallbacksNotRegistered(_) => Some(HeaderValue::from_static(RETRY_AFTER_SECS)),
             Self::RateLimited { retry_after_secs } => Some(HeaderValue::from(*retry_after_secs)),
             _ => None,
         };

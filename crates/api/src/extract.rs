@@ -163,10 +163,22 @@ pub(crate) fn is_flowgate_id(id: &str) -> bool {
         .any(|rest| uuid::Uuid::try_parse(rest).is_ok())
 }
 
+/// Whether `id` is one of Flowgate's own workflows (the delivery of completion webhooks): no
+/// `/v1` route reaches it, and it answers as a workflow that does not exist.
+pub(crate) fn is_internal_id(id: &str) -> bool {
+    id.starts_with(flowgate_workflows::callbacks::DELIVERY_ID_PREFIX)
+}
+
 /// [`check_workflow_id`] for an id a client chooses in a body: not of [`is_flowgate_id`]'s form
-/// either.
+/// either, nor one of Flowgate's own.
 pub(crate) fn check_chosen_workflow_id(id: &str) -> Result<(), String> {
     check_workflow_id(id)?;
+    if is_internal_id(id) {
+        return Err(format!(
+            "must not start with {:?}, reserved for Flowgate",
+            flowgate_workflows::callbacks::DELIVERY_ID_PREFIX
+        ));
+    }
     if is_flowgate_id(id) {
         return Err(
             "has the form of the ids Flowgate makes itself (<prefix><UUID>); choose another"
@@ -179,6 +191,9 @@ pub(crate) fn check_chosen_workflow_id(id: &str) -> Result<(), String> {
 fn checked_path_id(id: String) -> Result<String, ApiError> {
     check_workflow_id(&id)
         .map_err(|problem| ApiError::InvalidPath(format!("workflow id {problem}")))?;
+    if is_internal_id(&id) {
+        return Err(ApiError::WorkflowNotFound(id));
+    }
     Ok(id)
 }
 

@@ -3,6 +3,7 @@
 //! Workflows are started untyped (type name + JSON payload), the way any Temporal SDK would see
 //! them, so the API needs the workflows' names and types but never their code.
 
+mod callbacks;
 mod describe;
 mod events;
 mod failure;

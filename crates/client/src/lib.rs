@@ -4,7 +4,8 @@
 //! one without waiting, read its status, wait for a workflow to end — and the `/v1` API: start
 //! any registered workflow with options, bounded waits and idempotency keys, describe, result,
 //! signals, queries, updates, cancel, terminate and list — and a workflow's events, live
-//! ([`Client::events`]) or as its history so far ([`Client::history`]).
+//! ([`Client::events`]) or as its history so far ([`Client::history`]); and [`verify_webhook`]
+//! checks the completion webhooks it sends.
 //!
 //! Every error answer of the API is an RFC 9457 problem document, returned as
 //! [`Error::Problem`] with its stable `code` and, for validation errors, a JSON pointer per
@@ -85,11 +86,15 @@ mod sse;
 mod types;
 mod v1;
 mod watch;
+mod webhooks;
 
 pub use client::{Client, ClientBuilder};
 pub use error::{Error, FieldError, Problem};
 pub use event_kind::EventKind;
 pub use events::{History, WorkflowEvent};
+pub use flowgate_workflows::callbacks::{
+    Callback, CallbackEvent, CallbackState, DeliveryState, DeliveryStatus, WebhookNotification,
+};
 pub use options::{
     Arg, EventsOptions, IdConflictPolicy, IdReusePolicy, StartMessage, StartOptions,
 };
@@ -99,3 +104,4 @@ pub use types::{
 };
 pub use v1::WorkflowPages;
 pub use watch::EventStream;
+pub use webhooks::{WebhookError, verify_webhook, verify_webhook_at};

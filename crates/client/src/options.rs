@@ -5,6 +5,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use flowgate_workflows::callbacks::Callback;
+
 use crate::Error;
 
 /// Temporal's workflow id reuse policy: may a closed workflow's id start a new run.
@@ -58,6 +60,9 @@ pub struct StartOptions {
     /// Update-with-start: this update runs on the run started, or on the one running under
     /// `workflow_id` (see [`Client::update_with_start`](crate::Client::update_with_start)).
     pub update: Option<StartMessage>,
+    /// URLs notified when the workflow closes (completion webhooks; check what they receive
+    /// with [`verify_webhook`](crate::verify_webhook)).
+    pub callbacks: Option<Vec<Callback>>,
 }
 
 /// A signal or update sent with a start.
@@ -108,6 +113,7 @@ pub(crate) struct StartBody<'a, I: Serialize + ?Sized> {
     pub(crate) signal: Option<&'a StartMessage>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) update: Option<&'a StartMessage>,
+    pub(crate) callbacks: Option<&'a [Callback]>,
 }
 
 impl<'a, I: Serialize + ?Sized> StartBody<'a, I> {
@@ -122,6 +128,7 @@ impl<'a, I: Serialize + ?Sized> StartBody<'a, I> {
             id_conflict_policy: options.id_conflict_policy,
             signal: options.signal.as_ref(),
             update: options.update.as_ref(),
+            callbacks: options.callbacks.as_deref(),
         }
     }
 }

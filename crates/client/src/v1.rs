@@ -7,8 +7,8 @@ use reqwest::{StatusCode, header::LOCATION};
 use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
-    Arg, Client, Error, MessageReply, Run, StartMessage, StartOptions, Started, Updated, Workflow,
-    WorkflowPage, WorkflowSummary,
+    Arg, Client, DeliveryState, Error, MessageReply, Run, StartMessage, StartOptions, Started,
+    Updated, Workflow, WorkflowPage, WorkflowSummary,
     client::{decode, json_body, segment},
     options::{StartBody, millis},
 };
@@ -107,6 +107,13 @@ impl Client {
     /// `GET /v1/workflows/{workflow_id}`: status, times, type, task queue, history length, memo.
     pub async fn describe(&self, workflow_id: &str) -> Result<Workflow, Error> {
         let path = format!("/v1/workflows/{}", segment(workflow_id));
+        self.call(self.get(&path), Duration::ZERO).await
+    }
+
+    /// `GET /v1/workflows/{workflow_id}/callbacks`: where the completion webhooks of the
+    /// workflow's latest run stand (a 404 `callbacks-not-found` when its start named none).
+    pub async fn callbacks(&self, workflow_id: &str) -> Result<DeliveryState, Error> {
+        let path = format!("/v1/workflows/{}/callbacks", segment(workflow_id));
         self.call(self.get(&path), Duration::ZERO).await
     }
 

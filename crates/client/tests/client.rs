@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use flowgate_client::{
-    Arg, Client, Error, EventKind, EventsOptions, IdConflictPolicy, MessageReply, RunStatus,
-    StartOptions, WorkflowEvent,
+    Arg, Callback, CallbackEvent, Client, DeliveryStatus, Error, EventKind, EventsOptions,
+    IdConflictPolicy, MessageReply, RunStatus, StartOptions, WorkflowEvent,
 };
 use flowgate_testkit::{TestEnv, eventually, metrics};
 use flowgate_workflows::{
@@ -627,4 +627,49 @@ async fn a_cart_is_filled_with_update_with_start_and_checked_out_with_signal_wit
         done.run.result.unwrap()["order_lines"],
         "Ordered 2 Apples...Ordered 1 Cherries..."
     );
+}
+
+#[tokio::test]
+async fn a_start_names_callbacks_and_their_deliveries_are_read_back() {
+    let env = TestEnv::builder()
+        .settings(|s| {
+            s.webhooks.allow_private_addresses = true;
+            s.webhooks.allow_http = true;
+        })
+        .start()
+        .await;
+    let client = client(&env);
+    // Nothing listens there: the delivery stays pending, retried.
+    let url = "http://127.0.0.1:9/hook".to_owned();
+    let options = StartOptions {
+        callbacks: Some(vec![Callback {
+            url: url.clone(),
+            events: Some(vec![CallbackEvent::Completed]),
+        }]),
+        ..StartOptions::default()
+    };
+    let started = client
+        .start("shopping", &guide_list(), &options)
+        .await
+        .expect("start");
+    let id = started.run.workflow_id;
+    let state = eventually(WAIT * 3, "a failed attempt", || async {
+        let state = client.callbacks(&id).await.expect("callbacks");
+        (state.callbacks[0].attempts >= 1).then_some(state)
+    })
+    .await;
+    assert_eq!(state.workflow_id, id);
+    assert_eq!(state.callbacks[0].url, url);
+    assert_eq!(state.callbacks[0].status, DeliveryStatus::Pending);
+    assert!(state.callbacks[0].last_error.is_some(), "{state:?}");
+
+    let plain = client
+        .start("shopping", &guide_list(), &StartOptions::default())
+        .await
+        .expect("start");
+    let error = client
+        .callbacks(&plain.run.workflow_id)
+        .await
+        .expect_err("no callbacks");
+    assert_eq!(error.code(), Some("callbacks-not-found"), "{error:?}");
 }

@@ -14,6 +14,7 @@ mod load;
 mod secret;
 mod settings;
 mod validate;
+mod webhooks;
 
 pub use auth::{
     Action, ApiKeySettings, AuthSettings, JwtKeySettings, JwtSettings, Permission, parse_sha256_hex,
@@ -26,6 +27,7 @@ pub use settings::{
     LogSettings, MetricsSettings, OtelSettings, Settings, ShoppingSettings, TemporalSettings,
     TlsSettings, WorkerSettings,
 };
+pub use webhooks::{WebhookSettings, is_public, secret_key};
 
 impl Settings {
     /// The settings as TOML, secrets redacted (for `check-config`).

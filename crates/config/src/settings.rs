@@ -5,7 +5,7 @@ use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{auth::AuthSettings, secret::Secret};
+use crate::{auth::AuthSettings, secret::Secret, webhooks::WebhookSettings};
 
 /// Everything Flowgate's processes can be configured with. The API and the worker read the same
 /// tree, so one config file can be mounted into both.
@@ -34,6 +34,9 @@ pub struct Settings {
     /// API keys and their permissions.
     #[serde(default)]
     pub auth: AuthSettings,
+    /// Completion webhooks: destinations, signing, retries.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 /// Settings of the HTTP API process.

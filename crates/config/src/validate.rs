@@ -93,6 +93,7 @@ pub(crate) fn validate(s: &Settings) -> Result<(), ConfigError> {
     }
 
     validate_auth(&s.auth)?;
+    validate_webhooks(&s.webhooks)?;
 
     let t = &s.temporal;
     if let Some(address) = &t.address {
@@ -291,6 +292,36 @@ fn validate_jwt(jwt: &crate::JwtSettings) -> Result<(), ConfigError> {
         };
         key.decoding_key()
             .map_err(|problem| ConfigError::invalid(&path, problem))?;
+    }
+    Ok(())
+}
+
+fn validate_webhooks(w: &crate::WebhookSettings) -> Result<(), ConfigError> {
+    for (i, secret) in w.secrets.iter().enumerate() {
+        if crate::webhooks::secret_key(secret).is_none() {
+            return Err(ConfigError::invalid(
+                &format!("webhooks.secrets[{i}]"),
+                "must be whsec_ followed by the base64 of 24 to 64 random bytes",
+            ));
+        }
+    }
+    for pattern in &w.allowed_hosts {
+        let rest = pattern.strip_prefix("*.").unwrap_or(pattern);
+        if pattern != "*" && (rest.is_empty() || rest.contains(['*', '/', ':', ' '])) {
+            return Err(ConfigError::invalid(
+                "webhooks.allowed_hosts",
+                format!("{pattern:?} is not a host, *.domain or *"),
+            ));
+        }
+    }
+    positive("webhooks.retry_for", w.retry_for)?;
+    positive("webhooks.initial_retry_interval", w.initial_retry_interval)?;
+    positive("webhooks.attempt_timeout", w.attempt_timeout)?;
+    if w.max_retry_interval < w.initial_retry_interval {
+        return Err(ConfigError::invalid(
+            "webhooks.max_retry_interval",
+            "must be at least webhooks.initial_retry_interval",
+        ));
     }
     Ok(())
 }

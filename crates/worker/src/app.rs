@@ -20,6 +20,7 @@ use temporalio_sdk::{
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{
+    callbacks::{CallbackDeliveryWorkflow, DeliveryActivities},
     health::{self, Phase},
     metrics::WorkerMetrics,
 };
@@ -135,6 +136,7 @@ fn worker_options(settings: &Settings, metrics: &WorkerMetrics) -> anyhow::Resul
         })
         .build();
     register_workflows(&mut options, flowgate_workflows::registry::registry().all())?;
+    register_internal(&mut options, settings, metrics)?;
     Ok(options)
 }
 
@@ -153,6 +155,23 @@ fn register_workflows(options: &mut WorkerOptions, defs: &[WorkflowDef]) -> anyh
         })?;
         register(options).with_context(|| format!("cannot register {}", def.temporal_type))?;
     }
+    Ok(())
+}
+
+/// Registers Flowgate's own workflows, which no `/v1` route reaches: the delivery of
+/// completion webhooks and its activities.
+fn register_internal(
+    options: &mut WorkerOptions,
+    settings: &Settings,
+    metrics: &WorkerMetrics,
+) -> anyhow::Result<()> {
+    options
+        .register_workflow::<CallbackDeliveryWorkflow>()
+        .context("cannot register the webhook delivery workflow")?;
+    options.register_activities(DeliveryActivities {
+        settings: settings.webhooks.clone(),
+        metrics: metrics.webhooks(),
+    });
     Ok(())
 }
 

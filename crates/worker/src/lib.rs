@@ -5,6 +5,7 @@
 //! back-off, polls, and drains on shutdown. `main`, the local runner and tests share this path.
 
 mod app;
+mod callbacks;
 mod health;
 mod metrics;
 

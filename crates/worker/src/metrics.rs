@@ -20,6 +20,8 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use bytes::Bytes;
 use flowgate_workflows::shopping::OrderMetrics;
+
+use crate::callbacks::WebhookMetrics;
 use http::{Request, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -45,6 +47,7 @@ pub(crate) struct WorkerMetrics {
 struct Inner {
     registry: Registry,
     orders: OrderMetrics,
+    webhooks: WebhookMetrics,
     sdk_up: IntGauge,
     sdk_meter: Arc<dyn CoreMeter>,
     sdk_addr: SocketAddr,
@@ -63,6 +66,7 @@ impl WorkerMetrics {
     pub(crate) fn start() -> anyhow::Result<Self> {
         let registry = flowgate_telemetry::metrics::registry(SERVICE)?;
         let orders = OrderMetrics::register(&registry)?;
+        let webhooks = WebhookMetrics::register(&registry)?;
         let sdk_up = IntGauge::new(
             "flowgate_worker_sdk_metrics_up",
             "1 when the Temporal SDK's metrics were part of this scrape, else 0.",
@@ -81,6 +85,7 @@ impl WorkerMetrics {
             inner: Arc::new(Inner {
                 registry,
                 orders,
+                webhooks,
                 sdk_up,
                 sdk_meter: exporter.meter,
                 sdk_addr: exporter.bound_addr,
@@ -109,6 +114,11 @@ impl WorkerMetrics {
     /// The business metrics the order activities count into.
     pub(crate) fn orders(&self) -> OrderMetrics {
         self.inner.orders.clone()
+    }
+
+    /// The metrics the webhook delivery activities count into.
+    pub(crate) fn webhooks(&self) -> WebhookMetrics {
+        self.inner.webhooks.clone()
     }
 
     /// Everything, in the text exposition format: our registry, then the SDK's metrics. Without

@@ -8,6 +8,7 @@
 //! context, never through tokio.
 
 pub mod approval;
+pub mod callbacks;
 pub mod cart;
 pub mod duration;
 pub mod registry;

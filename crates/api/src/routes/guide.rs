@@ -110,6 +110,7 @@ async fn start_shopping(
             id_conflict_policy: None,
             signal: None,
             update: None,
+            callbacks: None,
         },
         input_at: "",
         wait,

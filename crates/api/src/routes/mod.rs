@@ -44,6 +44,7 @@ use crate::{
         v1::workflow::get_workflow,
         v1::workflow::get_workflow_result,
         v1::events::workflow_events,
+        v1::callbacks::get_callbacks,
         v1::messages::send_signal,
         v1::messages::run_query,
         v1::messages::run_update,
@@ -57,12 +58,13 @@ use crate::{
         v1::start::StartIn,
         v1::start::IdReusePolicy,
         v1::start::IdConflictPolicy,
+        flowgate_workflows::callbacks::WebhookNotification,
         run::RunOut,
     )),
     tags(
         (name = "shopping", description = "The shopping workflow of the HTTP API guide"),
         (name = "workflows", description = "Status and results of any workflow"),
-        (name = "v1", description = "Any registered workflow: start (with a bounded wait and Idempotency-Key), describe, result, signals, queries, updates, cancel, terminate, list"),
+        (name = "v1", description = "Any registered workflow: start (with a bounded wait and Idempotency-Key), describe, result, signals, queries, updates, cancel, terminate, list, completion webhooks"),
         (name = "health", description = "Health, liveness and readiness"),
     )
 )]

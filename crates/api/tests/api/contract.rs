@@ -76,6 +76,7 @@ fn the_openapi_document_covers_every_route() {
         ("/v1/workflows/{workflow_id}", "get"),
         ("/v1/workflows/{workflow_id}/result", "get"),
         ("/v1/workflows/{workflow_id}/events", "get"),
+        ("/v1/workflows/{workflow_id}/callbacks", "get"),
         ("/v1/workflows/{workflow_id}/signals/{name}", "post"),
         ("/v1/workflows/{workflow_id}/queries/{name}", "post"),
         ("/v1/workflows/{workflow_id}/updates/{name}", "post"),
@@ -126,6 +127,23 @@ fn the_openapi_document_covers_every_route() {
     );
     let fruits = &doc["components"]["schemas"]["Fruit"]["enum"];
     assert_eq!(fruits, &json!(["APPLE", "BANANA", "CHERRY", "ORANGE"]));
+    // Callbacks: utoipa cannot declare OpenAPI `callbacks`; the notification is a component, the
+    // start's body has `callbacks`, and every start path describes them.
+    let notification = &doc["components"]["schemas"]["WebhookNotification"];
+    for field in ["type", "timestamp", "data"] {
+        assert!(
+            notification["properties"][field].is_object(),
+            "{notification}"
+        );
+    }
+    let start = &doc["paths"]["/v1/workflow-types/shopping/start"]["post"];
+    assert!(
+        start["description"]
+            .as_str()
+            .unwrap()
+            .contains("webhook-signature")
+    );
+    assert!(doc["components"]["schemas"]["StartIn"]["properties"]["callbacks"].is_object());
 }
 
 #[test]

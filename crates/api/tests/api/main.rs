@@ -43,6 +43,7 @@ mod v1_passthrough;
 mod v1_start;
 mod v1_support;
 mod v1_workflow;
+mod webhooks;
 mod with_start;
 
 use reqwest::{Response, StatusCode};

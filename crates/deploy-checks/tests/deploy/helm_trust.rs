@@ -36,6 +36,7 @@ fn secrets_in_values_reach_the_pods_only_through_a_secret() {
         "s3cret-client-certificate",
         "s3cret-client-key",
         "authorization=Bearer s3cret-otlp-token",
+        "whsec_czNjcmV0LXdlYmhvb2stc2lnbmluZy1rZXk=",
     ];
     let rendered = Render::default()
         .set(merged(
@@ -46,6 +47,7 @@ fn secrets_in_values_reach_the_pods_only_through_a_secret() {
                     "tls": {"mtls": true, "clientCert": secrets[1], "clientKey": secrets[2]},
                 },
                 "otel": {"endpoint": "http://collector:4317", "headers": secrets[3]},
+                "webhooks": {"secrets": secrets[4]},
             }),
         ))
         .objects(&python)
@@ -71,6 +73,7 @@ fn secrets_in_values_reach_the_pods_only_through_a_secret() {
         "temporal-tls.crt",
         "temporal-tls.key",
         "otlp-headers",
+        "webhook-secrets",
     ] {
         assert!(
             secret["data"][key].is_string(),
@@ -90,6 +93,11 @@ fn secrets_in_values_reach_the_pods_only_through_a_secret() {
             env["OTEL_EXPORTER_OTLP_HEADERS"], "secretKeyRef:flowgate/otlp-headers",
             "{deployment}"
         );
+        // Only the worker signs completion webhooks.
+        let signing = env.get("FLOWGATE_WEBHOOKS__SECRETS").map(String::as_str);
+        let expected =
+            (deployment == "flowgate-worker").then_some("secretKeyRef:flowgate/webhook-secrets");
+        assert_eq!(signing, expected, "{deployment}");
     }
 }
 
@@ -131,6 +139,22 @@ fn secrets_put_where_they_would_be_rendered_in_plain_text_are_refused_naming_the
         (
             json!({"worker": {"extraEnv": plain("FLOWGATE_OTEL__HEADERS")}}),
             ["worker.extraEnv", "FLOWGATE_OTEL__HEADERS", "secretKeyRef"],
+        ),
+        (
+            json!({"config": {"webhooks": {"secrets": ["whsec_czNjcmV0"]}}}),
+            [
+                "config.webhooks.secrets",
+                "webhooks.secrets",
+                "existingSecret",
+            ],
+        ),
+        (
+            json!({"worker": {"extraEnv": plain("FLOWGATE_WEBHOOKS__SECRETS")}}),
+            [
+                "worker.extraEnv",
+                "FLOWGATE_WEBHOOKS__SECRETS",
+                "secretKeyRef",
+            ],
         ),
     ];
     for (values, expected) in cases {

@@ -67,7 +67,7 @@ app.kubernetes.io/part-of: flowgate
 
 {{/* Whether the chart creates its own Secret. */}}
 {{- define "flowgate.createSecret" -}}
-{{- if and (not .Values.existingSecret) (or .Values.temporal.apiKey .Values.temporal.tls.clientCert .Values.temporal.tls.clientKey .Values.temporal.tls.ca .Values.otel.headers) }}true{{- end }}
+{{- if and (not .Values.existingSecret) (or .Values.temporal.apiKey .Values.temporal.tls.clientCert .Values.temporal.tls.clientKey .Values.temporal.tls.ca .Values.otel.headers .Values.webhooks.secrets) }}true{{- end }}
 {{- end }}
 
 {{/* Whether any Secret (own or existing) is there to read. */}}

@@ -4,6 +4,7 @@ use axum::{
     Json,
     extract::{Query, State},
 };
+use flowgate_workflows::callbacks;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -116,8 +117,10 @@ pub(crate) async fn list_workflows(
             problem: "is not a next_page_token of this API".to_owned(),
         })?,
     };
-    let query = params.query.as_deref().unwrap_or("");
-    let page = state.gateway.list(query, page_size, page_token).await?;
+    let query = &without_internal(params.query.as_deref().unwrap_or(""));
+    let mut page = state.gateway.list(query, page_size, page_token).await?;
+    page.executions
+        .retain(|e| e.workflow_type != callbacks::DELIVERY_WORKFLOW_TYPE);
     let next_page_token = match page.next_page_token {
         // Temporal hands out a token after every full page: a page that ends the list says so
         // (a peek at the next page's first workflow tells; if the peek fails, the token stays).
@@ -135,6 +138,25 @@ pub(crate) async fn list_workflows(
         workflows: page.executions.into_iter().map(Into::into).collect(),
         next_page_token: next_page_token.map(|t| seal_token(&t)),
     }))
+}
+
+/// `query` restricted to the workflows clients may see: Flowgate's own (webhook deliveries) are
+/// left out, whatever the query asks for. An `ORDER BY` clause stays at the end.
+fn without_internal(query: &str) -> String {
+    let hidden = format!("WorkflowType != '{}'", callbacks::DELIVERY_WORKFLOW_TYPE);
+    let lower = query.to_ascii_lowercase();
+    let (filter, order) = match lower.rfind("order by") {
+        Some(at) if !query[at..].contains(['\'', '"', ')']) => query.split_at(at),
+        _ => (query, ""),
+    };
+    let filter = filter.trim();
+    if filter.is_empty() {
+        format!("{hidden} {order}").trim_end().to_owned()
+    } else {
+        format!("{hidden} AND ({filter}) {order}")
+            .trim_end()
+            .to_owned()
+    }
 }
 
 /// Bytes of a checksum that prefix Temporal's page token in `next_page_token`.
@@ -176,6 +198,22 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_leave_flowgates_own_workflows_out() {
+        assert_eq!(
+            without_internal(""),
+            "WorkflowType != 'FlowgateCallbackDelivery'"
+        );
+        assert_eq!(
+            without_internal("WorkflowId = 'a' OR true"),
+            "WorkflowType != 'FlowgateCallbackDelivery' AND (WorkflowId = 'a' OR true)"
+        );
+        assert_eq!(
+            without_internal("ExecutionStatus = 'Running' ORDER BY StartTime"),
+            "WorkflowType != 'FlowgateCallbackDelivery' AND (ExecutionStatus = 'Running') ORDER BY StartTime"
+        );
+    }
 
     #[test]
     fn page_tokens_round_trip_through_hex() {

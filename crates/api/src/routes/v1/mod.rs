@@ -6,6 +6,7 @@
 //! segment, in paths and in `Location`.
 
 mod body;
+pub(crate) mod callbacks;
 pub(crate) mod control;
 pub(crate) mod events;
 mod idempotency;
@@ -62,6 +63,12 @@ pub(crate) fn routes(router: ApiRouter) -> ApiRouter {
             "/v1/workflows/{workflow_id}/events",
             on_run,
             events::workflow_events,
+        )
+        .route(
+            Method::GET,
+            "/v1/workflows/{workflow_id}/callbacks",
+            on_run,
+            callbacks::get_callbacks,
         )
         .route(
             Method::POST,

@@ -156,7 +156,11 @@ fn start_operation(def: &WorkflowDef, pascal: &str) -> Operation {
     operation.operation_id = Some(format!("start_{}", def.name.replace('-', "_")));
     operation.tags = Some(vec!["v1".to_owned()]);
     operation.summary = Some(format!("Start {} ({})", def.name, def.temporal_type));
-    operation.description = Some(def.description.to_owned());
+    operation.description = Some(format!(
+        "{}\n\n{}",
+        def.description,
+        super::callbacks::START_DESCRIPTION
+    ));
     operation.request_body = Some(
         RequestBodyBuilder::new()
             .content(

@@ -11,6 +11,7 @@ use axum::{
 };
 use flowgate_config::Action;
 use flowgate_workflows::{
+    callbacks::Callback,
     duration::{self, SecondsOrDuration},
     registry::{PROGRESS_MEMO_KEY, WorkflowDef},
 };
@@ -78,6 +79,10 @@ pub(crate) struct StartIn {
     /// for up to `?wait` (default and at most `api.result_wait`).
     #[serde(default)]
     pub update: Option<MessageIn>,
+    /// URLs to notify when the workflow closes (at most 5): a signed JSON POST, the
+    /// `WebhookNotification` schema (see the start's description).
+    #[serde(default)]
+    pub callbacks: Option<Vec<Callback>>,
 }
 
 /// A signal or update sent with a start.
@@ -129,8 +134,8 @@ impl StartIn {
         def: &WorkflowDef,
         state: &AppState,
         input_at: &str,
+        mut errors: Vec<FieldError>,
     ) -> Result<(StartSpec, Value), ApiError> {
-        let mut errors = Vec::new();
         let input = def
             .input
             .decode(&self.input, &state.limits)
@@ -188,7 +193,7 @@ impl StartIn {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        let normalised = json!({
+        let mut normalised = json!({
             "workflow": def.name,
             "input": input,
             "workflow_id": self.workflow_id,
@@ -200,6 +205,10 @@ impl StartIn {
             "signal": self.signal,
             "update": self.update,
         });
+        // Only when named, so the keys of starts without callbacks keep their records.
+        if let Some(callbacks) = self.callbacks.as_ref().filter(|c| !c.is_empty()) {
+            normalised["callbacks"] = json!(callbacks);
+        }
         let spec = StartSpec {
             workflow_type: def.temporal_type.to_owned(),
             task_queue: def.queue(&state.settings.worker.task_queue).to_owned(),
@@ -337,6 +346,10 @@ fn is_search_attribute_value(value: &Value) -> bool {
 }
 
 /// Start the workflow named in the path (the generic form of each workflow's start path).
+///
+/// **Callbacks.** `callbacks` names URLs notified when the workflow closes: a signed
+/// `WebhookNotification` POST (Standard Webhooks), retried until a 2xx; see each workflow's start
+/// path and `GET /v1/workflows/{workflow_id}/callbacks`.
 #[utoipa::path(post, path = "/v1/workflow-types/{name}/start", tag = "v1",
     params(
         ("wait" = Option<String>, Query, pattern = r"^([0-9]{1,9}(\.[0-9]{1,9})?|([0-9]{1,9}(ns|us|ms|s|m|h))+)$", description = "Wait up to this long for the result: seconds (`10`) or a duration (`500ms`, `1m`); capped at api.result_wait. Without it (and without `Prefer: wait`), answers at once."),
@@ -483,7 +496,12 @@ pub(crate) async fn start(
     if key.is_some() {
         check_keyed_policies(&body)?;
     }
-    let (mut spec, normalised) = body.plan(def, state, input_at)?;
+    let callbacks = body.callbacks.clone().filter(|c| !c.is_empty());
+    let callback_errors = match &callbacks {
+        Some(list) => super::callbacks::check(&state.settings.webhooks, list).await,
+        None => Vec::new(),
+    };
+    let (mut spec, normalised) = body.plan(def, state, input_at, callback_errors)?;
     // An update-with-start waits for the update (as an update does), not for the workflow.
     let wait = match &mut spec.with {
         Some(WithStart::Update {
@@ -530,6 +548,13 @@ pub(crate) async fn start(
         "started"
     );
     let workflow_id = spec.workflow_id;
+    if let Some(callbacks) = &callbacks {
+        let webhooks = &state.settings.webhooks;
+        let queue = &state.settings.worker.task_queue;
+        (state.gateway)
+            .register_callbacks(&workflow_id, &run_id, callbacks, webhooks, queue)
+            .await?;
+    }
     let outcome = if wait.is_zero() && !replayed {
         Outcome::Running
     } else {
