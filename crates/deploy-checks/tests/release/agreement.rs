@@ -130,6 +130,11 @@ fn each_image_is_pushed_under_the_chart_default_repository_tagged_with_its_app_v
         tags.iter().all(|t| t.starts_with("type=semver,")),
         "only version tags (no latest, no branch): {tags:?}"
     );
+    assert_eq!(
+        meta["flavor"].as_str(),
+        Some("latest=false"),
+        "no `latest` tag"
+    );
 
     let build = &step_using(steps, "docker/build-push-action")["with"];
     assert_eq!(build["target"].as_str(), Some("${{ matrix.target }}"));
@@ -226,7 +231,7 @@ fn a_release_tag_must_name_the_workspace_and_chart_version() {
         .filter_map(|s| s["run"].as_str())
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(check.contains(".github/scripts/release-version.sh \"$GITHUB_REF_NAME\""));
+    assert!(check.contains("version=$(.github/scripts/release-version.sh \"$GITHUB_REF_NAME\")\n"));
     assert!(check.contains(".github/scripts/release-notes.sh \"$VERSION\""));
     // Everything that publishes waits for the check and for CI.
     let needs = |job: &str| -> Vec<String> {
