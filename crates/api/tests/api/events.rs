@@ -465,7 +465,17 @@ async fn a_resumed_stream_of_an_idle_workflow_answers_at_once() {
     )
     .await;
     let path = format!("/v1/workflows/{id}/events");
-    let so_far = history(&env, &id, "").await;
+    // Once the cart has set its checkout timer, it waits.
+    let so_far =
+        flowgate_testkit::eventually(Duration::from_secs(10), "the cart's timer", || async {
+            let so_far = history(&env, &id, "").await;
+            let events = so_far["events"].as_array().unwrap();
+            events
+                .iter()
+                .any(|e| e["type"] == "timer_started")
+                .then(|| so_far.clone())
+        })
+        .await;
     let last = so_far["events"].as_array().unwrap().last().unwrap()["event_id"].to_string();
 
     // The cart waits; a client resuming after its last event gets the stream's head at once
