@@ -12,6 +12,7 @@ use std::{
 use flowgate_config::WebhookSettings;
 use flowgate_workflows::callbacks::{ClosedRun, DeliveryRetry};
 use serde::{Deserialize, Serialize};
+use temporalio_common::error::ApplicationFailure;
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
@@ -91,6 +92,15 @@ impl DeliveryActivities {
                 Ok(Poll::Closed(closed)) => return Ok(closed),
                 Ok(Poll::ContinuedAs(next)) => run_id = next,
                 Ok(Poll::Open) => {}
+                Ok(Poll::Gone) => {
+                    return Err(ApplicationFailure::builder(format!(
+                        "workflow {} run {run_id} does not exist",
+                        target.workflow_id
+                    ))
+                    .non_retryable(true)
+                    .build()
+                    .into());
+                }
                 Err(error) => {
                     return Err(anyhow::anyhow!("{error:#}").into());
                 }

@@ -28,6 +28,8 @@ pub(super) enum Poll {
     ContinuedAs(String),
     /// Closed.
     Closed(ClosedRun),
+    /// The run does not exist (any more): nothing will ever close.
+    Gone,
 }
 
 /// Waits up to [`POLL_BOUND`] for run `run_id` of `workflow_id` to close.
@@ -55,6 +57,9 @@ pub(super) async fn poll_close(
         Err(_) => return Ok(Poll::Open),
         Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::DeadlineExceeded => {
             return Ok(Poll::Open);
+        }
+        Ok(Err(status)) if status.code() == temporalio_client::tonic::Code::NotFound => {
+            return Ok(Poll::Gone);
         }
         Ok(result) => result
             .context("cannot read the workflow's history")?
