@@ -94,6 +94,17 @@ pub(crate) struct StartedRun {
     pub update: Option<Result<Value, ApiError>>,
 }
 
+impl StartedRun {
+    /// Run `run_id`, created or not (`started`), without an update.
+    fn new(run_id: String, started: bool) -> Self {
+        Self {
+            run_id,
+            started,
+            update: None,
+        }
+    }
+}
+
 impl Gateway {
     /// Starts a workflow as `spec` says. A conflict the policies do not resolve is
     /// [`ApiError::WorkflowAlreadyExists`].
@@ -123,15 +134,9 @@ impl Gateway {
                     WorkflowService::start_workflow_execution(&mut client, request).await
                 }
                 .with_context(trace.clone());
-                self.link.bounded(self.rpc_timeout, call).await.map(|r| {
-                    r.map(|response| {
-                        let response = response.into_inner();
-                        StartedRun {
-                            run_id: response.run_id,
-                            started: response.started,
-                            update: None,
-                        }
-                    })
+                let answer = self.link.bounded(self.rpc_timeout, call).await;
+                answer.map(|r| {
+                    r.map(|r| StartedRun::new(r.get_ref().run_id.clone(), r.get_ref().started))
                 })
             }
             Some(WithStart::Signal { name, input }) => {
@@ -143,15 +148,9 @@ impl Gateway {
                         .await
                 }
                 .with_context(trace.clone());
-                self.link.bounded(self.rpc_timeout, call).await.map(|r| {
-                    r.map(|response| {
-                        let response = response.into_inner();
-                        StartedRun {
-                            run_id: response.run_id,
-                            started: response.started,
-                            update: None,
-                        }
-                    })
+                let answer = self.link.bounded(self.rpc_timeout, call).await;
+                answer.map(|r| {
+                    r.map(|r| StartedRun::new(r.get_ref().run_id.clone(), r.get_ref().started))
                 })
             }
             Some(WithStart::Update { .. }) => {

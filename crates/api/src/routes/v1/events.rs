@@ -266,20 +266,7 @@ impl Watch {
     /// The next event to send, reading (and waiting for) more history as needed.
     async fn next(&mut self) -> Result<Next, ApiError> {
         loop {
-            while let Some(event) = self.buffer.pop_front() {
-                let event_id = event.event_id;
-                let Some(out) = self.typer.type_event(&self.run_id, event) else {
-                    continue;
-                };
-                if let EventKind::WorkflowStarted { workflow_type, .. } = &out.kind {
-                    self.check_type(workflow_type)?;
-                }
-                if let EventKind::WorkflowContinuedAsNew { new_run_id } = &out.kind {
-                    self.next_run = Some(new_run_id.clone());
-                }
-                if event_id <= self.after {
-                    continue;
-                }
+            if let Some(out) = self.next_buffered()? {
                 return Ok(Next::Event(self.sse(&out)));
             }
             if self.read_any && self.token.is_empty() {
@@ -311,6 +298,31 @@ impl Watch {
             self.token = page.next_page_token;
             self.buffer.extend(page.events);
         }
+    }
+
+    /// The first buffered event after `after`, as a client reads it; `None` once the buffer is
+    /// empty. A run's start is checked against what the principal may read, and its
+    /// continue-as-new noted.
+    fn next_buffered(&mut self) -> Result<Option<EventOut>, ApiError> {
+        while let Some(event) = self.buffer.pop_front() {
+            let event_id = event.event_id;
+            let Some(out) = self.typer.type_event(&self.run_id, event) else {
+                continue;
+            };
+            match &out.kind {
+                EventKind::WorkflowStarted { workflow_type, .. } => {
+                    self.check_type(workflow_type)?;
+                }
+                EventKind::WorkflowContinuedAsNew { new_run_id } => {
+                    self.next_run = Some(new_run_id.clone());
+                }
+                _ => {}
+            }
+            if event_id > self.after {
+                return Ok(Some(out));
+            }
+        }
+        Ok(None)
     }
 
     /// Goes on with the run this one continued as.
@@ -396,17 +408,7 @@ impl Watch {
         let mut events = Vec::new();
         let mut more = false;
         loop {
-            while let Some(event) = self.buffer.pop_front() {
-                let event_id = event.event_id;
-                let Some(out) = self.typer.type_event(&self.run_id, event) else {
-                    continue;
-                };
-                if let EventKind::WorkflowStarted { workflow_type, .. } = &out.kind {
-                    self.check_type(workflow_type)?;
-                }
-                if event_id <= self.after {
-                    continue;
-                }
+            while let Some(out) = self.next_buffered()? {
                 if events.len() == MAX_DOCUMENT_EVENTS {
                     more = true;
                     break;
