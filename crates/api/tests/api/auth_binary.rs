@@ -25,6 +25,34 @@ fn config_file(dir: &Path, body: &str) -> String {
     path.display().to_string()
 }
 
+/// The API binary with the config file `config` (and `RUST_LOG`, if given) on a free port,
+/// once ready; its base URL.
+async fn spawn_api(env: &TestEnv, config: String, log: Option<&str>) -> (Proc, String) {
+    let port = free_port();
+    let mut envs = vec![
+        ("TEMPORAL_ADDRESS", env.temporal.address()),
+        ("FLOWGATE_CONFIG", config),
+        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+        ("FLOWGATE_API__PORT", port.to_string()),
+    ];
+    if let Some(log) = log {
+        envs.push(("RUST_LOG", log.to_owned()));
+    }
+    let api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually(
+        Duration::from_secs(20),
+        "the API binary to become ready",
+        || async {
+            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
+            (response.status() == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+    (api, base)
+}
+
 /// `[auth.jwt]` with an issuer and an audience.
 const JWT: &str = "[auth.jwt]\nissuer = \"https://idp.example.test/\"\naudience = [\"flowgate\"]\n";
 /// The HMAC secret of [`HS_KEY`].
@@ -53,26 +81,8 @@ async fn the_key_never_appears_in_logs_problems_or_check_config() {
             key_toml("admin", &hash, r#"["*:*"]"#)
         ),
     );
-    let port = free_port();
-    let envs = [
-        ("TEMPORAL_ADDRESS", env.temporal.address()),
-        ("FLOWGATE_CONFIG", config.clone()),
-        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
-        ("FLOWGATE_API__PORT", port.to_string()),
-        ("RUST_LOG", "debug".to_owned()),
-    ];
-    let api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
-    let base = format!("http://127.0.0.1:{port}");
+    let (api, base) = spawn_api(&env, config.clone(), Some("debug")).await;
     let http = reqwest::Client::new();
-    eventually(
-        Duration::from_secs(20),
-        "the API binary to become ready",
-        || async {
-            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
 
     let ok = http
         .get(format!("{base}/v1/workflows/no-such-workflow"))
@@ -316,25 +326,8 @@ async fn the_authentication_guide_runs_as_written() {
         .replace("\"…\"", &format!("\"{}\"", sha256_hex(ADMIN)));
     let env = TestEnv::builder().without_api().start().await;
     let config = config_file(env.dir(), &config);
-    let port = free_port();
-    let envs = [
-        ("TEMPORAL_ADDRESS", env.temporal.address()),
-        ("FLOWGATE_CONFIG", config),
-        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
-        ("FLOWGATE_API__PORT", port.to_string()),
-    ];
-    let _api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
-    let base = format!("http://127.0.0.1:{port}");
+    let (_api, base) = spawn_api(&env, config, None).await;
     let http = reqwest::Client::new();
-    eventually(
-        Duration::from_secs(20),
-        "the API to become ready",
-        || async {
-            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
 
     // The guide's start, with its key: started; without the header: the 401 it shows.
     let start = shell
