@@ -5,7 +5,7 @@
 use std::{path::Path, process::Stdio, time::Duration};
 
 use flowgate_testkit::{
-    TestEnv, eventually,
+    TestEnv,
     process::{Proc, free_port},
 };
 use reqwest::StatusCode;
@@ -64,15 +64,7 @@ async fn the_key_never_appears_in_logs_problems_or_check_config() {
     let api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    eventually(
-        Duration::from_secs(20),
-        "the API binary to become ready",
-        || async {
-            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
 
     let ok = http
         .get(format!("{base}/v1/workflows/no-such-workflow"))
@@ -326,15 +318,7 @@ async fn the_authentication_guide_runs_as_written() {
     let _api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    eventually(
-        Duration::from_secs(20),
-        "the API to become ready",
-        || async {
-            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
 
     // The guide's start, with its key: started; without the header: the 401 it shows.
     let start = shell
