@@ -143,7 +143,7 @@ pub enum ApiError {
     /// The route exists, the method does not.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
-    /// The process cannot take traffic now (Temporal unreachable, or shutting down). The reason
+    /// The process cannot take traffic now (shutting down: `/readyz` while draining). The reason
     /// is a plain sentence for anyone to read: never an address or a transport error.
     #[error("not ready: {0}")]
     NotReady(String),

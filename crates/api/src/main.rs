@@ -74,11 +74,12 @@ fn main() -> ExitCode {
     };
     match command.unwrap_or_default() {
         Command::CheckConfig => flowgate_temporal::print_effective_config(&settings),
-        Command::Healthcheck { url } => {
-            flowgate_runtime::healthcheck::healthcheck(&url.unwrap_or_else(|| {
+        Command::Healthcheck { url, expect } => flowgate_runtime::healthcheck::healthcheck(
+            &url.unwrap_or_else(|| {
                 flowgate_runtime::healthcheck::readyz_url(settings.api.host, settings.api.port)
-            }))
-        }
+            }),
+            expect.as_deref(),
+        ),
         Command::Run => {
             let telemetry = TelemetryOptions::new("flowgate-api", &settings);
             let threads = settings.api.runtime_threads;

@@ -80,6 +80,12 @@ impl Application {
         })
     }
 
+    /// The supervised Temporal connection: `connected()` resolves once the API has reached
+    /// Temporal (the local launcher waits for it before saying Flowgate is running).
+    pub fn temporal_link(&self) -> TemporalLink {
+        self.state.link.clone()
+    }
+
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener

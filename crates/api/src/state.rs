@@ -13,7 +13,7 @@ use crate::{drain::Drain, gateway::Gateway, metrics::ApiMetrics, streams::Stream
 pub(crate) struct AppState {
     /// Validated settings.
     pub settings: Arc<Settings>,
-    /// The supervised Temporal connection (readiness).
+    /// The supervised Temporal connection (`temporal_connected`, fast 503s).
     pub link: TemporalLink,
     /// Temporal operations.
     pub gateway: Gateway,

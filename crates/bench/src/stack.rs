@@ -114,7 +114,7 @@ impl Stack {
             url: format!("http://127.0.0.1:{port}"),
             proc: Proc::spawn(&worker_bin, &[], &env, log_dir.join("worker.log")),
         };
-        wait_ready(&worker).await?;
+        wait_ready(&worker, Probe::Worker).await?;
         Ok(Self {
             temporal,
             api_start,
@@ -160,20 +160,41 @@ async fn spawn_api(
         url: format!("http://127.0.0.1:{port}"),
         proc: Proc::spawn(bin, &[], &env, log_dir.join(format!("{name}.log"))),
     };
-    wait_ready(&service).await?;
+    wait_ready(&service, Probe::Api).await?;
     Ok(service)
 }
 
-/// Polls `/readyz` until 200 (at most 60 s).
-async fn wait_ready(service: &Service) -> anyhow::Result<()> {
+/// Which process [`wait_ready`] waits for.
+#[derive(Clone, Copy)]
+enum Probe {
+    Api,
+    Worker,
+}
+
+/// Polls until the service can take the benchmark's load (at most 60 s): the worker's `/readyz`
+/// answers 200 (it is ready only once connected to Temporal); the API's `GET /` says
+/// `temporal_connected` (its `/readyz` answers 200 before that).
+async fn wait_ready(service: &Service, probe: Probe) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     loop {
         ticker.tick().await;
-        if let Ok(r) = http.get(format!("{}/readyz", service.url)).send().await
-            && r.status().is_success()
-        {
+        let ready = match probe {
+            Probe::Worker => http
+                .get(format!("{}/readyz", service.url))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success()),
+            Probe::Api => match http.get(format!("{}/", service.url)).send().await {
+                Ok(r) => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .is_ok_and(|root| root["temporal_connected"] == true),
+                Err(_) => false,
+            },
+        };
+        if ready {
             return Ok(());
         }
         if tokio::time::Instant::now() > deadline {

@@ -51,6 +51,12 @@ pub enum Command {
         /// (the Helm chart's `helm test` does so).
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+        /// Also require the answer's body to contain this text. The chart's `helm test` checks
+        /// that the API reached Temporal with `--url http://<api>:8000/ --expect
+        /// '"temporal_connected":true'`: `/readyz` answers 200 whether or not Temporal is
+        /// reachable.
+        #[arg(long, value_name = "TEXT", requires = "url")]
+        expect: Option<String>,
     },
 }
 

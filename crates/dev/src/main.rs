@@ -67,6 +67,9 @@ async fn main() -> ExitCode {
     code
 }
 
+/// How long the API may take to reach the freshly started dev server.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Result<()> {
     std::fs::create_dir_all(&cli.state_dir)
         .with_context(|| format!("cannot create {}", cli.state_dir.display()))?;
@@ -108,9 +111,20 @@ async fn run(cli: &Cli, settings: &mut flowgate_config::Settings) -> anyhow::Res
     let api = Application::build(settings.clone()).await?;
     let api_addr = api.local_addr();
     let admin_port = api.admin_addr().port();
+    let link = api.temporal_link();
     let api_task = tokio::spawn(api.run_until(stopped()));
     let worker = WorkerApp::build(settings.clone()).await?;
     let worker_health = worker.health_addr();
+    // "Running" means usable: the API answers `/readyz` at once, Temporal or not, so wait until
+    // it has reached Temporal (what `GET /` reports as `temporal_connected`).
+    tokio::time::timeout(CONNECT_TIMEOUT, link.connected())
+        .await
+        .with_context(|| {
+            format!(
+                "the API did not reach Temporal at {} within {CONNECT_TIMEOUT:?}",
+                temporal.address()
+            )
+        })?;
 
     print_banner(
         &temporal,

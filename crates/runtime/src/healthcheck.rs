@@ -1,4 +1,5 @@
-//! The `healthcheck` subcommand of both binaries: one HTTP `GET` of the process's own `/readyz`,
+//! The `healthcheck` subcommand of both binaries: one HTTP `GET` of the process's own `/readyz`
+//! (or of `--url`, optionally requiring a text in the answer with `--expect`),
 //! for container runtimes that probe by running a command (Docker's `HEALTHCHECK`, compose
 //! `healthcheck`). The images have no shell and no curl, so the binary probes itself.
 //!
@@ -30,16 +31,30 @@ pub fn readyz_url(host: IpAddr, port: u16) -> String {
 }
 
 /// `GET url` over HTTP/1.1 (plain `http://` only), each step bounded by 3 s. Exits 0 when the
-/// answer is `200`, 1 otherwise — never 2, which Docker reserves — and prints one line saying
-/// which: on stdout when healthy, on stderr when not.
+/// answer is `200` — and, with `expect`, its body contains that text — 1 otherwise (never 2,
+/// which Docker reserves), and prints one line saying which: on stdout when healthy, on stderr
+/// when not.
 #[expect(clippy::print_stdout, reason = "the verdict is the command's output")]
-pub fn healthcheck(url: &str) -> ExitCode {
+pub fn healthcheck(url: &str, expect: Option<&str>) -> ExitCode {
     match probe(url) {
-        Ok(200) => {
-            println!("healthy: {url} answered 200");
-            ExitCode::SUCCESS
-        }
-        Ok(status) => {
+        Ok((200, body)) => match expect {
+            Some(text) if !body.contains(text) => {
+                eprintln!(
+                    "unhealthy: {url} answered 200 without {text}: {}",
+                    body.trim()
+                );
+                ExitCode::FAILURE
+            }
+            Some(text) => {
+                println!("healthy: {url} answered 200 with {text}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                println!("healthy: {url} answered 200");
+                ExitCode::SUCCESS
+            }
+        },
+        Ok((status, _)) => {
             eprintln!("unhealthy: {url} answered {status}");
             ExitCode::FAILURE
         }
@@ -50,8 +65,11 @@ pub fn healthcheck(url: &str) -> ExitCode {
     }
 }
 
-/// The status code `url` answers with.
-fn probe(url: &str) -> Result<u16, String> {
+/// Most of an answer read: health answers are a few hundred bytes.
+const MAX_ANSWER: u64 = 64 * 1024;
+
+/// The status code `url` answers with, and the answer's body.
+fn probe(url: &str) -> Result<(u16, String), String> {
     let rest = url
         .strip_prefix("http://")
         .ok_or("only http:// URLs can be checked")?;
@@ -87,16 +105,21 @@ fn probe(url: &str) -> Result<u16, String> {
          Accept: */*\r\nConnection: close\r\n\r\n"
     )
     .map_err(io)?;
+    let mut reader = BufReader::new(stream.take(MAX_ANSWER));
     let mut status_line = String::new();
-    BufReader::new(stream.take(1024))
-        .read_line(&mut status_line)
-        .map_err(io)?;
-    parse_status(&status_line).ok_or_else(|| {
+    reader.read_line(&mut status_line).map_err(io)?;
+    let status = parse_status(&status_line).ok_or_else(|| {
         format!(
             "not an HTTP answer: {:?}",
             status_line.trim_end_matches(['\r', '\n'])
         )
-    })
+    })?;
+    // The rest (`Connection: close`): headers, then the body after the first blank line.
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).map_err(io)?;
+    let rest = String::from_utf8_lossy(&rest);
+    let body = rest.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    Ok((status, body.to_owned()))
 }
 
 /// The code of an HTTP/1.x status line (`HTTP/1.1 503 Service Unavailable`).
@@ -140,6 +163,28 @@ mod tests {
         assert_eq!(parse_status("SSH-2.0-OpenSSH_9.2\r\n"), None);
         assert_eq!(parse_status(""), None);
         assert_eq!(parse_status("HTTP/1.1 20 OK"), None);
+    }
+
+    #[test]
+    fn the_answer_s_status_and_body_are_read() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = socket.read(&mut request).unwrap();
+            let body = r#"{"service":"x","temporal_connected":true}"#;
+            write!(
+                socket,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        });
+        let (status, body) = probe(&format!("http://127.0.0.1:{port}/")).unwrap();
+        server.join().unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(body, r#"{"service":"x","temporal_connected":true}"#);
     }
 
     #[test]

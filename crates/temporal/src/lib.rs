@@ -4,7 +4,9 @@
 //! (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `TEMPORAL_API_KEY`, `TEMPORAL_TLS_*`,
 //! `TEMPORAL_PROFILE`, `temporal.toml`), into connection options. [`TemporalLink`] connects in
 //! the background with back-off, keeps checking that Temporal answers, and tells callers at once
-//! when it does not — so a process keeps running (and says it is not ready) while Temporal is away.
+//! when it does not (after `temporal.health_failure_threshold` failed checks in a row) — so a
+//! process keeps running while Temporal is away: the worker says it is not ready, the API stays
+//! ready and answers 503s itself.
 //! [`TraceContextInterceptor`] carries the caller's trace into the workflows it starts.
 
 mod link;

@@ -88,7 +88,8 @@ impl TestEnvBuilder {
         self
     }
 
-    /// Starts Temporal, the worker and the API, and waits until the API is ready.
+    /// Starts Temporal, the worker and the API, and waits until the API is ready and has
+    /// reached Temporal.
     pub async fn start(self) -> TestEnv {
         crate::init_logging();
         let dir = tempfile::tempdir().expect("temp dir");
@@ -255,7 +256,8 @@ impl TestEnv {
         worker.done.await?
     }
 
-    /// Waits until `/readyz` answers 200.
+    /// Waits until the API is ready (`/readyz` 200) and has reached Temporal (`GET /` says
+    /// `temporal_connected`): readiness alone does not wait for Temporal.
     pub async fn wait_ready(&self) {
         crate::eventually(
             Duration::from_secs(30),
@@ -263,6 +265,28 @@ impl TestEnv {
             || async {
                 let response = self.http.get(self.url("/readyz")).send().await.ok()?;
                 response.status().is_success().then_some(())
+            },
+        )
+        .await;
+        self.wait_temporal_connected(true).await;
+    }
+
+    /// Waits until `GET /` reports `temporal_connected` as `connected` (at most 30 s).
+    pub async fn wait_temporal_connected(&self, connected: bool) {
+        crate::eventually(
+            Duration::from_secs(30),
+            &format!("GET / to say temporal_connected: {connected}"),
+            || async {
+                let root: serde_json::Value = self
+                    .http
+                    .get(self.url("/"))
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                (root["temporal_connected"] == connected).then_some(())
             },
         )
         .await;

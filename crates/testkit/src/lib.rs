@@ -5,7 +5,8 @@
 //! talks to them over HTTP. [`process`] runs the real binaries for signal-handling tests.
 //! [`otlp::TraceReceiver`] receives the spans the binaries export.
 //! [`metrics`] reads `/metrics` as a scraper does; [`prometheus`] runs a real Prometheus server.
-//! [`browser`] drives a real headless chromium.
+//! [`browser`] drives a real headless chromium. [`proxy::PausableProxy`] stands between a
+//! process and Temporal and stops forwarding for a while (a slow network).
 //! Nothing is faked: waits poll with a deadline ([`eventually`]), never sleep.
 
 pub mod browser;
@@ -14,11 +15,12 @@ pub mod metrics;
 pub mod otlp;
 pub mod process;
 pub mod prometheus;
+pub mod proxy;
 pub mod temporal;
 mod wait;
 
 pub use env::{TestEnv, TestEnvBuilder};
-pub use wait::eventually;
+pub use wait::{eventually, temporal_connected};
 
 /// A shopping request body like the guide's.
 pub fn shopping_body(items: &[(&str, i64)]) -> serde_json::Value {

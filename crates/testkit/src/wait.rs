@@ -19,3 +19,19 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Polls the API at `base` (`http://host:port`) until `GET /` says `temporal_connected: true`,
+/// or panics after `timeout`. `/readyz` cannot tell: it answers 200 whenever the process can
+/// serve, Temporal reachable or not.
+pub async fn temporal_connected(http: &reqwest::Client, base: &str, timeout: Duration) {
+    let url = format!("{base}/");
+    eventually(
+        timeout,
+        &format!("{url} to say temporal_connected"),
+        || async {
+            let root: serde_json::Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+            (root["temporal_connected"] == true).then_some(())
+        },
+    )
+    .await;
+}

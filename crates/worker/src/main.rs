@@ -29,14 +29,15 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or_default() {
         Command::CheckConfig => flowgate_temporal::print_effective_config(&settings),
-        Command::Healthcheck { url } => {
-            flowgate_runtime::healthcheck::healthcheck(&url.unwrap_or_else(|| {
+        Command::Healthcheck { url, expect } => flowgate_runtime::healthcheck::healthcheck(
+            &url.unwrap_or_else(|| {
                 flowgate_runtime::healthcheck::readyz_url(
                     settings.worker.health_host,
                     settings.worker.health_port,
                 )
-            }))
-        }
+            }),
+            expect.as_deref(),
+        ),
         // `run_service` runs this on the main thread, so the SDK's non-`Send` worker is fine.
         Command::Run => {
             let telemetry = TelemetryOptions::new("flowgate-worker", &settings)

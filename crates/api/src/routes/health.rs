@@ -1,7 +1,6 @@
 //! `GET /` (the guide's health check), `/livez` and `/readyz` (probes).
 
 use axum::{Json, extract::State, http::Method};
-use flowgate_temporal::LinkState;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -62,23 +61,21 @@ pub(crate) async fn get_livez() -> Json<ProbeOut> {
     Json(ProbeOut { status: "ok" })
 }
 
-/// Readiness: Temporal answers and the process is not shutting down.
+/// Readiness: this process can serve — true while Temporal is connecting or unreachable too
+/// (then the API answers 503 problem+json with `Retry-After` itself, instead of a load balancer
+/// with no pod left answering its own page); false only while draining after SIGTERM. Whether
+/// Temporal is reachable is `temporal_connected` on `GET /` and the `flowgate_temporal_up` metric.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses(
-        (status = 200, description = "Ready for traffic", body = ProbeOut),
-        (status = 503, description = "Temporal unreachable or shutting down", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 200, description = "This process serves requests (whether or not Temporal is reachable: see `GET /`)", body = ProbeOut),
+        (status = 503, description = "Shutting down: draining after SIGTERM", body = crate::error::Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn get_readyz(State(state): State<AppState>) -> Result<Json<ProbeOut>, ApiError> {
     if state.is_draining() {
         return Err(ApiError::NotReady("shutting down".to_owned()));
     }
-    // Where Temporal is and why it cannot be reached are for the log (the link writes both
-    // there on every failed attempt and change of state), not for whoever asks this probe.
-    match state.link.state() {
-        LinkState::Up => Ok(Json(ProbeOut { status: "ready" })),
-        LinkState::Connecting { .. } => {
-            Err(ApiError::NotReady("connecting to Temporal".to_owned()))
-        }
-        LinkState::Down { .. } => Err(ApiError::NotReady("Temporal is unreachable".to_owned())),
-    }
+    // Temporal's state is deliberately not consulted: were every pod unready during an outage,
+    // the Service would empty and clients would get the ingress's page, not a 503 problem
+    // document with Retry-After.
+    Ok(Json(ProbeOut { status: "ready" }))
 }

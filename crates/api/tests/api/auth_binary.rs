@@ -5,7 +5,7 @@
 use std::{path::Path, process::Stdio, time::Duration};
 
 use flowgate_testkit::{
-    TestEnv, eventually,
+    TestEnv,
     process::{Proc, free_port},
 };
 use reqwest::StatusCode;
@@ -50,6 +50,7 @@ async fn spawn_api(env: &TestEnv, config: String, log: Option<&str>) -> (Proc, S
         },
     )
     .await;
+    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
     (api, base)
 }
 

@@ -93,15 +93,7 @@ async fn sigterm_answers_in_flight_requests_while_readiness_reports_draining() {
     let mut api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    eventually(
-        Duration::from_secs(20),
-        "the API binary to become ready",
-        || async {
-            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
 
     // Synchronous starts that take ~3 s each (the order delay) are in flight when SIGTERM
     // arrives.

@@ -54,12 +54,7 @@ impl Api {
             metrics: format!("http://127.0.0.1:{admin}/metrics"),
             http: reqwest::Client::new(),
         };
-        eventually(
-            Duration::from_secs(20),
-            "the API binary to be ready",
-            || api.readiness(StatusCode::OK),
-        )
-        .await;
+        flowgate_testkit::temporal_connected(&api.http, &api.base, Duration::from_secs(20)).await;
         api
     }
 

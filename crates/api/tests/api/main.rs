@@ -27,6 +27,7 @@ mod red_amplification;
 mod red_run_id;
 mod schemathesis;
 mod shopping;
+mod slow_link;
 mod traces;
 mod trust_abuse;
 mod trust_access;

@@ -1,4 +1,5 @@
-//! Temporal away: fast 503s with Retry-After, readiness false, and recovery without a restart.
+//! Temporal away: fast 503s with Retry-After from the API itself, which stays ready (readiness
+//! turns false only to drain), and recovery without a restart.
 
 use std::{
     path::Path,
@@ -6,8 +7,8 @@ use std::{
 };
 
 use flowgate_testkit::{
-    TestEnv, eventually,
-    process::{Proc, free_port},
+    TestEnv, eventually, metrics,
+    process::{Proc, Signal, free_port},
     shopping_body,
 };
 use reqwest::StatusCode;
@@ -42,14 +43,18 @@ async fn while_temporal_is_down_requests_get_fast_503s_and_it_recovers_when_temp
 
     eventually(
         Duration::from_secs(3),
-        "readiness to turn false",
+        "GET / to say Temporal is not connected",
         || async {
-            (env.get("/readyz").await.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+            let root = json(env.get("/").await, StatusCode::OK).await;
+            (root["temporal_connected"] == false).then_some(())
         },
     )
     .await;
-    let root = json(env.get("/").await, StatusCode::OK).await;
-    assert_eq!(root["temporal_connected"], false);
+    assert_eq!(
+        json(env.get("/readyz").await, StatusCode::OK).await,
+        json!({"status": "ready"}),
+        "the API stays ready to answer for itself"
+    );
     for path in [
         format!("/workflows/{earlier_id}/status"),
         format!("/workflows/{earlier_id}/result"),
@@ -76,14 +81,7 @@ async fn while_temporal_is_down_requests_get_fast_503s_and_it_recovers_when_temp
 
     // Temporal comes back (same database): Flowgate recovers without a restart.
     env.temporal.restart().await.unwrap();
-    eventually(Duration::from_secs(15), "readiness to return", || async {
-        (env.get("/readyz").await.status() == StatusCode::OK).then_some(())
-    })
-    .await;
-    assert_eq!(
-        json(env.get("/").await, StatusCode::OK).await["temporal_connected"],
-        true
-    );
+    flowgate_testkit::temporal_connected(&env.http, &env.url(""), Duration::from_secs(15)).await;
     let after = json(
         env.post_json("/workflows/shopping", &shopping_body(&[("CHERRY", 4)]))
             .await,
@@ -128,7 +126,7 @@ async fn a_temporal_that_accepts_connections_but_never_answers_gets_bounded_503s
         problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
         assert!(begun.elapsed() < FAST, "answered in {:?}", begun.elapsed());
     }
-    problem(env.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+    json(env.get("/readyz").await, StatusCode::OK).await;
     assert_eq!(
         json(env.get("/").await, StatusCode::OK).await["temporal_connected"],
         false
@@ -137,24 +135,28 @@ async fn a_temporal_that_accepts_connections_but_never_answers_gets_bounded_503s
 }
 
 #[tokio::test]
-async fn the_api_serves_before_temporal_exists_and_becomes_ready_when_it_appears() {
+async fn the_api_serves_and_stays_ready_before_temporal_exists_and_reaches_it_when_it_appears() {
     let mut env = TestEnv::builder().without_api().start().await;
     let real_address = env.temporal.address();
     env.temporal.kill().await.unwrap();
     env.start_api().await;
 
-    let readiness = problem(env.get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+    // Ready to answer for itself while it connects: 503s naming no address.
+    json(env.get("/readyz").await, StatusCode::OK).await;
     assert_eq!(
-        readiness["detail"], "not ready: connecting to Temporal",
-        "the address stays in the log: {readiness}"
+        json(env.get("/").await, StatusCode::OK).await["temporal_connected"],
+        false
     );
-    assert!(!readiness.to_string().contains(&real_address));
-    problem(
-        env.post_json("/workflows/shopping", &shopping_body(&[("APPLE", 1)]))
-            .await,
-        StatusCode::SERVICE_UNAVAILABLE,
-    )
-    .await;
+    let response = env
+        .post_json("/workflows/shopping", &shopping_body(&[("APPLE", 1)]))
+        .await;
+    assert_eq!(response.headers()["retry-after"], "1");
+    let unavailable = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(unavailable["code"], "temporal-unavailable");
+    assert!(
+        !unavailable.to_string().contains(&real_address),
+        "the address stays in the log: {unavailable}"
+    );
 
     env.temporal.restart().await.unwrap();
     env.wait_ready().await;
@@ -277,9 +279,9 @@ async fn while_temporal_is_unreachable_answers_name_neither_its_address_nor_the_
     let http = reqwest::Client::new();
     let answers = || async {
         let mut bodies = vec![
-            problem(
+            json(
                 http.get(format!("{base}/readyz")).send().await.unwrap(),
-                StatusCode::SERVICE_UNAVAILABLE,
+                StatusCode::OK,
             )
             .await,
         ];
@@ -327,15 +329,7 @@ async fn while_temporal_is_unreachable_answers_name_neither_its_address_nor_the_
 
     // Connected once, then lost.
     env.temporal.restart().await.unwrap();
-    eventually(
-        Duration::from_secs(20),
-        "the API to become ready",
-        || async {
-            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
     env.temporal.kill().await.unwrap();
     eventually(
         Duration::from_secs(10),
@@ -348,4 +342,98 @@ async fn while_temporal_is_unreachable_answers_name_neither_its_address_nor_the_
     )
     .await;
     assert_clean("lost", answers().await);
+}
+
+#[tokio::test]
+async fn while_temporal_is_unreachable_the_api_stays_ready_and_answers_503s_itself_until_sigterm_drains_it()
+ {
+    // Arrange: the API binary (SIGTERM is how a pod is stopped), connected to Temporal.
+    let mut env = TestEnv::builder()
+        .without_worker()
+        .without_api()
+        .start()
+        .await;
+    let (port, admin) = (free_port(), free_port());
+    let mut api = Proc::spawn(
+        Path::new(env!("CARGO_BIN_EXE_flowgate-api")),
+        &[],
+        &[
+            ("TEMPORAL_ADDRESS", env.temporal.address()),
+            ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+            ("FLOWGATE_API__PORT", port.to_string()),
+            ("FLOWGATE_METRICS__API_ADMIN_HOST", "127.0.0.1".to_owned()),
+            ("FLOWGATE_METRICS__API_ADMIN_PORT", admin.to_string()),
+            ("FLOWGATE_API__SHUTDOWN_DELAY", "3s".to_owned()),
+        ],
+        env.dir().join("api.log"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let metrics_url = format!("http://127.0.0.1:{admin}/metrics");
+    let http = reqwest::Client::new();
+    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
+    let temporal_up = || async {
+        metrics::scrape(&http, &metrics_url)
+            .await
+            .value("flowgate_temporal_up", &[])
+    };
+    assert_eq!(temporal_up().await, Some(1.0));
+
+    // Act: Temporal goes away.
+    env.temporal.kill().await.unwrap();
+    eventually(
+        Duration::from_secs(5),
+        "GET / to say Temporal is not connected",
+        || async {
+            let root = json(
+                http.get(format!("{base}/")).send().await.ok()?,
+                StatusCode::OK,
+            )
+            .await;
+            (root["temporal_connected"] == false).then_some(())
+        },
+    )
+    .await;
+
+    // Assert: still ready; the API answers for itself, with Retry-After.
+    let ready = || async { http.get(format!("{base}/readyz")).send().await.unwrap() };
+    assert_eq!(
+        json(ready().await, StatusCode::OK).await,
+        json!({"status": "ready"})
+    );
+    let requests = [
+        http.post(format!("{base}/v1/workflows/shopping"))
+            .json(&json!({"input": {"items": [{"fruit": "APPLE", "amount": 1}]}})),
+        http.get(format!("{base}/v1/workflows/some-order")),
+        http.get(format!("{base}/v1/workflows/some-order/result?wait=5")),
+    ];
+    for request in requests {
+        let begun = Instant::now();
+        let response = request.send().await.unwrap();
+        assert!(begun.elapsed() < FAST, "answered in {:?}", begun.elapsed());
+        assert_eq!(response.headers()["retry-after"], "1");
+        let body = problem(response, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(body["code"], "temporal-unavailable", "{body}");
+    }
+    assert_eq!(temporal_up().await, Some(0.0));
+    assert_eq!(
+        json(ready().await, StatusCode::OK).await,
+        json!({"status": "ready"}),
+        "still ready after the 503s"
+    );
+
+    // Only the drain turns readiness false.
+    api.signal(Signal::SIGTERM);
+    let draining = eventually(
+        Duration::from_secs(2),
+        "readiness to report draining",
+        || async {
+            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
+            (response.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(response)
+        },
+    )
+    .await;
+    let body = problem(draining, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["detail"], "not ready: shutting down");
+    let status = api.wait_exit(Duration::from_secs(30)).await;
+    assert!(status.success(), "{status:?}\n{}", api.log_text());
 }

@@ -171,6 +171,37 @@ async fn the_binaries_accept_the_compose_configuration_listen_where_the_images_s
         said.trim(),
         format!("healthy: http://127.0.0.1:{api_port}/readyz answered 200")
     );
+    // Readiness does not wait for Temporal; the chart's `helm test` checks that the API reached
+    // it the same way (the image's healthcheck on `/`, expecting `temporal_connected`).
+    let root = format!("http://127.0.0.1:{api_port}/");
+    let connected = eventually(
+        Duration::from_secs(60),
+        "the API's healthcheck to see Temporal connected",
+        || {
+            let command = api_run.command(
+                &api_bin,
+                &[
+                    "healthcheck",
+                    "--url",
+                    &root,
+                    "--expect",
+                    r#""temporal_connected":true"#,
+                ],
+                &api_env,
+            );
+            async move {
+                let mut command = command;
+                let out = command.output().await.ok()?;
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                out.status.success().then_some(text)
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        connected.trim(),
+        format!(r#"healthy: {root} answered 200 with "temporal_connected":true"#)
+    );
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

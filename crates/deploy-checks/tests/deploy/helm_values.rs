@@ -366,16 +366,27 @@ fn the_configuration_file_agrees_with_container_ports_probes_and_grace_periods()
             setting("api", "shutdown_grace") >= seconds(&request_timeout),
             "{name}: the drain is shorter than the request timeout"
         );
-        // The helm test pod probes the API Service's port.
+        // The helm test pod asks the API, through its Service's port, whether it reached
+        // Temporal (`GET /`: readiness answers 200 either way).
         let test_pod = rendered.of_kind("Pod");
-        let url = test_pod[0]["spec"]["containers"][0]["args"][2]
-            .as_str()
-            .unwrap();
+        let args: Vec<&str> = test_pod[0]["spec"]["containers"][0]["args"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|arg| arg.as_str().unwrap())
+            .collect();
         let service = rendered.get("Service", "flowgate-api").unwrap();
         let service_port = service["spec"]["ports"][0]["port"].as_u64().unwrap();
+        let url = format!("http://flowgate-api:{service_port}/");
         assert_eq!(
-            url,
-            format!("http://flowgate-api:{service_port}/readyz"),
+            args,
+            [
+                "healthcheck",
+                "--url",
+                url.as_str(),
+                "--expect",
+                r#""temporal_connected":true"#
+            ],
             "{name}"
         );
     }

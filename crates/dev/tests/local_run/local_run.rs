@@ -85,20 +85,41 @@ impl LocalRun {
         Ok(())
     }
 
-    /// Polls `GET /readyz` until 200.
+    /// Polls `GET /readyz` until 200 and `GET /` until it says `temporal_connected` (readiness
+    /// alone does not wait for Temporal).
     pub(crate) async fn wait_ready(&mut self, http: &reqwest::Client) -> anyhow::Result<()> {
+        self.wait_until(http, "/readyz", |_| true).await?;
+        self.wait_until(http, "/", |body| {
+            body.contains(r#""temporal_connected":true"#)
+        })
+        .await
+    }
+
+    /// Polls `GET path` until it answers 200 with a body `accept`s.
+    async fn wait_until(
+        &mut self,
+        http: &reqwest::Client,
+        path: &str,
+        accept: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<()> {
         let deadline = Instant::now() + READY_TIMEOUT;
-        let url = format!("{API}/readyz");
+        let url = format!("{API}{path}");
         loop {
             self.ensure_running()?;
             let last = match http.get(&url).timeout(Duration::from_secs(2)).send().await {
-                Ok(answer) if answer.status() == 200 => return Ok(()),
+                Ok(answer) if answer.status() == 200 => {
+                    let body = answer.text().await?;
+                    if accept(&body) {
+                        return Ok(());
+                    }
+                    format!("200 {body}")
+                }
                 Ok(answer) => format!("{} {}", answer.status(), answer.text().await?),
                 Err(error) => format!("{error:#}"),
             };
             ensure!(
                 Instant::now() < deadline,
-                "GET {url} not 200 within {READY_TIMEOUT:?} (last: {last})\n{}",
+                "GET {url} not as expected within {READY_TIMEOUT:?} (last: {last})\n{}",
                 self.log_tail()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -94,9 +94,15 @@ async fn local_run_end_to_end() -> anyhow::Result<()> {
     // --- First run: banner, UI, the guide's examples, Ctrl-C. ---
     let t = Instant::now();
     let mut run = LocalRun::start(&state, tmp.path().join("flowgate-dev-1.log"))?;
+    let banner = run.wait_banner().await?;
+    // "Flowgate is running" is printed once the API has reached Temporal, not before.
+    let root: Value = http.get(format!("{API}/")).send().await?.json().await?;
+    ensure!(
+        root["temporal_connected"] == true,
+        "the banner was printed before the API reached Temporal: {root}"
+    );
     run.wait_ready(&http).await?;
     eprintln!("local run ready in {:.1?}", t.elapsed());
-    let banner = run.wait_banner().await?;
     for (label, url) in [
         ("API:", API.to_owned()),
         ("API docs:", format!("{API}/docs")),

@@ -53,9 +53,10 @@ impl Running {
         Self { proc, base }
     }
 
-    /// Waits until `/readyz` answers 200 (Temporal reached).
+    /// Waits until the API has reached Temporal (`GET /` says `temporal_connected`; `/readyz`
+    /// answers 200 before that). For the API only: the worker's probe is ready once connected.
     pub(super) async fn ready(self) -> Self {
-        answers_ok(&format!("{}/readyz", self.base)).await;
+        flowgate_testkit::temporal_connected(&reqwest::Client::new(), &self.base, READY).await;
         self
     }
 
