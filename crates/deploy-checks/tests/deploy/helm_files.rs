@@ -126,15 +126,21 @@ fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
         .release("other")
         .objects(&python)
         .unwrap();
-    for config_map in other.of_kind("ConfigMap") {
-        for (_, json) in config_map["data"].as_mapping().unwrap() {
-            if let Ok(board) = serde_json::from_str::<serde_json::Value>(json.as_str().unwrap()) {
-                if let Some(uid) = board["uid"].as_str() {
-                    assert!(!uids.contains(uid), "{uid} is shared by two releases");
-                }
-            }
-        }
-    }
+    let other_uids: BTreeSet<String> = other
+        .of_kind("ConfigMap")
+        .into_iter()
+        .filter(|c| c["metadata"]["labels"]["grafana_dashboard"].as_str() == Some("1"))
+        .flat_map(|c| c["data"].as_mapping().unwrap().values())
+        .map(|json| {
+            let board: serde_json::Value = serde_json::from_str(json.as_str().unwrap()).unwrap();
+            board["uid"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(other_uids.len(), 4, "{other_uids:?}");
+    assert!(
+        other_uids.is_disjoint(&uids),
+        "two releases share dashboard uids: {other_uids:?}"
+    );
 }
 
 /// Every path of values.schema.json, e.g. `api.autoscaling.enabled`, and whether it is a leaf
