@@ -10,12 +10,76 @@ import sys
 
 OUT = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else pathlib.Path(__file__).parent / "dashboards"
 DS = {"type": "prometheus", "uid": "${datasource}"}
+# Every query reads only the chosen namespace(s) and Flowgate jobs: in a shared cluster other
+# applications' `up`, `process_*` or Temporal SDK series never show.
+SCOPE = 'namespace=~"$namespace", job=~"$job"'
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
+            "bool", "offset", "inf", "nan", "sum", "min", "max", "avg", "count", "group", "stddev",
+            "stdvar", "topk", "bottomk", "quantile", "count_values"}
+
+
+def scoped(expr):
+    """expr with SCOPE added to every metric selector (names that are neither functions,
+    keywords, labels of a grouping clause, nor inside strings, matchers or ranges)."""
+    out, i, grouping = [], 0, False
+    while i < len(expr):
+        c = expr[i]
+        if c in "\"'`":
+            end = expr.index(c, i + 1)
+            out.append(expr[i:end + 1])
+            i = end + 1
+        elif c == "[":
+            end = expr.index("]", i)
+            out.append(expr[i:end + 1])
+            i = end + 1
+        elif c.isalpha() or c in "_:":
+            j = i
+            while j < len(expr) and (expr[j].isalnum() or expr[j] in "_:"):
+                j += 1
+            word, rest = expr[i:j], expr[j:].lstrip()
+            out.append(word)
+            i = j
+            if word.lower() in ("by", "without", "on", "ignoring", "group_left", "group_right"):
+                grouping = True
+            elif not grouping and word.lower() not in KEYWORDS and not rest.startswith("("):
+                if rest.startswith("{"):
+                    start = expr.index("{", j)
+                    end = expr.index("}", start)
+                    inner = expr[start + 1:end].strip()
+                    out.append(expr[j:start] + "{" + SCOPE + (", " + inner if inner else "") + "}")
+                    i = end + 1
+                else:
+                    out.append("{" + SCOPE + "}")
+        elif c.isdigit() or c == ".":
+            j = i
+            while j < len(expr) and (expr[j].isalnum() or expr[j] == "."):
+                j += 1
+            out.append(expr[i:j])
+            i = j
+        else:
+            if c == ")":
+                grouping = False
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def variable(name, label, query, all_value=None):
+    v = {
+        "name": name, "label": label, "type": "query", "datasource": DS,
+        "query": {"query": query, "refId": name}, "definition": query,
+        "refresh": 2, "multi": True, "includeAll": True, "current": {}, "hide": 0, "sort": 1,
+        "description": f"From {query}.",
+    }
+    if all_value:
+        v["allValue"] = all_value
+    return v
 
 
 def panel(title, exprs, unit="short", kind="timeseries", description="", legend=None):
     """One panel; exprs is a list of (PromQL, legend) pairs."""
     targets = [
-        {"datasource": DS, "expr": expr, "legendFormat": leg, "refId": chr(65 + i)}
+        {"datasource": DS, "expr": scoped(expr), "legendFormat": leg, "refId": chr(65 + i)}
         for i, (expr, leg) in enumerate(exprs)
     ]
     p = {
@@ -57,10 +121,14 @@ def dashboard(uid, title, description, rows):
         "editable": True,
         "refresh": "30s",
         "time": {"from": "now-1h", "to": "now"},
-        "templating": {"list": [{
-            "name": "datasource", "label": "Prometheus", "type": "datasource",
-            "query": "prometheus", "current": {}, "hide": 0, "refresh": 1,
-        }]},
+        "templating": {"list": [
+            {"name": "datasource", "label": "Prometheus", "type": "datasource",
+             "query": "prometheus", "current": {}, "hide": 0, "refresh": 1},
+            # Without a namespace label (the compose stack) "All" matches the missing label too.
+            variable("namespace", "Namespace", "label_values(flowgate_build_info, namespace)", all_value=".*"),
+            # "All" is every job that exports flowgate_build_info, never another application's.
+            variable("job", "Job", 'label_values(flowgate_build_info{namespace=~"$namespace"}, job)'),
+        ]},
         "annotations": {"list": []},
         "links": [{"title": "Flowgate", "type": "dashboards", "tags": ["flowgate"], "asDropdown": True}],
         "panels": panels,
@@ -150,10 +218,28 @@ worker = dashboard("flowgate-worker", "Flowgate / Worker", "Temporal worker heal
         panel("Activity execution latency p95", [(
             "histogram_quantile(0.95, sum by (le, activity_type) (rate(temporal_activity_execution_latency_seconds_bucket[$__rate_interval])))", "{{activity_type}}")], "s"),
         panel("Activity failures", [("sum by (activity_type) (rate(temporal_activity_execution_failed_total[$__rate_interval]))", "{{activity_type}}")], "ops"),
-        panel("Sticky cache", [
-            ("sum(temporal_sticky_cache_size)", "cached workflows"),
-            ("sum(rate(temporal_sticky_cache_hit_total[$__rate_interval]))", "hits/s"),
-        ], description="Workflows kept in the worker's cache, and how often a task found its workflow there."),
+    ]),
+    ("Failures", [
+        panel("Workflow task failures", [(
+            "sum by (workflow_type, failure_reason) (rate(temporal_workflow_task_execution_failed_total[$__rate_interval]))",
+            "{{workflow_type}} {{failure_reason}}")], "ops",
+            description="Workflow tasks that failed and will be retried: NonDeterminismError means the code no longer replays running workflows (alert FlowgateWorkflowTaskFailures)."),
+        panel("SDK RPC failures", [
+            ("sum by (operation, status_code) (rate(temporal_request_failure_total[$__rate_interval]))", "{{operation}} {{status_code}}"),
+            ("sum by (operation, status_code) (rate(temporal_long_request_failure_total[$__rate_interval]))", "long poll {{operation}} {{status_code}}"),
+        ], "ops", description="The worker's calls to Temporal that failed, by RPC and gRPC status; long polls separately."),
+    ]),
+    ("Sticky cache", [
+        panel("Sticky cache size", [("sum by (instance) (temporal_sticky_cache_size)", "{{instance}}")],
+              description="Workflows kept in each worker's cache (worker.max_cached_workflows)."),
+        panel("Sticky cache hits, misses and evictions", [
+            ("sum(rate(temporal_sticky_cache_hit_total[$__rate_interval]))", "hits"),
+            ("sum(rate(temporal_sticky_cache_miss_total[$__rate_interval]))", "misses"),
+            ("sum(rate(temporal_sticky_cache_total_forced_eviction_total[$__rate_interval]))", "forced evictions"),
+        ], "ops", description="A miss replays the workflow's whole history; forced evictions mean the cache is too small for the running workflows."),
+        panel("Sticky cache hit ratio", [(
+            "sum(rate(temporal_sticky_cache_hit_total[$__rate_interval])) / clamp_min(sum(rate(temporal_sticky_cache_hit_total[$__rate_interval])) + sum(rate(temporal_sticky_cache_miss_total[$__rate_interval])), 1e-9)",
+            "hit ratio")], "percentunit"),
     ]),
 ])
 

@@ -166,13 +166,28 @@ pub fn metric_names(promql: &str) -> BTreeSet<String> {
     names
 }
 
-/// Every metric name any dashboard panel or alert rule uses.
+/// Counters the Temporal SDK only creates once what they count happened — a failed workflow
+/// task, a failed RPC, a forced eviction or a miss of the sticky cache — so a healthy run has no
+/// series for them. Names as the worker exports them (SDK names, `temporal_` prefix, `_total`).
+pub const EVENT_ONLY_METRICS: &[&str] = &[
+    "temporal_workflow_task_execution_failed_total",
+    "temporal_request_failure_total",
+    "temporal_long_request_failure_total",
+    "temporal_sticky_cache_miss_total",
+    "temporal_sticky_cache_total_forced_eviction_total",
+];
+
+/// Every metric name any dashboard panel or alert rule uses, but `up` and the
+/// [`EVENT_ONLY_METRICS`].
 pub fn deploy_metric_names() -> anyhow::Result<BTreeSet<String>> {
     let mut names = BTreeSet::new();
     for expr in dashboard_exprs()?.into_iter().chain(alert_exprs()?) {
         names.extend(metric_names(&expr.promql));
     }
     names.remove("up");
+    for name in EVENT_ONLY_METRICS {
+        names.remove(*name);
+    }
     Ok(names)
 }
 

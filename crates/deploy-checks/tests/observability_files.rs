@@ -56,6 +56,54 @@ fn the_alert_rules_are_valid_and_each_alert_fires_when_it_should() {
 }
 
 #[test]
+fn every_alert_selects_flowgate_series_keeps_namespace_and_job_and_links_its_runbook() {
+    let path = deploy_dir().join("prometheus/alerts.yml");
+    let rules: serde_norway::Value =
+        serde_norway::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let runbooks = std::fs::read_to_string(deploy_dir().join("../docs/runbooks.md")).unwrap();
+    let mut count = 0;
+    for rule in rules["groups"][0]["rules"].as_sequence().unwrap() {
+        let alert = rule["alert"].as_str().unwrap();
+        let expr = rule["expr"].as_str().unwrap();
+        // Every metric selector (a `{` right after a name) starts with Flowgate's jobs, the
+        // matcher the chart replaces.
+        for (i, _) in expr.match_indices('{') {
+            if expr[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                assert!(
+                    expr[i + 1..].starts_with(r#"job=~"flowgate-(api|worker)""#),
+                    "{alert}: {}",
+                    &expr[i..]
+                );
+            }
+        }
+        for by in expr.match_indices(" by (") {
+            let group = &expr[by.0 + 5..];
+            let group = &group[..group.find(')').unwrap()];
+            assert!(group.starts_with("namespace, job"), "{alert}: by ({group})");
+        }
+        let anchor = alert.to_lowercase();
+        assert_eq!(
+            rule["annotations"]["runbook_url"].as_str(),
+            Some(
+                format!("https://github.com/flowgate/flowgate/blob/main/docs/runbooks.md#{anchor}")
+                    .as_str()
+            ),
+            "{alert}"
+        );
+        assert!(
+            runbooks.contains(&format!("\n## {alert}\n")),
+            "docs/runbooks.md has no section {alert}"
+        );
+        count += 1;
+    }
+    assert_eq!(count, 8);
+}
+
+#[test]
 fn every_dashboard_expression_is_valid_promql() {
     let Some(promtool) = promtool() else { return };
     let exprs = dashboard_exprs().unwrap();

@@ -49,8 +49,18 @@ fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
         .objects(&python)
         .unwrap();
     let rule = rendered.get("PrometheusRule", "flowgate").unwrap();
+    // The repository's rules, selecting this release's namespace and Services instead of the
+    // compose stack's jobs.
     let alerts: Value = serde_norway::from_str(
-        &std::fs::read_to_string(deploy_dir().join("prometheus/alerts.yml")).unwrap(),
+        &std::fs::read_to_string(deploy_dir().join("prometheus/alerts.yml"))
+            .unwrap()
+            .replace(
+                r#"job=~"flowgate-(api|worker)""#,
+                &format!(
+                    r#"namespace="{}", job=~"flowgate-api|flowgate-worker""#,
+                    rule["metadata"]["namespace"].as_str().unwrap()
+                ),
+            ),
     )
     .unwrap();
     assert_eq!(rule["spec"]["groups"], alerts["groups"]);
@@ -68,7 +78,11 @@ fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
         Some("30s")
     );
 
-    let mut shipped = BTreeSet::new();
+    // The ConfigMaps carry the repository's dashboards, but for a uid and a title naming the
+    // namespace and release, so that two releases do not collide in Grafana.
+    let namespace = rule["metadata"]["namespace"].as_str().unwrap();
+    let mut shipped = std::collections::BTreeMap::new();
+    let mut uids = BTreeSet::new();
     for config_map in rendered.of_kind("ConfigMap") {
         if config_map["metadata"]["labels"]["grafana_dashboard"].as_str() != Some("1") {
             continue;
@@ -76,18 +90,56 @@ fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
         assert!(name_of(config_map).len() <= 63);
         for (file, json) in config_map["data"].as_mapping().unwrap() {
             let file = file.as_str().unwrap().to_owned();
-            let json = json.as_str().unwrap();
-            serde_json::from_str::<serde_json::Value>(json).unwrap();
-            shipped.insert((file, json.to_owned()));
+            let mut board: serde_json::Value =
+                serde_json::from_str(json.as_str().unwrap()).unwrap();
+            let stem = file.trim_end_matches(".json");
+            let uid = board["uid"].as_str().unwrap().to_owned();
+            assert!(
+                uid.starts_with(&format!("{stem}-")) && uid.len() == stem.len() + 9,
+                "{uid}"
+            );
+            assert!(
+                uid.len() <= 40,
+                "Grafana uids are at most 40 characters: {uid}"
+            );
+            uids.insert(uid);
+            let title = board["title"].as_str().unwrap().to_owned();
+            let suffix = format!(" ({namespace}/flowgate)");
+            assert!(title.ends_with(&suffix), "{title}");
+            board["uid"] = stem.into();
+            board["title"] = title.trim_end_matches(&suffix).into();
+            shipped.insert(file, board);
         }
     }
-    let trimmed: BTreeSet<(String, String)> = repository_dashboards
+    assert_eq!(uids.len(), 4, "{uids:?}");
+    let parsed: std::collections::BTreeMap<String, serde_json::Value> = repository_dashboards
         .into_iter()
-        .map(|(f, text)| (f, text.trim_end().to_owned()))
+        .map(|(f, text)| (f, serde_json::from_str(&text).unwrap()))
         .collect();
     assert_eq!(
-        shipped, trimmed,
-        "the dashboard ConfigMaps carry exactly the repository's dashboards"
+        shipped, parsed,
+        "the dashboard ConfigMaps carry the repository's dashboards"
+    );
+    // Another release in the same namespace gets other uids.
+    let other = Render::files([profile_path("monitoring")])
+        .set(address())
+        .release("other")
+        .objects(&python)
+        .unwrap();
+    let other_uids: BTreeSet<String> = other
+        .of_kind("ConfigMap")
+        .into_iter()
+        .filter(|c| c["metadata"]["labels"]["grafana_dashboard"].as_str() == Some("1"))
+        .flat_map(|c| c["data"].as_mapping().unwrap().values())
+        .map(|json| {
+            let board: serde_json::Value = serde_json::from_str(json.as_str().unwrap()).unwrap();
+            board["uid"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(other_uids.len(), 4, "{other_uids:?}");
+    assert!(
+        other_uids.is_disjoint(&uids),
+        "two releases share dashboard uids: {other_uids:?}"
     );
 }
 

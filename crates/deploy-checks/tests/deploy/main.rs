@@ -9,6 +9,7 @@ mod compose;
 mod contract;
 mod dockerfile;
 mod helm;
+mod helm_alerts;
 mod helm_container;
 mod helm_contract;
 mod helm_files;
