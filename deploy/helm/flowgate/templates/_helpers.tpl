@@ -75,9 +75,13 @@ app.kubernetes.io/part-of: flowgate
 {{- if or .Values.existingSecret (include "flowgate.createSecret" .) }}true{{- end }}
 {{- end }}
 
-{{/* The image reference of a component: {root, image}. */}}
+{{/* The image reference of a component: {root, image}; `repository@digest` when a digest is set. */}}
 {{- define "flowgate.image" -}}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
+{{- else }}
 {{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/* Temporal's gRPC address: the dev server's Service, or temporal.address. */}}
@@ -304,4 +308,37 @@ topologySpreadConstraints:
       matchLabels:
         {{- include "flowgate.selectorLabels" . | nindent 8 }}
 {{- end }}
+{{- end }}
+
+{{/*
+How KEDA's temporal scaler must connect so that it matches the worker, as YAML:
+`apiKey` (KEDA gets temporal-api-key), `cert` (temporal-tls.crt/.key), `ca` (temporal-ca.crt),
+`tls` (the connection is TLS). The worker's TLS follows Temporal's convention: temporal.tls.enabled
+when set, otherwise on with an API key, a client certificate or a custom CA. KEDA opens TLS only
+with an API key (enableTLS, default true) or a client certificate, so a worker on TLS without
+either cannot be watched by KEDA and is refused.
+*/}}
+{{- define "flowgate.keda.connection" -}}
+{{- $tls := .Values.temporal.tls }}
+{{- $keda := .Values.worker.autoscaling.keda }}
+{{- $apiKey := .Values.temporal.apiKey }}
+{{- if not (kindIs "invalid" $keda.useApiKey) }}{{ $apiKey = $keda.useApiKey }}{{ end }}
+{{- $apiKey = not (not (and $apiKey (include "flowgate.hasSecret" .))) }}
+{{- $cert := not (not (and $tls.mtls (include "flowgate.hasSecret" .))) }}
+{{- $on := not (not (or $apiKey $cert $tls.customCA)) }}
+{{- if not (kindIs "invalid" $tls.enabled) }}{{ $on = $tls.enabled }}{{ end }}
+{{- if and $on (not $apiKey) (not $cert) }}
+{{- fail "worker.autoscaling.type keda: the worker connects to Temporal over TLS, but KEDA's temporal scaler opens TLS only with an API key or a client certificate. Give KEDA the API key (temporal.apiKey, or existingSecret with worker.autoscaling.keda.useApiKey: true), use mTLS (temporal.tls.mtls), or scale the worker with worker.autoscaling.type: hpa" }}
+{{- end }}
+{{- if and $cert (not $on) }}
+{{- fail "temporal.tls.mtls with temporal.tls.enabled false: a client certificate needs TLS (KEDA's temporal scaler always uses TLS with one); set temporal.tls.enabled to true or null" }}
+{{- end }}
+{{- $fallback := $keda.fallback }}
+{{- if and $fallback.enabled (gt (int $fallback.replicas) (int .Values.worker.autoscaling.maxReplicas)) }}
+{{- fail (printf "worker.autoscaling.keda.fallback.replicas (%v) exceeds worker.autoscaling.maxReplicas (%v)" $fallback.replicas .Values.worker.autoscaling.maxReplicas) }}
+{{- end }}
+apiKey: {{ $apiKey }}
+cert: {{ $cert }}
+ca: {{ not (not (and $on $tls.customCA)) }}
+tls: {{ $on }}
 {{- end }}
