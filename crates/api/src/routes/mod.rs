@@ -70,12 +70,15 @@ use crate::{
 )]
 pub(crate) struct ApiDoc;
 
-/// The whole OpenAPI document: [`ApiDoc`] plus the registered workflows' paths and schemas, and
-/// what each route's access means for its security.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+/// The whole OpenAPI document: [`ApiDoc`] plus the registered workflows' paths and schemas,
+/// what each route's access means for its security, and the completion webhooks a start may
+/// name (OpenAPI `callbacks`).
+pub fn openapi() -> serde_json::Value {
     let mut doc = ApiDoc::openapi();
     v1::openapi::extend(&mut doc);
     security::document(&mut doc, &routes());
+    let mut doc = serde_json::to_value(doc).expect("the OpenAPI document serialises");
+    v1::openapi::declare_callbacks(&mut doc);
     doc
 }
 
@@ -84,13 +87,7 @@ static DOCUMENT: OnceLock<Bytes> = OnceLock::new();
 
 fn document() -> Bytes {
     DOCUMENT
-        .get_or_init(|| {
-            Bytes::from(
-                openapi()
-                    .to_json()
-                    .expect("the OpenAPI document serialises"),
-            )
-        })
+        .get_or_init(|| Bytes::from(serde_json::to_vec(&openapi()).expect("JSON values serialise")))
         .clone()
 }
 
@@ -161,7 +158,7 @@ mod tests {
     fn every_documented_operation_is_declared_and_every_guarded_route_documented() {
         let routes = routes();
         let declared: Vec<_> = routes.declared().collect();
-        let document = serde_json::to_value(openapi()).unwrap();
+        let document = openapi();
         let mut operations = Vec::new();
         for (path, item) in document["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {

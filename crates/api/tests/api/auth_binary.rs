@@ -41,15 +41,6 @@ async fn spawn_api(env: &TestEnv, config: String, log: Option<&str>) -> (Proc, S
     let api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    eventually(
-        Duration::from_secs(20),
-        "the API binary to become ready",
-        || async {
-            let response = http.get(format!("{base}/readyz")).send().await.ok()?;
-            (response.status() == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
     flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
     (api, base)
 }

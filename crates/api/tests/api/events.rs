@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use flowgate_testkit::{TestEnv, eventually, metrics};
+use flowgate_testkit::{TestEnv, eventually, metrics, temporal};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -496,4 +496,83 @@ async fn a_resumed_stream_of_an_idle_workflow_answers_at_once() {
     let next = resumed.next(Duration::from_secs(10)).await.unwrap();
     assert_eq!(next.event, "update_accepted", "{next:?}");
     assert!(next.id.parse::<i64>().unwrap() > last.parse::<i64>().unwrap());
+}
+
+#[tokio::test]
+async fn a_following_stream_goes_on_through_continue_as_new() {
+    let env = TestEnv::builder().without_worker().start().await;
+    let client = env.temporal_client().await;
+    let worker = temporal::ScriptedWorker::new(&client, "chain-tasks");
+    temporal::start_raw(
+        &client,
+        "ChainWorkflow",
+        "chain-tasks",
+        "events-chain",
+        &json!({"step": 1}),
+    )
+    .await;
+    let path = "/v1/workflows/events-chain/events";
+    let mut following = Stream::open(&env, &format!("{path}?follow=true"), None).await;
+    let started = following
+        .next(Duration::from_secs(20))
+        .await
+        .expect("the first run's start");
+    assert_eq!(started.event, "workflow_started");
+    let first = started.data["run_id"].as_str().unwrap().to_owned();
+    assert_eq!(started.id, format!("{first}/1"), "ids name their run");
+
+    // The run continues as new while the stream is open; the new run completes.
+    let continued = worker
+        .answer(vec![
+            worker.continue_as_new("ChainWorkflow", &json!({"step": 2})),
+        ])
+        .await;
+    assert_eq!(continued, first);
+    let second = worker.answer(vec![worker.complete(&json!("done"))]).await;
+    assert_ne!(second, first);
+
+    let rest = following.rest().await;
+    let seen: Vec<_> = rest
+        .iter()
+        .map(|m| (m.event.as_str(), m.data["run_id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("workflow_continued_as_new", first.as_str()),
+            ("workflow_started", second.as_str()),
+            ("workflow_completed", second.as_str()),
+        ],
+        "{rest:#?}"
+    );
+    assert_eq!(rest[0].data["new_run_id"], second);
+    assert_eq!(rest[1].data["input"], json!({"step": 2}));
+    assert_eq!(rest[2].data["result"], "done");
+    for message in &rest {
+        let event_id = message.data["event_id"].as_i64().unwrap();
+        let run = message.data["run_id"].as_str().unwrap();
+        assert_eq!(message.id, format!("{run}/{event_id}"));
+    }
+
+    // Not following, the first run's stream ends with its continue-as-new.
+    let mut plain = Stream::open(&env, &format!("{path}?run_id={first}"), None).await;
+    let names: Vec<_> = plain.rest().await.into_iter().map(|m| m.event).collect();
+    assert_eq!(names, ["workflow_started", "workflow_continued_as_new"]);
+
+    // Resumed after the continue-as-new, a following stream goes on with the new run only.
+    let mut resumed = Stream::open(&env, &format!("{path}?follow=true"), Some(&rest[0].id)).await;
+    let resumed: Vec<_> = resumed.rest().await;
+    assert_eq!(resumed, rest[1..], "no gap and no duplicate");
+
+    // After the chain's last event there is nothing more.
+    let done = get(
+        &env,
+        &format!("{path}?follow=true"),
+        &[
+            ("accept", "text/event-stream"),
+            ("last-event-id", &rest[2].id),
+        ],
+    )
+    .await;
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
 }

@@ -150,6 +150,66 @@ pub(crate) fn extend(doc: &mut OpenApi) {
     }
 }
 
+/// Declares on every start operation the completion webhook it may trigger, as an OpenAPI
+/// `callbacks` object: the signed `WebhookNotification` POST to each URL of the body's
+/// `callbacks`. utoipa types an operation's `callbacks` as a string, so they are added to the
+/// serialised document.
+pub(crate) fn declare_callbacks(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut() {
+        let Some(operation) = item.get_mut("post") else {
+            continue;
+        };
+        let starts = operation["operationId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("start_"));
+        if starts {
+            operation["callbacks"] = json!({ "workflowClosed": workflow_closed() });
+        }
+    }
+}
+
+/// The callback path item: the notification Flowgate POSTs to a callback's URL.
+fn workflow_closed() -> serde_json::Value {
+    let header = |name: &str, description: &str, example: &str| {
+        json!({
+            "name": name,
+            "in": "header",
+            "required": true,
+            "description": description,
+            "schema": {"type": "string"},
+            "example": example,
+        })
+    };
+    json!({
+        "{$request.body#/callbacks/0/url}": {
+            "post": {
+                "summary": "The workflow closed (sent to each URL in `callbacks`)",
+                "description": "Sent to every callback URL of the start (this expression names the first) whose `events` include how the run closed. Signed per Standard Webhooks; retried with back-off until a 2xx, for the deployment's `webhooks.retry_for`, with the same `webhook-id` on every attempt. Redirects are not followed.",
+                "parameters": [
+                    header("webhook-id", "The notification's id, the same on every attempt: drop duplicates by it.", "msg_2f1c0d7e9a4b4c1e8d3f6a5b7c9e0d12"),
+                    header("webhook-timestamp", "When this attempt was signed, in seconds since the Unix epoch.", "1796558403"),
+                    header("webhook-signature", "`v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one per signing secret, space separated.", "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4="),
+                ],
+                "requestBody": {
+                    "required": true,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/WebhookNotification"}
+                        }
+                    }
+                },
+                "responses": {
+                    "2XX": {"description": "Delivered: no further attempt."},
+                    "default": {"description": "Not delivered: retried with back-off."}
+                }
+            }
+        }
+    })
+}
+
 fn start_operation(def: &WorkflowDef, pascal: &str) -> Operation {
     let mut operation = start::__path_start_workflow::operation();
     drop_path_parameters(&mut operation);
@@ -430,7 +490,7 @@ mod tests {
 
     #[test]
     fn operation_ids_are_unique_and_spelled_from_their_kind() {
-        let document = serde_json::to_value(crate::openapi()).unwrap();
+        let document = crate::openapi();
         let mut ids = Vec::new();
         for item in document["paths"].as_object().unwrap().values() {
             for operation in item.as_object().unwrap().values() {
@@ -452,7 +512,7 @@ mod tests {
 
     #[test]
     fn every_registered_workflow_has_a_typed_start_path() {
-        let doc = serde_json::to_value(crate::routes::openapi()).unwrap();
+        let doc = crate::routes::openapi();
         if std::env::var_os("FLOWGATE_PRINT_OPENAPI").is_some() {
             eprintln!("{}", serde_json::to_string_pretty(&doc).unwrap());
         }
