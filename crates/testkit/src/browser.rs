@@ -284,14 +284,8 @@ async fn devtools_port(process: &mut Child, profile: &Path, log: &Path) -> u16 {
 async fn page_socket(port: u16) -> String {
     let http = reqwest::Client::new();
     crate::eventually(Duration::from_secs(30), "chromium's page", || async {
-        let targets: Value = http
-            .get(format!("http://127.0.0.1:{port}/json/list"))
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let targets =
+            crate::wait::json_at(&http, &format!("http://127.0.0.1:{port}/json/list")).await?;
         targets
             .as_array()?
             .iter()

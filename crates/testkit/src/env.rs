@@ -277,15 +277,7 @@ impl TestEnv {
             Duration::from_secs(30),
             &format!("GET / to say temporal_connected: {connected}"),
             || async {
-                let root: serde_json::Value = self
-                    .http
-                    .get(self.url("/"))
-                    .send()
-                    .await
-                    .ok()?
-                    .json()
-                    .await
-                    .ok()?;
+                let root = crate::wait::json_at(&self.http, &self.url("/")).await?;
                 (root["temporal_connected"] == connected).then_some(())
             },
         )

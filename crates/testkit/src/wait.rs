@@ -29,9 +29,14 @@ pub async fn temporal_connected(http: &reqwest::Client, base: &str, timeout: Dur
         timeout,
         &format!("{url} to say temporal_connected"),
         || async {
-            let root: serde_json::Value = http.get(&url).send().await.ok()?.json().await.ok()?;
+            let root = json_at(http, &url).await?;
             (root["temporal_connected"] == true).then_some(())
         },
     )
     .await;
+}
+
+/// The JSON `GET url` answers, or `None` while it cannot be fetched or read.
+pub(crate) async fn json_at(http: &reqwest::Client, url: &str) -> Option<serde_json::Value> {
+    http.get(url).send().await.ok()?.json().await.ok()
 }
