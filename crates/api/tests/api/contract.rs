@@ -3,7 +3,7 @@
 use flowgate_testkit::TestEnv;
 use flowgate_workflows::registry::registry;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::json;
 
@@ -331,4 +331,58 @@ async fn the_docs_ui_is_served_by_the_binary_without_a_cdn() {
         StatusCode::OK,
         "redirects are followed to the UI"
     );
+}
+
+/// A minimal instance of `schema` (references resolved in `doc`): each required property of an
+/// object with a value of its type.
+fn instance(doc: &Value, schema: &Value) -> Value {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return instance(doc, &doc["components"]["schemas"][name]);
+    }
+    if let Some(first) = schema["oneOf"].get(0).or_else(|| schema["allOf"].get(0)) {
+        return instance(doc, first);
+    }
+    if let Some(values) = schema["enum"].as_array() {
+        return values[0].clone();
+    }
+    let kind = match &schema["type"] {
+        Value::Array(kinds) => kinds[0].clone(),
+        kind => kind.clone(),
+    };
+    match kind.as_str() {
+        Some("string") => json!("x"),
+        Some("integer" | "number") => json!(1),
+        Some("boolean") => json!(true),
+        Some("array") => json!([]),
+        Some("object") => {
+            let mut object = serde_json::Map::new();
+            for name in schema["required"].as_array().into_iter().flatten() {
+                let name = name.as_str().unwrap();
+                object.insert(name.to_owned(), instance(doc, &schema["properties"][name]));
+            }
+            Value::Object(object)
+        }
+        _ => Value::Null,
+    }
+}
+
+#[test]
+fn the_client_reads_every_event_type_the_api_documents() {
+    let doc = document();
+    let variants = doc["components"]["schemas"]["EventOut"]["oneOf"]
+        .as_array()
+        .unwrap();
+    assert!(variants.len() > 20, "{variants:?}");
+    for variant in variants {
+        let event = instance(&doc, variant);
+        let documented = event["type"].as_str().unwrap().to_owned();
+        let read: flowgate_client::WorkflowEvent =
+            serde_json::from_value(event.clone()).expect("an event reads");
+        assert!(
+            !matches!(read.kind, flowgate_client::EventKind::Other { .. }),
+            "the client does not know {documented} as sent: {event}"
+        );
+        assert_eq!(read.event_type(), documented);
+    }
 }
