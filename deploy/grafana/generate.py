@@ -196,7 +196,7 @@ workflows = dashboard("flowgate-workflows", "Flowgate / Workflows", "Workflow st
     ]),
 ])
 
-worker = dashboard("flowgate-worker", "Flowgate / Worker", "Temporal worker health: slots, polling, latency, cache.", [
+worker = dashboard("flowgate-worker", "Flowgate / Worker", "Temporal worker health: slots, polling, workflow tasks, activities, calls to Temporal, sticky cache.", [
     ("Capacity", [
         panel("Task slots available", [("sum by (worker_type) (temporal_worker_task_slots_available)", "{{worker_type}}")]),
         panel("Task slots used", [("sum by (worker_type) (temporal_worker_task_slots_used)", "{{worker_type}}")]),
@@ -214,16 +214,35 @@ worker = dashboard("flowgate-worker", "Flowgate / Worker", "Temporal worker heal
             ("sum(rate(temporal_activity_poll_no_task_total[$__rate_interval]))", "activity empty"),
         ], "ops"),
     ]),
-    ("Activities", [
-        panel("Activity execution latency p95", [(
-            "histogram_quantile(0.95, sum by (le, activity_type) (rate(temporal_activity_execution_latency_seconds_bucket[$__rate_interval])))", "{{activity_type}}")], "s"),
-        panel("Activity failures", [("sum by (activity_type) (rate(temporal_activity_execution_failed_total[$__rate_interval]))", "{{activity_type}}")], "ops"),
-    ]),
-    ("Failures", [
+    ("Workflow tasks", [
+        panel("Workflow task execution latency p95", [(
+            "histogram_quantile(0.95, sum by (le, workflow_type) (rate(temporal_workflow_task_execution_latency_seconds_bucket[$__rate_interval])))", "{{workflow_type}}")], "s",
+            description="Time the worker spends on one workflow task: replaying history if it must, then running the workflow code."),
+        panel("Workflow task replay latency p95", [(
+            "histogram_quantile(0.95, sum by (le, workflow_type) (rate(temporal_workflow_task_replay_latency_seconds_bucket[$__rate_interval])))", "{{workflow_type}}")], "s",
+            description="Time spent replaying a workflow's history before new work: after a sticky-cache miss or eviction, or a worker restart. No data while nothing replays."),
         panel("Workflow task failures", [(
             "sum by (workflow_type, failure_reason) (rate(temporal_workflow_task_execution_failed_total[$__rate_interval]))",
             "{{workflow_type}} {{failure_reason}}")], "ops",
             description="Workflow tasks that failed and will be retried: NonDeterminismError means the code no longer replays running workflows (alert FlowgateWorkflowTaskFailures)."),
+    ]),
+    ("Activities", [
+        panel("Activity tasks started by type", [(
+            "sum by (activity_type) (rate(temporal_activity_schedule_to_start_latency_seconds_count[$__rate_interval]))", "{{activity_type}}")], "ops",
+            description="Activity attempts the worker took from the task queue (throughput)."),
+        panel("Activity execution latency p95", [(
+            "histogram_quantile(0.95, sum by (le, activity_type) (rate(temporal_activity_execution_latency_seconds_bucket[$__rate_interval])))", "{{activity_type}}")], "s"),
+        panel("Activity failures", [("sum by (activity_type) (rate(temporal_activity_execution_failed_total[$__rate_interval]))", "{{activity_type}}")], "ops"),
+    ]),
+    ("Calls to Temporal", [
+        panel("SDK RPC rate", [
+            ("sum by (operation) (rate(temporal_request_total[$__rate_interval]))", "{{operation}}"),
+            ("sum by (operation) (rate(temporal_long_request_total[$__rate_interval]))", "long poll {{operation}}"),
+        ], "reqps", description="The worker's calls to Temporal by RPC; long polls (waiting for tasks) separately."),
+        panel("SDK RPC latency p95", [
+            ("histogram_quantile(0.95, sum by (le, operation) (rate(temporal_request_latency_seconds_bucket[$__rate_interval])))", "{{operation}}"),
+            ("histogram_quantile(0.95, sum by (le, operation) (rate(temporal_long_request_latency_seconds_bucket[$__rate_interval])))", "long poll {{operation}}"),
+        ], "s", description="Long polls last until a task comes or the server ends the poll (about a minute): their latency is mostly waiting."),
         panel("SDK RPC failures", [
             ("sum by (operation, status_code) (rate(temporal_request_failure_total[$__rate_interval]))", "{{operation}} {{status_code}}"),
             ("sum by (operation, status_code) (rate(temporal_long_request_failure_total[$__rate_interval]))", "long poll {{operation}} {{status_code}}"),

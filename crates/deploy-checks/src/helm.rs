@@ -35,6 +35,8 @@ pub struct Render {
     pub set: Option<serde_json::Value>,
     /// Release name (default `flowgate`).
     pub release: Option<String>,
+    /// Release namespace (default `flowgate`).
+    pub namespace: Option<String>,
 }
 
 impl Render {
@@ -64,6 +66,13 @@ impl Render {
         self
     }
 
+    /// Installs into another namespace.
+    #[must_use]
+    pub fn namespace(mut self, name: &str) -> Self {
+        self.namespace = Some(name.to_owned());
+        self
+    }
+
     fn command(&self, python: &Path, verb: &str) -> Command {
         let mut command = Command::new(python);
         command.arg(script()).arg(verb).arg(chart_dir());
@@ -75,6 +84,9 @@ impl Render {
         }
         if let Some(name) = &self.release {
             command.arg("--name").arg(name);
+        }
+        if let Some(namespace) = &self.namespace {
+            command.arg("--namespace").arg(namespace);
         }
         command
     }
@@ -184,6 +196,32 @@ impl Rendered {
                     self.names().join(", ")
                 )
             })
+    }
+
+    /// The dashboards of the Grafana sidecar's ConfigMaps (label `grafana_dashboard: "1"`).
+    pub fn dashboards(&self) -> anyhow::Result<Vec<crate::grafana::Dashboard>> {
+        let mut boards = Vec::new();
+        for config_map in self.of_kind("ConfigMap") {
+            if config_map["metadata"]["labels"]["grafana_dashboard"].as_str() != Some("1") {
+                continue;
+            }
+            for (file, json) in config_map["data"].as_mapping().into_iter().flatten() {
+                let file = file.as_str().context("a ConfigMap key")?;
+                let json = json.as_str().context("a ConfigMap value")?;
+                boards.push(crate::grafana::Dashboard::parse(file, json)?);
+            }
+        }
+        Ok(boards)
+    }
+
+    /// The rule groups of the PrometheusRule `name`, as a Prometheus rule file.
+    pub fn rule_file(&self, name: &str) -> anyhow::Result<String> {
+        let rule = self.get("PrometheusRule", name)?;
+        let file = serde_norway::Mapping::from_iter([(
+            Value::from("groups"),
+            rule["spec"]["groups"].clone(),
+        )]);
+        Ok(serde_norway::to_string(&file)?)
     }
 
     /// `kind/name` of every object.

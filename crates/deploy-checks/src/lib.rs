@@ -5,7 +5,9 @@
 
 pub mod compose;
 pub mod dockerfile;
+pub mod grafana;
 pub mod helm;
+pub mod promql;
 pub mod tools;
 
 use std::{
@@ -166,15 +168,17 @@ pub fn metric_names(promql: &str) -> BTreeSet<String> {
     names
 }
 
-/// Counters the Temporal SDK only creates once what they count happened — a failed workflow
-/// task, a failed RPC, a forced eviction or a miss of the sticky cache — so a healthy run has no
-/// series for them. Names as the worker exports them (SDK names, `temporal_` prefix, `_total`).
+/// Series the Temporal SDK only creates once what they measure happened — a failed workflow
+/// task, a failed RPC, a forced eviction or a miss of the sticky cache, a workflow task that had
+/// to replay history — so a short healthy run has none. Names as the worker exports them and
+/// queries read them (SDK names, `temporal_` prefix, `_total`, `_seconds_bucket`).
 pub const EVENT_ONLY_METRICS: &[&str] = &[
     "temporal_workflow_task_execution_failed_total",
     "temporal_request_failure_total",
     "temporal_long_request_failure_total",
     "temporal_sticky_cache_miss_total",
     "temporal_sticky_cache_total_forced_eviction_total",
+    "temporal_workflow_task_replay_latency_seconds_bucket",
 ];
 
 /// Every metric name any dashboard panel or alert rule uses, but `up` and the

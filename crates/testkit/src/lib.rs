@@ -31,6 +31,24 @@ pub fn shopping_body(items: &[(&str, i64)]) -> serde_json::Value {
     serde_json::json!({ "items": items })
 }
 
+/// Runs shopping workflows through the API at `url` (`http://…/workflows/shopping`), each to
+/// completion, twice a second until aborted: counters then grow from one scrape to the next, so
+/// rates and quantiles over them have something to show.
+pub async fn keep_shopping(url: String) {
+    let http = reqwest::Client::new();
+    let mut pace = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        pace.tick().await;
+        let response = http
+            .post(&url)
+            .json(&shopping_body(&[("APPLE", 2), ("BANANA", 1)]))
+            .send()
+            .await
+            .expect("the API answers");
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "POST {url}");
+    }
+}
+
 /// Installs a test log subscriber once (`RUST_LOG` decides; default: warnings).
 pub(crate) fn init_logging() {
     use std::sync::Once;

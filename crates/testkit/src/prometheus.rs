@@ -71,6 +71,13 @@ impl Prometheus {
                 "  - job_name: {job}\n    metrics_path: /metrics\n    static_configs:\n      - targets: ['{address}']\n"
             ));
         }
+        Self::start_with_config(bin, dir, &config).await
+    }
+
+    /// Starts `bin` with `config` (the text of `prometheus.yml`, written into `dir`, so relative
+    /// paths in it — rule files, file discovery — are files in `dir`) and its database under
+    /// `dir`, and waits until it is ready.
+    pub async fn start_with_config(bin: &Path, dir: &Path, config: &str) -> Self {
         let config_file = dir.join("prometheus.yml");
         std::fs::write(&config_file, config).expect("write prometheus.yml");
         let port = crate::process::free_port();
@@ -124,10 +131,82 @@ impl Prometheus {
 
     /// The answer to an instant query of `promql`, evaluated now.
     pub async fn query(&self, promql: &str) -> Vec<Series> {
+        self.instant(&[("query", promql)]).await
+    }
+
+    /// The answer to an instant query of `promql`, evaluated at `time` (Unix seconds): the same
+    /// `time` gives the same answer, however late the query is asked.
+    pub async fn query_at(&self, promql: &str, time: f64) -> Vec<Series> {
+        self.instant(&[("query", promql), ("time", &format!("{time:.3}"))])
+            .await
+    }
+
+    /// The values of `label` on the series matching `selector`, sorted (what Grafana's
+    /// `label_values(selector, label)` offers).
+    pub async fn label_values(&self, label: &str, selector: &str) -> Vec<String> {
+        let body: Value = self
+            .http
+            .get(self.url(&format!("/api/v1/label/{label}/values")))
+            .query(&[("match[]", selector)])
+            .send()
+            .await
+            .expect("prometheus answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        assert_eq!(body["status"], "success", "{label} of {selector}: {body}");
+        let mut values: Vec<String> =
+            serde_json::from_value(body["data"].clone()).expect("label values");
+        values.sort();
+        values
+    }
+
+    /// `/api/v1/rules`: every loaded rule group, by file, with each alert's state and active
+    /// alerts.
+    pub async fn rules(&self) -> Value {
+        let body: Value = self
+            .http
+            .get(self.url("/api/v1/rules"))
+            .send()
+            .await
+            .expect("prometheus answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        assert_eq!(body["status"], "success", "{body}");
+        body["data"]["groups"].clone()
+    }
+
+    /// `/api/v1/metadata`: the type (`counter`, `gauge`, `histogram`, …) of each metric family
+    /// scraped, by the family name of its `# TYPE` line.
+    pub async fn metadata(&self) -> BTreeMap<String, String> {
+        let body: Value = self
+            .http
+            .get(self.url("/api/v1/metadata"))
+            .send()
+            .await
+            .expect("prometheus answers")
+            .json()
+            .await
+            .expect("a JSON answer");
+        assert_eq!(body["status"], "success", "{body}");
+        body["data"]
+            .as_object()
+            .expect("metadata by metric")
+            .iter()
+            .filter_map(|(name, entries)| {
+                let kind = entries[0]["type"].as_str()?;
+                Some((name.clone(), kind.to_owned()))
+            })
+            .collect()
+    }
+
+    async fn instant(&self, params: &[(&str, &str)]) -> Vec<Series> {
+        let promql = params[0].1;
         let body: Value = self
             .http
             .get(self.url("/api/v1/query"))
-            .query(&[("query", promql)])
+            .query(params)
             .send()
             .await
             .expect("prometheus answers")

@@ -26,6 +26,8 @@ mod python_client;
 mod red_amplification;
 mod red_run_id;
 mod schemathesis;
+mod sdk_dashboard;
+mod shared_namespace;
 mod shopping;
 mod slow_link;
 mod traces;

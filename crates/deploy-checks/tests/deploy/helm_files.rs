@@ -79,8 +79,12 @@ fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
     );
 
     // The ConfigMaps carry the repository's dashboards, but for a uid and a title naming the
-    // namespace and release, so that two releases do not collide in Grafana.
+    // namespace and release, so that two releases do not collide in Grafana, and the release's
+    // selector in every query and both variables, so that they show only its own series.
     let namespace = rule["metadata"]["namespace"].as_str().unwrap();
+    let scope = format!(r#"namespace="{namespace}", job=~"flowgate-api|flowgate-worker""#);
+    let scope_in_json = serde_json::to_string(&scope).unwrap();
+    let scope_in_json = &scope_in_json[1..scope_in_json.len() - 1];
     let mut shipped = std::collections::BTreeMap::new();
     let mut uids = BTreeSet::new();
     for config_map in rendered.of_kind("ConfigMap") {
@@ -90,8 +94,27 @@ fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
         assert!(name_of(config_map).len() <= 63);
         for (file, json) in config_map["data"].as_mapping().unwrap() {
             let file = file.as_str().unwrap().to_owned();
-            let mut board: serde_json::Value =
-                serde_json::from_str(json.as_str().unwrap()).unwrap();
+            let json = json.as_str().unwrap();
+            let scoped: serde_json::Value = serde_json::from_str(json).unwrap();
+            let targets = scoped["panels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+                .collect::<Vec<_>>();
+            let mut selectors = 0;
+            for target in &targets {
+                let expr = target["expr"].as_str().unwrap();
+                assert!(expr.contains(&scope), "{file}: {expr}");
+                selectors += expr.matches(&scope).count();
+            }
+            // Nowhere else than in the queries and the variables' definitions, queries and
+            // descriptions.
+            assert_eq!(json.matches(scope_in_json).count(), selectors + 6, "{file}");
+            let unscoped = json
+                .replace(&format!("{{{scope_in_json}}}"), "")
+                .replace(&format!("{scope_in_json}, "), "");
+            let mut board: serde_json::Value = serde_json::from_str(&unscoped).unwrap();
             let stem = file.trim_end_matches(".json");
             let uid = board["uid"].as_str().unwrap().to_owned();
             assert!(

@@ -342,3 +342,18 @@ cert: {{ $cert }}
 ca: {{ not (not (and $on $tls.customCA)) }}
 tls: {{ $on }}
 {{- end }}
+
+{{/*
+PromQL label matchers selecting this release's own series, for the alert rules and the dashboards:
+metrics.prometheusRule.selector, or by default the release's namespace and its Services (the
+ServiceMonitor's jobs are the Service names).
+*/}}
+{{- define "flowgate.metricsSelector" -}}
+{{- $selector := .Values.metrics.prometheusRule.selector }}
+{{- if not $selector }}
+{{- $api := include "flowgate.componentName" (dict "root" . "component" "api") }}
+{{- $worker := include "flowgate.componentName" (dict "root" . "component" "worker") }}
+{{- $selector = printf "namespace=%q, job=~%q" .Release.Namespace (printf "%s|%s" (regexQuoteMeta $api) (regexQuoteMeta $worker)) }}
+{{- end }}
+{{- $selector }}
+{{- end }}
