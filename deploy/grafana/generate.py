@@ -13,6 +13,17 @@ DS = {"type": "prometheus", "uid": "${datasource}"}
 # Every query reads only the chosen namespace(s) and Flowgate jobs: in a shared cluster other
 # applications' `up`, `process_*` or Temporal SDK series never show.
 SCOPE = 'namespace=~"$namespace", job=~"$job"'
+# The worker's own Temporal SDK metrics carry the task queue it polls; on dashboards built while
+# this is set, they also filter by the `task_queue` variable. (The SDK's calls to Temporal,
+# `temporal_request*` and `temporal_long_request*`, are the client's and carry no task queue.)
+QUEUE = 'task_queue=~"$task_queue"'
+BY_QUEUE = False
+
+
+def scope_of(metric):
+    """The matchers a selector of `metric` gets."""
+    per_queue = metric.startswith("temporal_") and not metric.startswith(("temporal_request", "temporal_long_request"))
+    return SCOPE + ", " + QUEUE if BY_QUEUE and per_queue else SCOPE
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless",
             "bool", "offset", "inf", "nan", "sum", "min", "max", "avg", "count", "group", "stddev",
             "stdvar", "topk", "bottomk", "quantile", "count_values"}
@@ -46,10 +57,10 @@ def scoped(expr):
                     start = expr.index("{", j)
                     end = expr.index("}", start)
                     inner = expr[start + 1:end].strip()
-                    out.append(expr[j:start] + "{" + SCOPE + (", " + inner if inner else "") + "}")
+                    out.append(expr[j:start] + "{" + scope_of(word) + (", " + inner if inner else "") + "}")
                     i = end + 1
                 else:
-                    out.append("{" + SCOPE + "}")
+                    out.append("{" + scope_of(word) + "}")
         elif c.isdigit() or c == ".":
             j = i
             while j < len(expr) and (expr[j].isalnum() or expr[j] == "."):
@@ -128,7 +139,10 @@ def dashboard(uid, title, description, rows):
             variable("namespace", "Namespace", "label_values(flowgate_build_info, namespace)", all_value=".*"),
             # "All" is every job that exports flowgate_build_info, never another application's.
             variable("job", "Job", 'label_values(flowgate_build_info{namespace=~"$namespace"}, job)'),
-        ]},
+        ] + ([
+            # Task queues the chosen workers poll; "All" also matches series without one.
+            variable("task_queue", "Task queue", 'label_values(temporal_num_pollers{' + SCOPE + '}, task_queue)', all_value=".*"),
+        ] if BY_QUEUE else [])},
         "annotations": {"list": []},
         "links": [{"title": "Flowgate", "type": "dashboards", "tags": ["flowgate"], "asDropdown": True}],
         "panels": panels,
@@ -173,6 +187,7 @@ api = dashboard("flowgate-api", "Flowgate / API", "HTTP traffic of flowgate-api 
     ]),
 ])
 
+BY_QUEUE = True
 workflows = dashboard("flowgate-workflows", "Flowgate / Workflows", "Workflow starts through the API and workflow outcomes on the worker.", [
     ("Starts", [
         panel("Starts by type and outcome", [("sum by (workflow_type, outcome) (rate(flowgate_workflow_starts_total[$__rate_interval]))", "{{workflow_type}} {{outcome}}")], "ops"),
@@ -262,6 +277,7 @@ worker = dashboard("flowgate-worker", "Flowgate / Worker", "Temporal worker heal
     ]),
 ])
 
+BY_QUEUE = False
 process = dashboard("flowgate-process", "Flowgate / Processes", "Resources of flowgate-api and flowgate-worker.", [
     ("Resources", [
         panel("Resident memory", [("sum by (job, instance) (process_resident_memory_bytes)", "{{job}} {{instance}}")], "bytes"),

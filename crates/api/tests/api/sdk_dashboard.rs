@@ -211,13 +211,15 @@ async fn assert_covered(
     boards: &BTreeMap<&str, Dashboard>,
     (theirs, sdk_name, ours, board, panel): &(&str, &str, &str, &str, &str),
 ) {
-    // "All" of both variables in the compose stack: no namespace label, Flowgate's two jobs.
+    // "All" of every variable in the compose stack: no namespace label, Flowgate's two jobs,
+    // any task queue.
     let values = BTreeMap::from([
         ("namespace".to_owned(), ".*".to_owned()),
         (
             "job".to_owned(),
             "(flowgate-api|flowgate-worker)".to_owned(),
         ),
+        ("task_queue".to_owned(), ".*".to_owned()),
     ]);
     let queries: Vec<String> = boards[board]
         .targets

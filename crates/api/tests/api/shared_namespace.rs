@@ -126,7 +126,8 @@ async fn two_releases_and_another_app_in_one_namespace_each_see_only_their_own_s
     for (chart, release) in charts.iter().zip([&a, &b]) {
         let boards = chart.dashboards().unwrap();
         assert_eq!(boards.len(), 4);
-        let queries = dashboards::queries(&prometheus, &boards, &release.jobs()).await;
+        let queries =
+            dashboards::queries(&prometheus, &boards, &release.jobs(), &release.task_queue).await;
         views.push((queries, release.jobs()));
     }
     let all: Vec<&dashboards::Query> = views.iter().flat_map(|(q, _)| q).collect();

@@ -110,7 +110,17 @@ fn monitoring_objects_carry_the_repository_alert_rules_and_dashboards() {
             }
             // Nowhere else than in the queries and the variables' definitions, queries and
             // descriptions.
-            assert_eq!(json.matches(scope_in_json).count(), selectors + 6, "{file}");
+            let variables = scoped["templating"]["list"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|v| v["type"] == "query")
+                .count();
+            assert_eq!(
+                json.matches(scope_in_json).count(),
+                selectors + 3 * variables,
+                "{file}"
+            );
             let unscoped = json
                 .replace(&format!("{{{scope_in_json}}}"), "")
                 .replace(&format!("{scope_in_json}, "), "");

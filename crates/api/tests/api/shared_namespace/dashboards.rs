@@ -49,11 +49,12 @@ impl Query {
 }
 
 /// Resolves each dashboard's variables as Grafana does with "All" selected, asserting what the
-/// namespace and job drop-downs offer, and returns every panel query.
+/// namespace, job and task queue drop-downs offer, and returns every panel query.
 pub(super) async fn queries(
     prometheus: &Prometheus,
     boards: &[Dashboard],
     jobs: &[String; 2],
+    task_queue: &str,
 ) -> Vec<Query> {
     let mut queries = Vec::new();
     for board in boards {
@@ -64,6 +65,7 @@ pub(super) async fn queries(
             let expected: Vec<String> = match variable.name.as_str() {
                 "namespace" => vec![NAMESPACE.to_owned()],
                 "job" => jobs.to_vec(),
+                "task_queue" => vec![task_queue.to_owned()],
                 other => panic!("{}: unexpected variable ${other}", board.file),
             };
             assert_eq!(
