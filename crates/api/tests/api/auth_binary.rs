@@ -5,7 +5,7 @@
 use std::{path::Path, process::Stdio, time::Duration};
 
 use flowgate_testkit::{
-    TestEnv,
+    TestEnv, eventually,
     process::{Proc, free_port},
 };
 use reqwest::StatusCode;
