@@ -1,13 +1,14 @@
 //! What rolls which pods: a change only the API reads (API keys, token settings, limits) rolls
 //! the API and leaves the worker's Deployment byte for byte as it was, and the other way round;
 //! a pod annotation bumped for a change inside a Secret of the user's rolls that component only;
-//! and a new chart version that changes nothing else rolls nothing.
+//! a new chart version that changes nothing else rolls nothing; and what the chart leaves out of
+//! a process's configuration file is what that process's code never reads.
 
 use std::path::Path;
 
 use flowgate_deploy_checks::{
     helm::{Render, chart_dir, profile_path},
-    tools,
+    repo_root, tools,
 };
 use serde_json::json;
 
@@ -163,6 +164,79 @@ fn a_pod_annotation_bumped_for_a_secret_change_rolls_that_component_only() {
             "the chart README does not say {text:?}"
         );
     }
+}
+
+/// Every `.rs` file under `dir`, with its text.
+fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push((
+                path.display().to_string(),
+                std::fs::read_to_string(&path).unwrap(),
+            ));
+        }
+    }
+}
+
+#[test]
+fn the_sections_left_out_of_a_process_file_are_ones_that_process_never_reads() {
+    // The sections the chart keeps out of the worker's file (flowgate.apiOnlySections).
+    let helpers = std::fs::read_to_string(chart_dir().join("templates/_helpers.tpl")).unwrap();
+    let at = helpers
+        .find(r#"define "flowgate.apiOnlySections""#)
+        .unwrap();
+    let line = helpers[at..].lines().find(|l| l.contains("list ")).unwrap();
+    let api_only: Vec<&str> = line.split('"').skip(1).step_by(2).collect();
+    assert!(
+        api_only.contains(&"auth") && api_only.contains(&"api"),
+        "{api_only:?}"
+    );
+
+    // The worker and the libraries it runs on never read them...
+    let mut worker = Vec::new();
+    for krate in ["worker", "runtime", "telemetry", "temporal", "workflows"] {
+        sources(
+            &repo_root().join("crates").join(krate).join("src"),
+            &mut worker,
+        );
+    }
+    for (file, text) in &worker {
+        for section in &api_only {
+            for pattern in [
+                format!("settings.{section}"),
+                format!("settings().{section}"),
+            ] {
+                assert!(
+                    !text.contains(&pattern),
+                    "{file} reads `{pattern}`, which the chart leaves out of the worker's file"
+                );
+            }
+        }
+    }
+    // ...and of the worker's own settings the API reads only the task queue it starts on.
+    let mut api = Vec::new();
+    sources(&repo_root().join("crates/api/src"), &mut api);
+    let mut reads_task_queue = false;
+    for (file, text) in &api {
+        for (at, _) in text.match_indices("settings.worker.") {
+            let key: String = text[at + "settings.worker.".len()..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert_eq!(
+                key, "task_queue",
+                "{file} reads worker.{key}, which the chart leaves out of the API's file"
+            );
+            reads_task_queue = true;
+        }
+    }
+    assert!(
+        reads_task_queue,
+        "the API no longer reads worker.task_queue?"
+    );
 }
 
 /// Copies a directory tree.
