@@ -7,21 +7,29 @@ use crate::{ConfigError, Settings};
 /// `--config PATH`, flattened into each binary's `clap` parser.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConfigArgs {
-    /// TOML config file layered over the built-in defaults (environment variables still win).
+    /// TOML config files layered over the built-in defaults, in order: a later file's keys win
+    /// (environment variables still win over all). Repeat `--config`, or separate paths with `:`
+    /// (`FLOWGATE_CONFIG=/etc/flowgate/flowgate.toml:/etc/flowgate/auth/auth.toml`).
     #[arg(
         long,
         short = 'c',
         env = "FLOWGATE_CONFIG",
         global = true,
-        value_name = "PATH"
+        value_name = "PATH",
+        value_delimiter = ':'
     )]
-    pub config: Option<PathBuf>,
+    pub config: Vec<PathBuf>,
 }
 
 impl ConfigArgs {
-    /// Loads and validates the settings from the file (if any) and the environment.
+    /// Loads and validates the settings from the files (if any) and the environment.
     pub fn load(&self) -> Result<Settings, ConfigError> {
-        crate::load(self.config.as_deref())
+        let files: Vec<&PathBuf> = self
+            .config
+            .iter()
+            .filter(|path| !path.as_os_str().is_empty())
+            .collect();
+        crate::load_files(&files)
     }
 
     /// Like [`ConfigArgs::load`], but reports a failure as the one line `<program>: <error>` on

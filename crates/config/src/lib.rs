@@ -2,7 +2,8 @@
 //!
 //! Sources, lowest precedence first:
 //! 1. the commented defaults embedded in every binary ([`DEFAULT_CONFIG`]);
-//! 2. an optional TOML file (`--config PATH` or `FLOWGATE_CONFIG`);
+//! 2. optional TOML files (`--config PATH` or `FLOWGATE_CONFIG`; several separated by `:`),
+//!    layered in order, a later file's keys winning;
 //! 3. the variables of the original guide (`API_PORT`, `TEMPORAL_HOST`, `TEMPORAL_NAMESPACE`);
 //! 4. `FLOWGATE_<SECTION>__<KEY>` environment variables.
 //!
@@ -20,7 +21,7 @@ pub use auth::{
     Action, ApiKeySettings, AuthSettings, JwtKeySettings, JwtSettings, Permission, parse_sha256_hex,
 };
 pub use cli::{Command, ConfigArgs};
-pub use load::{ConfigError, DEFAULT_CONFIG, load, load_from};
+pub use load::{ConfigError, DEFAULT_CONFIG, load, load_files, load_files_from, load_from};
 pub use secret::Secret;
 pub use settings::{
     ApiSettings, CorsSettings, EventStreamSettings, GrpcCompression, LimitsSettings, LogFormat,

@@ -1,4 +1,5 @@
-//! Layering: embedded defaults < config file < guide aliases < `FLOWGATE_*` environment.
+//! Layering: embedded defaults < config files, in order < guide aliases < `FLOWGATE_*`
+//! environment.
 
 use std::{collections::HashMap, path::Path};
 
@@ -62,9 +63,26 @@ pub fn load_from(
     file: Option<&Path>,
     env: &HashMap<String, String>,
 ) -> Result<Settings, ConfigError> {
+    load_files_from(file.as_slice(), env)
+}
+
+/// Loads settings from the process environment and config files layered in order.
+pub fn load_files<P: AsRef<Path>>(files: &[P]) -> Result<Settings, ConfigError> {
+    load_files_from(files, &std::env::vars().collect())
+}
+
+/// Loads settings from the given environment and config files layered in order: a later file's
+/// keys win over an earlier one's, tables merge key by key, and a list (`auth.api_keys`) is
+/// replaced whole. A deployment can so keep its settings in one file and its credentials in
+/// another (the Helm chart mounts a Secret's file over its ConfigMap's).
+pub fn load_files_from<P: AsRef<Path>>(
+    files: &[P],
+    env: &HashMap<String, String>,
+) -> Result<Settings, ConfigError> {
     let mut builder =
         Config::builder().add_source(File::from_str(DEFAULT_CONFIG, FileFormat::Toml));
-    if let Some(path) = file {
+    for path in files {
+        let path = path.as_ref();
         if !path.is_file() {
             return Err(ConfigError::Load(format!(
                 "config file {} does not exist or is not a file",

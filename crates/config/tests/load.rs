@@ -2,7 +2,8 @@
 
 use std::{collections::HashMap, io::Write, time::Duration};
 
-use flowgate_config::{LogFormat, load_from};
+use clap::Parser;
+use flowgate_config::{ConfigArgs, LogFormat, load_files_from, load_from};
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs
@@ -42,6 +43,111 @@ fn file_overrides_defaults_and_environment_overrides_file() {
     assert_eq!(s.api.port, 9000);
     assert_eq!(s.api.result_wait, Duration::from_secs(7));
     assert_eq!(s.worker.task_queue, "from-env");
+}
+
+#[test]
+fn later_config_files_override_earlier_ones_and_the_environment_wins_over_all() {
+    // A deployment's settings, then its credentials layered over them (as the Helm chart mounts
+    // a Secret's file after its ConfigMap's).
+    let settings = file(&format!(
+        r#"
+[api]
+port = 9000
+result_wait = "7s"
+[auth]
+enabled = true
+[auth.jwt]
+jwks_url = "https://idp.example.com/jwks.json"
+issuer = "https://old.example.com/"
+audience = ["flowgate"]
+[[auth.api_keys]]
+name = "old-one"
+sha256 = "{}"
+permissions = ["read:*"]
+[[auth.api_keys]]
+name = "old-two"
+sha256 = "{}"
+permissions = ["read:*"]
+"#,
+        "aa".repeat(32),
+        "bb".repeat(32)
+    ));
+    let credentials = file(&format!(
+        r#"
+[api]
+port = 9100
+[auth.jwt]
+issuer = "https://idp.example.com/"
+[[auth.api_keys]]
+name = "rotated"
+sha256 = "{}"
+permissions = ["start:shopping"]
+"#,
+        "cc".repeat(32)
+    ));
+    let s = load_files_from(
+        &[settings.path(), credentials.path()],
+        &env(&[("FLOWGATE_API__RESULT_WAIT", "9s")]),
+    )
+    .unwrap();
+    assert_eq!(s.api.port, 9100, "the later file wins");
+    assert_eq!(
+        s.api.result_wait,
+        Duration::from_secs(9),
+        "the environment wins over every file"
+    );
+    assert!(s.auth.enabled, "keys only the earlier file sets stay");
+    assert_eq!(
+        s.auth.jwt.jwks_url.as_deref(),
+        Some("https://idp.example.com/jwks.json"),
+        "tables merge key by key"
+    );
+    assert_eq!(s.auth.jwt.issuer, "https://idp.example.com/");
+    let names: Vec<&str> = s.auth.api_keys.iter().map(|k| k.name.as_str()).collect();
+    assert_eq!(names, ["rotated"], "a list is replaced whole, not merged");
+
+    // The other order: the earlier file loses.
+    let s = load_files_from(&[credentials.path(), settings.path()], &env(&[])).unwrap();
+    assert_eq!(s.api.port, 9000);
+    assert_eq!(s.auth.jwt.issuer, "https://old.example.com/");
+    assert_eq!(s.auth.api_keys.len(), 2);
+}
+
+#[test]
+fn several_config_files_are_named_by_repeating_the_flag_or_separating_paths_with_colons() {
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        config: ConfigArgs,
+    }
+    let first = file("[api]\nport = 9000\n");
+    let second = file("[api]\nport = 9100\n");
+    let (a, b) = (
+        first.path().display().to_string(),
+        second.path().display().to_string(),
+    );
+    for args in [
+        vec!["flowgate".to_owned(), "--config".into(), format!("{a}:{b}")],
+        vec![
+            "flowgate".to_owned(),
+            "-c".into(),
+            a.clone(),
+            "-c".into(),
+            b.clone(),
+        ],
+    ] {
+        let cli = Cli::try_parse_from(&args).unwrap();
+        assert_eq!(cli.config.config, [first.path(), second.path()], "{args:?}");
+        // A missing file among them stops start-up naming it.
+        let missing = Cli::try_parse_from([
+            "flowgate",
+            "--config",
+            &format!("{a}:/nonexistent/auth.toml"),
+        ])
+        .unwrap();
+        let error = missing.config.load().unwrap_err().to_string();
+        assert!(error.contains("/nonexistent/auth.toml"), "{error}");
+    }
 }
 
 #[test]

@@ -21,6 +21,26 @@ pub fn profile_path(name: &str) -> PathBuf {
     crate::deploy_dir().join(format!("helm/profiles/{name}.yaml"))
 }
 
+/// The chart's worked examples (`deploy/helm/flowgate/examples/<name>.yaml`).
+pub fn example_path(name: &str) -> PathBuf {
+    chart_dir().join(format!("examples/{name}.yaml"))
+}
+
+/// Every values profile's name, sorted.
+pub fn profile_names() -> anyhow::Result<Vec<String>> {
+    let dir = crate::deploy_dir().join("helm/profiles");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let stem = path.file_stem().context("a file name")?;
+            names.push(stem.to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
 /// `scripts/helm.py` of this crate.
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/helm.py")
@@ -37,6 +57,8 @@ pub struct Render {
     pub release: Option<String>,
     /// Release namespace (default `flowgate`).
     pub namespace: Option<String>,
+    /// Another copy of the chart to render (default: [`chart_dir`]).
+    pub chart: Option<PathBuf>,
 }
 
 impl Render {
@@ -73,9 +95,19 @@ impl Render {
         self
     }
 
+    /// Renders another copy of the chart, e.g. one with a bumped version.
+    #[must_use]
+    pub fn chart(mut self, dir: &Path) -> Self {
+        self.chart = Some(dir.to_owned());
+        self
+    }
+
     fn command(&self, python: &Path, verb: &str) -> Command {
         let mut command = Command::new(python);
-        command.arg(script()).arg(verb).arg(chart_dir());
+        command
+            .arg(script())
+            .arg(verb)
+            .arg(self.chart.clone().unwrap_or_else(chart_dir));
         for file in &self.values {
             command.arg("-f").arg(file);
         }

@@ -7,7 +7,7 @@ use std::{path::PathBuf, process::Command};
 
 use crate::helm_objects::name_of;
 use flowgate_deploy_checks::{
-    helm::{Render, Rendered, pipe, profile_path},
+    helm::{Render, Rendered, example_path, pipe, profile_path},
     tools,
 };
 use serde_json::json;
@@ -76,6 +76,8 @@ pub(crate) fn matrix() -> Vec<(&'static str, Render)> {
                 },
             })),
         ),
+        // The chart README's worked example: a platform team's install in one values file.
+        ("platform-team", Render::files([example_path("platform-team")])),
         (
             "dev-everything",
             profile(&["dev", "monitoring", "keda"]).set(json!({

@@ -19,7 +19,7 @@ pub(crate) struct Container {
     /// Deployment name.
     pub(crate) name: String,
     pub(crate) spec: Value,
-    /// The container's environment, FLOWGATE_CONFIG pointing at the ConfigMap's file here.
+    /// The container's environment, FLOWGATE_CONFIG naming the files it mounts as files here.
     pub(crate) env: BTreeMap<String, String>,
     /// Container port → local port.
     pub(crate) ports: BTreeMap<u64, u16>,
@@ -27,7 +27,12 @@ pub(crate) struct Container {
 }
 
 impl Container {
-    pub(crate) fn of(rendered: &Rendered, deployment: &str, config_file: &Path) -> Self {
+    /// `files` maps each file FLOWGATE_CONFIG names in the container to one here.
+    pub(crate) fn of(
+        rendered: &Rendered,
+        deployment: &str,
+        files: &BTreeMap<String, PathBuf>,
+    ) -> Self {
         let object = rendered.get("Deployment", deployment).unwrap();
         let pod = &object["spec"]["template"];
         let spec = pod["spec"]["containers"][0].clone();
@@ -41,14 +46,22 @@ impl Container {
                 true
             }
         });
-        assert_eq!(
-            env.get("FLOWGATE_CONFIG").map(String::as_str),
-            Some("/etc/flowgate/flowgate.toml")
+        let in_container = env.get("FLOWGATE_CONFIG").expect("FLOWGATE_CONFIG");
+        assert!(
+            in_container.starts_with("/etc/flowgate/flowgate.toml"),
+            "{deployment}: the chart's file comes first: {in_container}"
         );
-        env.insert(
-            "FLOWGATE_CONFIG".into(),
-            config_file.to_string_lossy().into_owned(),
-        );
+        let here: Vec<String> = in_container
+            .split(':')
+            .map(|path| {
+                files
+                    .get(path)
+                    .unwrap_or_else(|| panic!("{deployment}: no file here for {path}"))
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        env.insert("FLOWGATE_CONFIG".into(), here.join(":"));
         let ports = container_ports(pod)
             .into_values()
             .map(|port| (port, free_port()))
@@ -108,12 +121,18 @@ impl Container {
     }
 }
 
-/// The ConfigMap's flowgate.toml, written where the processes can read it.
-pub(crate) fn write_config(rendered: &Rendered, dir: &Path) -> PathBuf {
+/// The ConfigMap's file of `component` (`api`, `worker`), written where its process can read it:
+/// the container's path (`/etc/flowgate/flowgate.toml`) and the path here.
+pub(crate) fn write_config(
+    rendered: &Rendered,
+    dir: &Path,
+    component: &str,
+) -> BTreeMap<String, PathBuf> {
     let config_map = rendered.get("ConfigMap", "flowgate-config").unwrap();
-    let path = dir.join("flowgate.toml");
-    std::fs::write(&path, config_map["data"]["flowgate.toml"].as_str().unwrap()).unwrap();
-    path
+    let key = format!("{component}.toml");
+    let path = dir.join(&key);
+    std::fs::write(&path, config_map["data"][key.as_str()].as_str().unwrap()).unwrap();
+    BTreeMap::from([("/etc/flowgate/flowgate.toml".to_owned(), path)])
 }
 
 /// The listen ports of the configuration moved to the containers' local ports.

@@ -6,8 +6,9 @@
 //!
 //! The dev profile's Temporal is the chart's own dev-server container: the real `temporal` CLI
 //! run with that container's arguments. Only what cannot exist here is redirected: Service names
-//! become loopback, fixed ports free ones, the mounted ConfigMap a file, and (in the
-//! production profile) the OTLP collector a test receiver and Temporal a test dev server.
+//! become loopback, fixed ports free ones, the mounted ConfigMap's file and a Secret's file
+//! (`api.auth.existingSecret`, in the production profile) files here, and (in the production
+//! profile) the OTLP collector a test receiver and Temporal a test dev server.
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
@@ -31,16 +32,27 @@ const API_KEY_SHA256: &str = "6d3053e1932f2e6a26047cf025eb6f2482b7f8a189645c338b
 
 /// Starts the API and worker as their containers, checks what a cluster would check of them,
 /// and returns them running. `api_key` is sent with the workflow request when the profile
-/// turns authentication on.
+/// turns authentication on; `api_files` are files the API mounts from Secrets of the user's (path
+/// in the container → contents).
 async fn start_and_check(
     rendered: &Rendered,
     redirect: &[(&'static str, String)],
     dir: &Path,
     api_key: Option<&str>,
+    api_files: &[(&str, &str)],
 ) -> (Running, Container, Container) {
-    let config_file = write_config(rendered, dir);
-    let api = Container::of(rendered, "flowgate-api", &config_file);
-    let worker = Container::of(rendered, "flowgate-worker", &config_file);
+    let mut files = write_config(rendered, dir, "api");
+    for (i, (in_container, contents)) in api_files.iter().enumerate() {
+        let here = dir.join(format!("secret-file-{i}.toml"));
+        std::fs::write(&here, contents).unwrap();
+        files.insert((*in_container).to_owned(), here);
+    }
+    let api = Container::of(rendered, "flowgate-api", &files);
+    let worker = Container::of(
+        rendered,
+        "flowgate-worker",
+        &write_config(rendered, dir, "worker"),
+    );
     let api_bin = binary("flowgate-api");
     let worker_bin = binary("flowgate-worker");
 
@@ -233,12 +245,13 @@ async fn the_dev_profile_runs_as_rendered_against_the_charts_own_dev_server() {
         format!("flowgate-temporal:{}", grpc_port["port"].as_u64().unwrap())
     );
     let redirect = [("TEMPORAL_ADDRESS", format!("127.0.0.1:{grpc}"))];
-    let (running, _, _) = start_and_check(&rendered, &redirect, dir.path(), None).await;
+    let (running, _, _) = start_and_check(&rendered, &redirect, dir.path(), None, &[]).await;
     running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_production_profiles_run_as_rendered_and_export_traces_where_the_chart_says() {
+async fn the_production_profiles_run_as_rendered_with_api_keys_from_a_secret_file_and_export_traces()
+ {
     let Some(python) = tools::helm_python_or_skip() else {
         return;
     };
@@ -251,13 +264,23 @@ async fn the_production_profiles_run_as_rendered_and_export_traces_where_the_cha
     .set(json!({
         "temporal": {"address": "temporal-frontend.temporal:7233"},
         "otel": {"samplerArg": "1.0"},
-        // Beside the profiles' tokens (whose issuer is a placeholder), an API key by its hash.
-        "config": {"auth": {"api_keys": [
-            {"name": "contract-test", "sha256": API_KEY_SHA256, "roles": ["shop"]},
-        ]}},
+        // Beside the profiles' tokens (whose issuer is a placeholder), an API key by its hash,
+        // from a Secret of the user's whose file is layered over the chart's.
+        "api": {"auth": {"existingSecret": "flowgate-auth"}},
     }))
     .objects(&python)
     .unwrap();
+    let api_env = container_env(
+        &rendered.get("Deployment", "flowgate-api").unwrap()["spec"]["template"]["spec"]["containers"]
+            [0],
+    );
+    let (_, secret_file) = api_env["FLOWGATE_CONFIG"]
+        .split_once(':')
+        .expect("the Secret's file after the chart's");
+    // The key's role is defined in the chart's file (the profiles' config.auth.roles).
+    let secret_toml = format!(
+        "[[auth.api_keys]]\nname = \"contract-test\"\nsha256 = \"{API_KEY_SHA256}\"\nroles = [\"shop\"]\n"
+    );
     let temporal = TestEnv::builder()
         .without_api()
         .without_worker()
@@ -269,8 +292,14 @@ async fn the_production_profiles_run_as_rendered_and_export_traces_where_the_cha
         ("TEMPORAL_ADDRESS", temporal.temporal.address()),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.grpc_endpoint()),
     ];
-    let (running, api, worker) =
-        start_and_check(&rendered, &redirect, dir.path(), Some(API_KEY)).await;
+    let (running, api, worker) = start_and_check(
+        &rendered,
+        &redirect,
+        dir.path(),
+        Some(API_KEY),
+        &[(secret_file, &secret_toml)],
+    )
+    .await;
 
     // JSON logs, as the chart configures for log collectors.
     running.stop().await;

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 use flowgate_deploy_checks::helm::Rendered;
 use serde_norway::Value;
 
-/// The pods of every workload, by Deployment name: labels and containers.
+/// The pods of every workload, by Deployment name, and the `helm test` pod, by its name: labels
+/// and containers.
 pub(crate) fn pods(rendered: &Rendered) -> BTreeMap<String, &Value> {
     rendered
         .of_kind("Deployment")
         .into_iter()
         .map(|d| (name_of(d), &d["spec"]["template"]))
+        .chain(rendered.of_kind("Pod").into_iter().map(|p| (name_of(p), p)))
         .collect()
 }
 

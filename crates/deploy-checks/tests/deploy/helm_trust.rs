@@ -4,7 +4,7 @@
 //! profiles that expose it turn authentication on and trust the ingress's `X-Forwarded-For`.
 
 use flowgate_deploy_checks::{
-    helm::{Render, Rendered, container_env, profile_path},
+    helm::{Render, container_env, profile_path},
     tools,
 };
 use serde_json::json;
@@ -222,11 +222,6 @@ fn an_api_exposed_with_auth_off_is_refused_unless_the_values_say_so() {
     }
 }
 
-fn config_toml(rendered: &Rendered) -> toml::Value {
-    let config_map = rendered.get("ConfigMap", "flowgate-config").unwrap();
-    toml::from_str(config_map["data"]["flowgate.toml"].as_str().unwrap()).unwrap()
-}
-
 #[test]
 fn profiles_that_expose_the_api_turn_auth_on_and_trust_the_ingress_forwarded_for() {
     let Some(python) = tools::helm_python_or_skip() else {
@@ -260,7 +255,7 @@ fn profiles_that_expose_the_api_turn_auth_on_and_trust_the_ingress_forwarded_for
             continue;
         }
         exposed += 1;
-        let config = config_toml(&rendered);
+        let config = crate::helm_values::config_toml(&rendered, "api");
         assert_eq!(
             config["auth"]["enabled"].as_bool(),
             Some(true),

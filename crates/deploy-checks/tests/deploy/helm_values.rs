@@ -202,7 +202,7 @@ fn the_drain_lasts_at_least_the_request_timeout_the_processes_use() {
             values["config"] = json!({"api": {"request_timeout": timeout}});
         }
         let rendered = render(values.clone()).unwrap_or_else(|e| panic!("{values}: {e}"));
-        let config = config_toml(&rendered);
+        let config = config_toml(&rendered, "api");
         assert_eq!(
             config["api"]["shutdown_grace"].as_str(),
             Some(format!("{grace}s").as_str())
@@ -217,12 +217,16 @@ fn the_drain_lasts_at_least_the_request_timeout_the_processes_use() {
     }
 }
 
-fn config_toml(rendered: &Rendered) -> toml::Value {
+/// The configuration file of `component` (`api`, `worker`) in the ConfigMap.
+pub(crate) fn config_toml(rendered: &Rendered, component: &str) -> toml::Value {
     let config_map = rendered.get("ConfigMap", "flowgate-config").unwrap();
-    toml::from_str(config_map["data"]["flowgate.toml"].as_str().unwrap()).unwrap()
+    let file = config_map["data"][format!("{component}.toml").as_str()]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {component}.toml in the ConfigMap"));
+    toml::from_str(file).unwrap()
 }
 
-fn checksum(rendered: &Rendered, deployment: &str) -> String {
+pub(crate) fn checksum(rendered: &Rendered, deployment: &str) -> String {
     rendered.get("Deployment", deployment).unwrap()["spec"]["template"]["metadata"]["annotations"]
         ["checksum/config"]
         .as_str()
@@ -231,51 +235,100 @@ fn checksum(rendered: &Rendered, deployment: &str) -> String {
 }
 
 #[test]
-fn a_configuration_change_changes_the_checksum_that_rolls_both_deployments() {
+fn a_configuration_change_rolls_the_deployments_whose_process_reads_it() {
     let Some(python) = tools::helm_python_or_skip() else {
         return;
     };
     let before = Render::default().set(address()).objects(&python).unwrap();
     let again = Render::default().set(address()).objects(&python).unwrap();
+    // (change, the API rolls, the worker rolls)
     let changes = [
-        json!({"config": {"log": {"level": "debug"}}}),
-        json!({"config": {"shopping": {"max_items": 50}}}),
-        json!({"api": {"shutdownGraceSeconds": 45}}),
-        json!({"worker": {"healthPort": 9081}}),
+        (json!({"config": {"log": {"level": "debug"}}}), true, true),
+        (
+            json!({"config": {"shopping": {"max_items": 50}}}),
+            true,
+            true,
+        ),
+        (
+            json!({"config": {"worker": {"task_queue": "orders"}}}),
+            true,
+            true,
+        ),
+        (json!({"api": {"shutdownGraceSeconds": 45}}), true, false),
+        (
+            json!({"config": {"limits": {"rate_per_second": 5}}}),
+            true,
+            false,
+        ),
+        (json!({"worker": {"healthPort": 9081}}), false, true),
+        (
+            json!({"config": {"worker": {"max_concurrent_activities": 10}}}),
+            false,
+            true,
+        ),
     ];
-    for deployment in ["flowgate-api", "flowgate-worker"] {
+    for (deployment, component) in [("flowgate-api", "api"), ("flowgate-worker", "worker")] {
         // Deterministic: the same values never roll the pods.
         assert_eq!(checksum(&before, deployment), checksum(&again, deployment));
-        for change in &changes {
+        for (change, api_rolls, worker_rolls) in &changes {
+            let rolls = if component == "api" {
+                *api_rolls
+            } else {
+                *worker_rolls
+            };
             let after = Render::default()
                 .set(merged(address(), change.clone()))
                 .objects(&python)
                 .unwrap();
-            assert_ne!(config_toml(&before), config_toml(&after), "{change}");
-            assert_ne!(
-                checksum(&before, deployment),
-                checksum(&after, deployment),
-                "{deployment} would not roll after {change}"
+            // What the process reads changed exactly when its pods roll.
+            assert_eq!(
+                config_toml(&before, component) != config_toml(&after, component),
+                rolls,
+                "{component}.toml after {change}"
+            );
+            assert_eq!(
+                checksum(&before, deployment) != checksum(&after, deployment),
+                rolls,
+                "{deployment} after {change}"
             );
         }
     }
-    // Credentials the chart stores roll the pods too.
-    let with_key = |key: &str| {
+    // Credentials the chart stores roll the pods that are given them.
+    let with = |values: serde_json::Value| {
         Render::default()
-            .set(merged(address(), json!({"temporal": {"apiKey": key}})))
+            .set(merged(address(), values))
             .objects(&python)
             .unwrap()
     };
-    let secret_checksum = |r: &Rendered| {
-        r.get("Deployment", "flowgate-worker").unwrap()["spec"]["template"]["metadata"]
-            ["annotations"]["checksum/secret"]
+    let secret_checksum = |r: &Rendered, deployment: &str| {
+        r.get("Deployment", deployment).unwrap()["spec"]["template"]["metadata"]["annotations"]
+            ["checksum/secret"]
             .as_str()
             .unwrap()
             .to_owned()
     };
+    for deployment in ["flowgate-api", "flowgate-worker"] {
+        assert_ne!(
+            secret_checksum(&with(json!({"temporal": {"apiKey": "one"}})), deployment),
+            secret_checksum(&with(json!({"temporal": {"apiKey": "two"}})), deployment),
+            "{deployment}"
+        );
+    }
+    // The webhook signing secrets reach the worker only.
+    let webhooks = |secret: &str| {
+        with(json!({"temporal": {"apiKey": "one"}, "webhooks": {"secrets": secret}}))
+    };
+    let (old, new) = (
+        webhooks("whsec_b2xkLXNpZ25pbmctc2VjcmV0LW9mLTMyLWJ5dGVzIQ=="),
+        webhooks("whsec_bmV3LXNpZ25pbmctc2VjcmV0LW9mLTMyLWJ5dGVzIQ=="),
+    );
     assert_ne!(
-        secret_checksum(&with_key("one")),
-        secret_checksum(&with_key("two"))
+        secret_checksum(&old, "flowgate-worker"),
+        secret_checksum(&new, "flowgate-worker")
+    );
+    assert_eq!(
+        secret_checksum(&old, "flowgate-api"),
+        secret_checksum(&new, "flowgate-api")
     );
 }
 
@@ -293,49 +346,78 @@ fn the_configuration_file_agrees_with_container_ports_probes_and_grace_periods()
     );
     for (name, how) in matrix().into_iter().chain([moved]) {
         let rendered = render(&python, name, &how);
-        let config = config_toml(&rendered);
-        let port = |section: &str, key: &str| config[section][key].as_integer().unwrap() as u64;
+        let config = config_toml(&rendered, "api");
+        let worker_config = config_toml(&rendered, "worker");
+        let port = |config: &toml::Value, section: &str, key: &str| {
+            config[section][key].as_integer().unwrap() as u64
+        };
         let api = &rendered.get("Deployment", "flowgate-api").unwrap()["spec"]["template"];
         let worker = &rendered.get("Deployment", "flowgate-worker").unwrap()["spec"]["template"];
         let api_ports = container_ports(api);
         let worker_ports = container_ports(worker);
-        assert_eq!(api_ports["http"], port("api", "port"), "{name}");
+        assert_eq!(api_ports["http"], port(&config, "api", "port"), "{name}");
         assert_eq!(
             api_ports["metrics"],
-            port("metrics", "api_admin_port"),
+            port(&config, "metrics", "api_admin_port"),
             "{name}"
         );
         assert_eq!(
             worker_ports["health"],
-            port("worker", "health_port"),
+            port(&worker_config, "worker", "health_port"),
             "{name}"
         );
-        for (section, key) in [
-            ("api", "host"),
-            ("metrics", "api_admin_host"),
-            ("worker", "health_host"),
+        for (file, section, key) in [
+            (&config, "api", "host"),
+            (&config, "metrics", "api_admin_host"),
+            (&worker_config, "worker", "health_host"),
         ] {
             assert_eq!(
-                config[section][key].as_str(),
+                file[section][key].as_str(),
                 Some("0.0.0.0"),
                 "{name}: {section}.{key}"
             );
         }
-        // The file is the one FLOWGATE_CONFIG names, mounted from the ConfigMap.
-        for pod in [api, worker] {
+        // Each process's file is the first FLOWGATE_CONFIG names, mounted from the ConfigMap's
+        // key of that process; any further file is mounted from a Secret.
+        for (pod, component) in [(api, "api"), (worker, "worker")] {
             let container = &pod["spec"]["containers"][0];
             let env = flowgate_deploy_checks::helm::container_env(container);
-            let mount = container["volumeMounts"]
-                .as_sequence()
-                .unwrap()
+            let mounts = container["volumeMounts"].as_sequence().unwrap();
+            let files: Vec<&str> = env["FLOWGATE_CONFIG"].split(':').collect();
+            let config_mount = mounts
                 .iter()
                 .find(|m| m["name"].as_str() == Some("config"))
                 .unwrap();
+            assert_eq!(config_mount["mountPath"].as_str(), Some(files[0]), "{name}");
             assert_eq!(
-                Some(mount["mountPath"].as_str().unwrap()),
-                env.get("FLOWGATE_CONFIG").map(String::as_str)
+                config_mount["subPath"].as_str(),
+                Some(format!("{component}.toml").as_str()),
+                "{name}"
             );
-            assert_eq!(mount["subPath"].as_str(), Some("flowgate.toml"));
+            for file in &files[1..] {
+                let mount = mounts
+                    .iter()
+                    .find(|m| {
+                        m["mountPath"]
+                            .as_str()
+                            .is_some_and(|dir| file.starts_with(&format!("{dir}/")))
+                    })
+                    .unwrap_or_else(|| panic!("{name}: nothing mounts {file}"));
+                let volume = pod["spec"]["volumes"]
+                    .as_sequence()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["name"] == mount["name"])
+                    .unwrap();
+                let item = &volume["secret"]["items"][0];
+                assert_eq!(
+                    item["path"]
+                        .as_str()
+                        .map(|p| format!("{}/{p}", mount["mountPath"].as_str().unwrap())),
+                    Some((*file).to_owned()),
+                    "{name}: {file} is a Secret's key"
+                );
+            }
         }
         // Kubernetes kills a pod terminationGracePeriodSeconds after it starts stopping it:
         // longer than the API's preStop pause + drain and the worker's activity grace.
@@ -354,7 +436,7 @@ fn the_configuration_file_agrees_with_container_ports_probes_and_grace_periods()
             "{name}: api grace"
         );
         assert!(
-            grace(worker) > setting("worker", "shutdown_grace"),
+            grace(worker) > seconds(worker_config["worker"]["shutdown_grace"].as_str().unwrap()),
             "{name}: worker grace"
         );
         // Waits end when the drain begins; other requests may take up to request_timeout.

@@ -36,6 +36,20 @@ app.kubernetes.io/instance: {{ .root.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end }}
 
+{{/*
+Labels of one component's pods: {root, component}. Unlike the objects' labels they leave out
+helm.sh/chart, so a new chart version that changes nothing in a pod does not roll it.
+*/}}
+{{- define "flowgate.podLabels" -}}
+{{ include "flowgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: flowgate
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
 {{/* All labels of one component's objects: {root, component}. */}}
 {{- define "flowgate.labels" -}}
 helm.sh/chart: {{ include "flowgate.chart" .root }}
@@ -106,10 +120,11 @@ app.kubernetes.io/part-of: flowgate
 {{- default (toString $default) $port }}
 {{- end }}
 
-{{/* Task queue the worker polls (and KEDA watches). */}}
+{{/* Task queue the worker polls (and KEDA watches): worker.task_queue, or its old name shopping.task_queue. */}}
 {{- define "flowgate.taskQueue" -}}
+{{- $worker := default dict .Values.config.worker }}
 {{- $shopping := default dict .Values.config.shopping }}
-{{- default "shopping-tasks" (index $shopping "task_queue") }}
+{{- coalesce (index $worker "task_queue") (index $shopping "task_queue") "shopping-tasks" }}
 {{- end }}
 
 {{/* terminationGracePeriodSeconds of the API: above preStop + drain delay + grace. */}}
@@ -177,25 +192,63 @@ deploy check keeps the two equal), so a shorter grace would cut requests.
 {{- end }}
 
 {{/*
-The configuration file: `config` with what the chart decides (listen addresses, ports, shutdown
-timings) laid over it, so probes, Services and the processes always agree.
+Sections of `config` only the API reads, and the worker's own settings (all of `worker` but the
+task queue, which the API starts workflows on). A section not listed is read by both processes.
+*/}}
+{{- define "flowgate.apiOnlySections" -}}
+{{- list "api" "auth" "limits" "cors" "metrics" | toJson }}
+{{- end }}
+
+{{/*
+The configuration file of one process, {root, component}: `config` with what the chart decides
+(listen addresses, ports, shutdown timings) laid over it, so probes, Services and the processes
+always agree, less what only the other process reads. A change that concerns one process
+therefore rolls only its pods (their `checksum/config`).
 */}}
 {{- define "flowgate.configToml" -}}
-{{- $config := deepCopy (default dict .Values.config) }}
-{{- $api := dict "host" "0.0.0.0" "port" (int .Values.api.port) "shutdown_delay" (printf "%ds" (int .Values.api.shutdownDelaySeconds)) "shutdown_grace" (printf "%ds" (int .Values.api.shutdownGraceSeconds)) }}
+{{- $v := .root.Values }}
+{{- $config := deepCopy (default dict $v.config) }}
+{{- if eq .component "api" }}
+{{- $api := dict "host" "0.0.0.0" "port" (int $v.api.port) "shutdown_delay" (printf "%ds" (int $v.api.shutdownDelaySeconds)) "shutdown_grace" (printf "%ds" (int $v.api.shutdownGraceSeconds)) }}
 {{- $_ := set $config "api" (mergeOverwrite (default dict $config.api) $api) }}
-{{- $metrics := dict "api_admin_host" "0.0.0.0" "api_admin_port" (int .Values.api.metricsPort) }}
+{{- $metrics := dict "api_admin_host" "0.0.0.0" "api_admin_port" (int $v.api.metricsPort) }}
 {{- $_ := set $config "metrics" (mergeOverwrite (default dict $config.metrics) $metrics) }}
-{{- $worker := dict "health_host" "0.0.0.0" "health_port" (int .Values.worker.healthPort) "shutdown_grace" (printf "%ds" (int .Values.worker.shutdownGraceSeconds)) }}
+{{- $worker := pick (default dict $config.worker) "task_queue" }}
+{{- if $worker }}{{ $_ := set $config "worker" $worker }}{{ else }}{{ $_ := unset $config "worker" }}{{ end }}
+{{- if $v.api.auth.existingSecret }}
+{{- /* The keys and token settings come from the Secret's file; authentication is on. */}}
+{{- $_ := set $config "auth" (mergeOverwrite (default dict $config.auth) (dict "enabled" true)) }}
+{{- end }}
+{{- else }}
+{{- range include "flowgate.apiOnlySections" . | fromJsonArray }}
+{{- $_ := unset $config . }}
+{{- end }}
+{{- $worker := dict "health_host" "0.0.0.0" "health_port" (int $v.worker.healthPort) "shutdown_grace" (printf "%ds" (int $v.worker.shutdownGraceSeconds)) }}
 {{- $_ := set $config "worker" (mergeOverwrite (default dict $config.worker) $worker) }}
+{{- end }}
 {{- toToml $config }}
+{{- end }}
+
+{{/* Whether the API authenticates callers: config.auth.enabled, or keys from api.auth.existingSecret. */}}
+{{- define "flowgate.authEnabled" -}}
+{{- if or (dig "auth" "enabled" false (default dict .Values.config)) .Values.api.auth.existingSecret }}true{{ end }}
+{{- end }}
+
+{{/* Where the API reads the file of api.auth.existingSecret. */}}
+{{- define "flowgate.authFile" -}}
+/etc/flowgate/auth/auth.toml
 {{- end }}
 
 {{/* Environment both processes share: {root, component}. */}}
 {{- define "flowgate.env" -}}
-{{- $v := .root.Values }}
+{{- $v := .root.Values -}}
 - name: FLOWGATE_CONFIG
+  {{- if and (eq .component "api") $v.api.auth.existingSecret }}
+  # The chart's file, then the Secret's over it (its keys win).
+  value: {{ printf "/etc/flowgate/flowgate.toml:%s" (include "flowgate.authFile" .root) }}
+  {{- else }}
   value: /etc/flowgate/flowgate.toml
+  {{- end }}
 - name: TEMPORAL_ADDRESS
   value: {{ include "flowgate.temporalAddress" .root | quote }}
 - name: TEMPORAL_NAMESPACE
@@ -256,16 +309,32 @@ timings) laid over it, so probes, Services and the processes always agree.
 {{- end }}
 {{- end }}
 
-{{/* Volumes both pods mount: the config file, the Secret's files when TLS material is used, /tmp. */}}
+{{/*
+Volumes of one component's pods, {root, component}: its config file, the Secret's files when TLS
+material is used, the API's configuration from api.auth.existingSecret, /tmp.
+*/}}
 {{- define "flowgate.volumes" -}}
+{{- $v := .root.Values -}}
 - name: config
   configMap:
-    name: {{ include "flowgate.configMapName" . }}
-{{- if and (include "flowgate.hasSecret" .) (or .Values.temporal.tls.mtls .Values.temporal.tls.customCA) }}
+    name: {{ include "flowgate.configMapName" .root }}
+    items:
+      - key: {{ .component }}.toml
+        path: {{ .component }}.toml
+{{- if and (include "flowgate.hasSecret" .root) (or $v.temporal.tls.mtls $v.temporal.tls.customCA) }}
 - name: secrets
   secret:
-    secretName: {{ include "flowgate.secretName" . }}
+    secretName: {{ include "flowgate.secretName" .root }}
     defaultMode: 0440
+{{- end }}
+{{- if and (eq .component "api") $v.api.auth.existingSecret }}
+- name: auth
+  secret:
+    secretName: {{ $v.api.auth.existingSecret }}
+    defaultMode: 0440
+    items:
+      - key: {{ $v.api.auth.existingSecretKey }}
+        path: {{ base (include "flowgate.authFile" .root) }}
 {{- end }}
 - name: tmp
   emptyDir:
@@ -273,24 +342,85 @@ timings) laid over it, so probes, Services and the processes always agree.
 {{- end }}
 
 {{- define "flowgate.volumeMounts" -}}
+{{- $v := .root.Values -}}
 - name: config
   mountPath: /etc/flowgate/flowgate.toml
-  subPath: flowgate.toml
+  subPath: {{ .component }}.toml
   readOnly: true
-{{- if and (include "flowgate.hasSecret" .) (or .Values.temporal.tls.mtls .Values.temporal.tls.customCA) }}
+{{- if and (include "flowgate.hasSecret" .root) (or $v.temporal.tls.mtls $v.temporal.tls.customCA) }}
 - name: secrets
   mountPath: /etc/flowgate/secrets
+  readOnly: true
+{{- end }}
+{{- if and (eq .component "api") $v.api.auth.existingSecret }}
+- name: auth
+  mountPath: {{ dir (include "flowgate.authFile" .root) }}
   readOnly: true
 {{- end }}
 - name: tmp
   mountPath: /tmp
 {{- end }}
 
-{{/* Pod annotations that roll the pods when their configuration or credentials change. */}}
+{{/*
+Pod annotations that roll one component's pods, {root, component}, when what that process reads
+changes: its config file, and the credentials of the chart's Secret it is given (the webhook
+signing secrets only to the worker). Changes inside a Secret of yours (existingSecret,
+api.auth.existingSecret) are invisible to Helm: see the README.
+*/}}
 {{- define "flowgate.checksums" -}}
+{{- $v := .root.Values -}}
 checksum/config: {{ include "flowgate.configToml" . | sha256sum }}
-{{- if include "flowgate.createSecret" . }}
-checksum/secret: {{ include (print $.Template.BasePath "/secret.yaml") . | sha256sum }}
+{{- if include "flowgate.createSecret" .root }}
+{{- $secret := dict "temporal-api-key" $v.temporal.apiKey "temporal-tls.crt" $v.temporal.tls.clientCert "temporal-tls.key" $v.temporal.tls.clientKey "temporal-ca.crt" $v.temporal.tls.ca "otlp-headers" $v.otel.headers }}
+{{- if eq .component "worker" }}
+{{- $_ := set $secret "webhook-secrets" $v.webhooks.secrets }}
+{{- end }}
+checksum/secret: {{ toJson $secret | sha256sum }}
+{{- end }}
+{{- end }}
+
+{{/*
+Replicas of one component, {values, default}: `replicas`, or the default when it is null.
+*/}}
+{{- define "flowgate.replicas" -}}
+{{- if kindIs "invalid" .values.replicas }}{{ .default }}{{ else }}{{ .values.replicas }}{{ end }}
+{{- end }}
+
+{{/*
+Fewest replicas of an autoscaled component, {name, values, default}: autoscaling.minReplicas,
+else `replicas` when set (so a replica count set beside autoscaling is its floor, not silently
+dropped), else the default. Both set and different is refused.
+*/}}
+{{- define "flowgate.minReplicas" -}}
+{{- $auto := .values.autoscaling }}
+{{- $replicas := .values.replicas }}
+{{- if and (not (kindIs "invalid" $auto.minReplicas)) (not (kindIs "invalid" $replicas)) (ne (int $auto.minReplicas) (int $replicas)) }}
+{{- fail (printf "%s.replicas (%v) and %s.autoscaling.minReplicas (%v) disagree: with %s.autoscaling.enabled the autoscaler sets the replicas, and %s.replicas would be its floor. Remove one of them, or make them equal" .name $replicas .name $auto.minReplicas .name .name) }}
+{{- end }}
+{{- if not (kindIs "invalid" $auto.minReplicas) }}{{ $auto.minReplicas }}
+{{- else if not (kindIs "invalid" $replicas) }}{{ $replicas }}
+{{- else }}{{ .default }}
+{{- end }}
+{{- end }}
+
+{{/*
+The spec of one component's PodDisruptionBudget, {name, values}: minAvailable or maxUnavailable
+(1 when neither is set), and the unhealthy pod eviction policy.
+*/}}
+{{- define "flowgate.pdbSpec" -}}
+{{- $pdb := .values.podDisruptionBudget }}
+{{- $min := $pdb.minAvailable }}
+{{- $max := $pdb.maxUnavailable -}}
+{{- if and (not (kindIs "invalid" $min)) (not (kindIs "invalid" $max)) }}
+{{- fail (printf "%s.podDisruptionBudget: set minAvailable (%v) or maxUnavailable (%v), not both (Kubernetes accepts one)" .name $min $max) }}
+{{- end }}
+{{- if not (kindIs "invalid" $min) }}
+minAvailable: {{ if kindIs "string" $min }}{{ quote $min }}{{ else }}{{ $min }}{{ end }}
+{{- else }}
+maxUnavailable: {{ if kindIs "invalid" $max }}1{{ else if kindIs "string" $max }}{{ quote $max }}{{ else }}{{ $max }}{{ end }}
+{{- end }}
+{{- with $pdb.unhealthyPodEvictionPolicy }}
+unhealthyPodEvictionPolicy: {{ . }}
 {{- end }}
 {{- end }}
 
