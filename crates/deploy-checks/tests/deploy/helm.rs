@@ -91,6 +91,16 @@ pub(crate) fn matrix() -> Vec<(&'static str, Render)> {
     ]
 }
 
+/// Helm's error for `values`, which must not render.
+pub(crate) fn refusal(python: &std::path::Path, values: &serde_json::Value) -> String {
+    Render::default()
+        .set(values.clone())
+        .manifests(python)
+        .err()
+        .unwrap_or_else(|| panic!("{values} was accepted"))
+        .to_string()
+}
+
 pub(crate) fn render(python: &std::path::Path, name: &str, how: &Render) -> Rendered {
     how.objects(python)
         .unwrap_or_else(|e| panic!("rendering {name} failed: {e}"))

@@ -89,12 +89,7 @@ fn contradicting_or_malformed_disruption_budgets_are_refused() {
         ),
     ] {
         let values = merged(address(), values);
-        let error = Render::default()
-            .set(values.clone())
-            .manifests(&python)
-            .err()
-            .unwrap_or_else(|| panic!("{values} was accepted"))
-            .to_string();
+        let error = crate::helm::refusal(&python, &values);
         assert!(
             error.contains(expected),
             "{values}: {expected:?} not in:\n{error}"

@@ -224,12 +224,7 @@ fn malformed_extensions_are_refused_by_the_schema() {
         ),
     ] {
         let values = crate::helm_values::merged(address(), values);
-        let error = Render::default()
-            .set(values.clone())
-            .manifests(&python)
-            .err()
-            .unwrap_or_else(|| panic!("{values} was accepted"))
-            .to_string();
+        let error = crate::helm::refusal(&python, &values);
         assert!(
             error.contains(path),
             "{values}: expected {path} in:\n{error}"

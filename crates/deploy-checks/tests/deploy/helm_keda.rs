@@ -355,12 +355,7 @@ fn connections_keda_cannot_make_are_refused_naming_the_way_out() {
         json!({"customCA": true, "ca": PEM}),
     ] {
         let values = keda(json!({"temporal": {"tls": tls}}));
-        let error = Render::default()
-            .set(values.clone())
-            .manifests(&python)
-            .err()
-            .unwrap_or_else(|| panic!("{values} was accepted"))
-            .to_string();
+        let error = crate::helm::refusal(&python, &values);
         assert!(
             error.contains(
                 "KEDA's temporal scaler opens TLS only with an API key or a client certificate"

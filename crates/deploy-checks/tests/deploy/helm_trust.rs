@@ -10,21 +10,12 @@ use flowgate_deploy_checks::{
 use serde_json::json;
 use serde_norway::Value;
 
+use crate::helm::refusal;
 use crate::{
     helm::{matrix, render},
     helm_objects::name_of,
     helm_values::{address, merged},
 };
-
-/// Helm's error for `values`, which must not render.
-fn refusal(python: &std::path::Path, values: &serde_json::Value) -> String {
-    Render::default()
-        .set(values.clone())
-        .manifests(python)
-        .err()
-        .unwrap_or_else(|| panic!("{values} was accepted"))
-        .to_string()
-}
 
 #[test]
 fn secrets_in_values_reach_the_pods_only_through_a_secret() {

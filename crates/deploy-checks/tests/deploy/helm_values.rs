@@ -143,12 +143,7 @@ fn bad_values_are_refused_with_a_message_naming_them() {
     ];
     for (values, expected) in cases {
         let values = merged(address(), values);
-        let error = Render::default()
-            .set(values.clone())
-            .manifests(&python)
-            .err()
-            .unwrap_or_else(|| panic!("{values} was accepted"));
-        let error = error.to_string();
+        let error = crate::helm::refusal(&python, &values);
         assert!(
             error.contains(expected),
             "{values}: expected {expected:?} in:\n{error}"
