@@ -144,19 +144,14 @@ impl Prometheus {
     /// The values of `label` on the series matching `selector`, sorted (what Grafana's
     /// `label_values(selector, label)` offers).
     pub async fn label_values(&self, label: &str, selector: &str) -> Vec<String> {
-        let body: Value = self
-            .http
-            .get(self.url(&format!("/api/v1/label/{label}/values")))
-            .query(&[("match[]", selector)])
-            .send()
-            .await
-            .expect("prometheus answers")
-            .json()
-            .await
-            .expect("a JSON answer");
-        assert_eq!(body["status"], "success", "{label} of {selector}: {body}");
-        let mut values: Vec<String> =
-            serde_json::from_value(body["data"].clone()).expect("label values");
+        let data = self
+            .api(
+                &format!("/api/v1/label/{label}/values"),
+                &[("match[]", selector)],
+                &format!("{label} of {selector}"),
+            )
+            .await;
+        let mut values: Vec<String> = serde_json::from_value(data).expect("label values");
         values.sort();
         values
     }
@@ -164,33 +159,14 @@ impl Prometheus {
     /// `/api/v1/rules`: every loaded rule group, by file, with each alert's state and active
     /// alerts.
     pub async fn rules(&self) -> Value {
-        let body: Value = self
-            .http
-            .get(self.url("/api/v1/rules"))
-            .send()
-            .await
-            .expect("prometheus answers")
-            .json()
-            .await
-            .expect("a JSON answer");
-        assert_eq!(body["status"], "success", "{body}");
-        body["data"]["groups"].clone()
+        self.api("/api/v1/rules", &[], "rules").await["groups"].clone()
     }
 
     /// `/api/v1/metadata`: the type (`counter`, `gauge`, `histogram`, …) of each metric family
     /// scraped, by the family name of its `# TYPE` line.
     pub async fn metadata(&self) -> BTreeMap<String, String> {
-        let body: Value = self
-            .http
-            .get(self.url("/api/v1/metadata"))
-            .send()
+        self.api("/api/v1/metadata", &[], "metadata")
             .await
-            .expect("prometheus answers")
-            .json()
-            .await
-            .expect("a JSON answer");
-        assert_eq!(body["status"], "success", "{body}");
-        body["data"]
             .as_object()
             .expect("metadata by metric")
             .iter()
@@ -201,11 +177,12 @@ impl Prometheus {
             .collect()
     }
 
-    async fn instant(&self, params: &[(&str, &str)]) -> Vec<Series> {
-        let promql = params[0].1;
+    /// The `data` of Prometheus's answer to `GET path?params`, asserting it succeeded (`what`
+    /// names the request in the failure).
+    async fn api(&self, path: &str, params: &[(&str, &str)], what: &str) -> Value {
         let body: Value = self
             .http
-            .get(self.url("/api/v1/query"))
+            .get(self.url(path))
             .query(params)
             .send()
             .await
@@ -213,9 +190,14 @@ impl Prometheus {
             .json()
             .await
             .expect("a JSON answer");
-        assert_eq!(body["status"], "success", "{promql}: {body}");
-        let result = &body["data"]["result"];
-        match body["data"]["resultType"].as_str() {
+        assert_eq!(body["status"], "success", "{what}: {body}");
+        body["data"].clone()
+    }
+
+    async fn instant(&self, params: &[(&str, &str)]) -> Vec<Series> {
+        let data = self.api("/api/v1/query", params, params[0].1).await;
+        let result = &data["result"];
+        match data["resultType"].as_str() {
             Some("vector") => result
                 .as_array()
                 .expect("a vector")
@@ -229,7 +211,7 @@ impl Prometheus {
                 labels: BTreeMap::new(),
                 value: number(&result[1]),
             }],
-            other => panic!("{promql}: unexpected result type {other:?}: {body}"),
+            other => panic!("{}: unexpected result type {other:?}: {data}", params[0].1),
         }
     }
 

@@ -109,22 +109,7 @@ async fn a_real_prometheus_scrapes_the_api_and_the_worker_while_workflows_run() 
     // A workflow that fails (another client bypassing the API's validation), so failure series
     // exist too.
     let client = env.temporal_client().await;
-    let bad = serde_json::json!({"items": [{"fruit": "APPLE", "amount": 0}]});
-    temporal::start_raw(
-        &client,
-        "ShoppingWorkflow",
-        "shopping-tasks",
-        "fails-for-metrics",
-        &bad,
-    )
-    .await;
-    let failed: serde_json::Value = env
-        .get("/workflows/fails-for-metrics/result")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(failed["status"], "failed", "{failed}");
+    fail_a_shopping_workflow(&env, &client, "fails-for-metrics").await;
 
     // Every metric a dashboard panel or an alert rule reads has data.
     let names = flowgate_deploy_checks::deploy_metric_names().unwrap();
@@ -168,4 +153,22 @@ async fn a_real_prometheus_scrapes_the_api_and_the_worker_while_workflows_run() 
         p99.len() == 1 && p99[0].value > 0.0 && p99[0].value <= 10.0,
         "{p99:?}"
     );
+}
+
+/// Runs shopping workflow `id` with input the API would refuse (started by another client,
+/// bypassing its validation), so it fails; returns once the API reports it failed.
+pub(crate) async fn fail_a_shopping_workflow(
+    env: &TestEnv,
+    client: &temporalio_client::Client,
+    id: &str,
+) {
+    let bad = serde_json::json!({"items": [{"fruit": "APPLE", "amount": 0}]});
+    temporal::start_raw(client, "ShoppingWorkflow", "shopping-tasks", id, &bad).await;
+    let failed: serde_json::Value = env
+        .get(&format!("/workflows/{id}/result"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(failed["status"], "failed", "{failed}");
 }

@@ -112,13 +112,12 @@ async fn every_panel_of_temporals_sdk_dashboard_has_a_flowgate_panel_with_the_wo
     // once it did: it would hold the one cache slot); then two shoppers at once, all along; one
     // workflow that fails.
     let client = env.temporal_client().await;
-    let bad = serde_json::json!({"items": [{"fruit": "APPLE", "amount": 0}]});
     temporal::start_raw(
         &client,
         "NoSuchWorkflow",
         "shopping-tasks",
         "sdk-unknown",
-        &bad,
+        &serde_json::json!({}),
     )
     .await;
     prometheus
@@ -130,21 +129,7 @@ async fn every_panel_of_temporals_sdk_dashboard_has_a_flowgate_panel_with_the_wo
     let shoppers: Vec<_> = (0..2)
         .map(|_| tokio::spawn(keep_shopping(env.url("/workflows/shopping"))))
         .collect();
-    temporal::start_raw(
-        &client,
-        "ShoppingWorkflow",
-        "shopping-tasks",
-        "sdk-fails",
-        &bad,
-    )
-    .await;
-    let failed: serde_json::Value = env
-        .get("/workflows/sdk-fails/result")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(failed["status"], "failed", "{failed}");
+    crate::metrics_prometheus::fail_a_shopping_workflow(&env, &client, "sdk-fails").await;
 
     // Assert: for each of Temporal's panels, the same SDK metric under Prometheus conventions is
     // what one of Flowgate's panels reads, and that panel's query has the worker's data.
