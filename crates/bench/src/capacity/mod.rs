@@ -231,7 +231,7 @@ impl Capacity<'_> {
                 )
             }
             PhaseLoad::LowRate { rate } | PhaseLoad::HalfCapacity { rate } => {
-                let run = rate::run(&self.http, base, &request, rate, duration).await?;
+                let run = rate::run(base, &request, rate, duration).await?;
                 let own = cpu(me)?.saturating_sub(me_before);
                 (
                     run.latencies.len() as u64 + run.errors,
