@@ -73,6 +73,10 @@ struct Cli {
     /// With `--capacity`: the fixed low rate (requests per second) of the CPU-per-request phase.
     #[arg(long, default_value_t = 200.0)]
     low_rate: f64,
+    /// Instead of measuring: summarise an earlier capacity run's `capacity.json` again into
+    /// --out (after a change to the report).
+    #[arg(long, value_name = "CAPACITY_JSON")]
+    capacity_from: Option<PathBuf>,
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
@@ -105,6 +109,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         bail!("/proc is needed to measure CPU and memory");
     }
     std::fs::create_dir_all(&cli.out)?;
+    if let Some(saved) = &cli.capacity_from {
+        let report = capacity::CapacityReport::from_json(&std::fs::read_to_string(saved)?)
+            .with_context(|| format!("cannot read {}", saved.display()))?;
+        report.write(&cli.out)?;
+        eprintln!("{}", report.summary_table());
+        return Ok(ExitCode::SUCCESS);
+    }
     let work = tempfile::tempdir()?;
     if cli.capacity {
         let only = match cli.only.as_deref() {

@@ -118,9 +118,18 @@ impl MachineTicks {
     }
 }
 
-/// Online CPUs.
+/// The machine's CPUs (`/proc/cpuinfo`, whatever this process is pinned to).
 pub(crate) fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    let listed = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    if listed > 0 {
+        listed
+    } else {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
 }
 
 /// `model name` of the first CPU, and the memory size, for the report.

@@ -24,7 +24,8 @@ use std::{
 use anyhow::bail;
 
 pub(crate) use paths::CapacityPath;
-use report::CapacityReport;
+pub(crate) use report::CapacityReport;
+use report::RunInfo;
 use sample::{Phase, PhaseLoad, Sample};
 use stack::{CapacityStack, LOAD_CORE, SUBJECT_CORE};
 
@@ -57,6 +58,7 @@ pub(crate) async fn run(
         "starting the null frontend, the API and the floor ({})",
         bin_dir.display()
     );
+    let info = RunInfo::new(procstat::machine_description(), options);
     let stack = CapacityStack::start(bin_dir, work).await?;
     let bench = Capacity {
         stack: &stack,
@@ -127,7 +129,7 @@ pub(crate) async fn run(
             }
         }
     }
-    let report = CapacityReport::new(phases, options);
+    let report = CapacityReport::new(phases, info);
     report.write(out)?;
     eprintln!("{}", report.summary_table());
     eprintln!("written: {}/capacity.json, capacity.md", out.display());

@@ -1,6 +1,6 @@
 //! The measured paths: Flowgate's API routes and, for comparison, the floor's two handlers.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::wrk::HttpRequest;
@@ -9,7 +9,7 @@ use crate::wrk::HttpRequest;
 const DONE_ID: &str = "capacity-done";
 
 /// One measured path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum CapacityPath {
     /// The bare axum handler: parses the start body, no call.

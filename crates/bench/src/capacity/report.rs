@@ -3,7 +3,7 @@
 
 use std::{fmt::Write as _, path::Path};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{
     CapacityOptions, CapacityPath,
@@ -21,10 +21,14 @@ pub(crate) struct PathCapacity {
     pub(crate) saturation_connections: u32,
     /// CPU µs per request of the measured process there.
     pub(crate) cpu_us_saturated: f64,
+    /// 1 s ÷ that: what a core free of other load would carry.
+    pub(crate) core_rps_from_cpu: f64,
     /// CPU µs per request at the fixed low rate.
     pub(crate) cpu_us_low_rate: Option<f64>,
     /// CPU µs per request with one connection.
     pub(crate) cpu_us_one_connection: Option<f64>,
+    /// Median latency with one connection, ms.
+    pub(crate) p50_one_connection_ms: Option<f64>,
     /// The rate of the half-capacity phase.
     pub(crate) half_rate: Option<f64>,
     /// Latency there, ms.
@@ -58,18 +62,55 @@ pub(crate) struct PhaseOut {
     median: Sample,
 }
 
+/// When and where a run was made, and how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct RunInfo {
+    /// When (UTC).
+    pub(crate) date: String,
+    /// The machine.
+    pub(crate) machine: String,
+    /// The commit measured, when known.
+    pub(crate) commit: Option<String>,
+    /// Where each process ran.
+    pub(crate) placement: String,
+    /// Length of each phase, seconds.
+    pub(crate) phase_seconds: f64,
+    /// Repetitions of each phase.
+    pub(crate) repeat: u32,
+    /// The fixed low rate, requests per second.
+    pub(crate) low_rate: f64,
+}
+
+impl RunInfo {
+    /// A run starting now on this machine (`machine` read before anything was pinned).
+    pub(crate) fn new(machine: String, options: &CapacityOptions) -> Self {
+        Self {
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            machine,
+            commit: crate::report::current_commit(),
+            placement: PLACEMENT.to_owned(),
+            phase_seconds: options.duration.as_secs_f64(),
+            repeat: options.repeat,
+            low_rate: options.low_rate,
+        }
+    }
+}
+
 /// Everything one capacity run measured.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct CapacityReport {
-    date: String,
-    machine: String,
-    commit: Option<String>,
-    placement: &'static str,
-    phase_seconds: f64,
-    repeat: u32,
-    low_rate: f64,
+    #[serde(flatten)]
+    info: RunInfo,
     capacity: Vec<PathCapacity>,
     phases: Vec<PhaseOut>,
+}
+
+/// What `capacity.json` keeps of a run: enough to summarise it again.
+#[derive(Debug, Deserialize)]
+struct Saved {
+    #[serde(flatten)]
+    info: RunInfo,
+    phases: Vec<Phase>,
 }
 
 /// Where every process runs.
@@ -78,7 +119,7 @@ const PLACEMENT: &str = "core 1: the measured process (Flowgate's API, one runti
 
 impl CapacityReport {
     /// Summarises the phases of a run.
-    pub(crate) fn new(phases: Vec<Phase>, options: &CapacityOptions) -> Self {
+    pub(crate) fn new(phases: Vec<Phase>, info: RunInfo) -> Self {
         let phases: Vec<PhaseOut> = phases
             .into_iter()
             .map(|phase| PhaseOut {
@@ -106,16 +147,16 @@ impl CapacityReport {
             }
         }
         Self {
-            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
-            machine: crate::procstat::machine_description(),
-            commit: crate::report::current_commit(),
-            placement: PLACEMENT,
-            phase_seconds: options.duration.as_secs_f64(),
-            repeat: options.repeat,
-            low_rate: options.low_rate,
+            info,
             capacity,
             phases,
         }
+    }
+
+    /// The report of an earlier run, summarised again from its `capacity.json`.
+    pub(crate) fn from_json(text: &str) -> anyhow::Result<Self> {
+        let saved: Saved = serde_json::from_str(text)?;
+        Ok(Self::new(saved.phases, saved.info))
     }
 
     /// Writes `capacity.json` and `capacity.md` into `dir`.
@@ -133,10 +174,13 @@ impl CapacityReport {
         let mut md = String::new();
         let _ = writeln!(
             md,
-            "| Path | Max req/s on one core | ÷ floor | CPU µs/req at saturation | ÷ floor | CPU µs/req at {:.0} req/s | ÷ floor | CPU µs/req, 1 connection | p50 / p99 ms at half capacity | p50 ÷ floor |",
-            self.low_rate
+            "| Path | Max req/s on one core | ÷ floor | 1 s ÷ CPU/req (req/s of a free core) | CPU µs/req at saturation | ÷ floor | CPU µs/req at {:.0} req/s | ÷ floor | CPU µs/req, 1 connection | p50 ms, 1 connection | p50 / p99 ms at half capacity | p50 ÷ floor |",
+            self.info.low_rate
         );
-        let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(
+            md,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
         let num = |v: Option<f64>, digits: usize| {
             v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
         };
@@ -144,15 +188,17 @@ impl CapacityReport {
             let r = c.vs_floor.as_ref();
             let _ = writeln!(
                 md,
-                "| {} | {:.0} | {} | {:.1} | {} | {} | {} | {} | {} / {} | {} |",
+                "| {} | {:.0} | {} | {:.0} | {:.1} | {} | {} | {} | {} | {} | {} / {} | {} |",
                 c.path.label(),
                 c.max_rps,
                 num(r.map(|r| r.max_rps), 2),
+                c.core_rps_from_cpu,
                 c.cpu_us_saturated,
                 num(r.map(|r| r.cpu_us_saturated), 2),
                 num(c.cpu_us_low_rate, 1),
                 num(r.and_then(|r| r.cpu_us_low_rate), 2),
                 num(c.cpu_us_one_connection, 1),
+                num(c.p50_one_connection_ms, 2),
                 num(c.p50_half_ms, 2),
                 num(c.p99_half_ms, 2),
                 num(r.and_then(|r| r.p50_half_ms), 2),
@@ -167,16 +213,16 @@ impl CapacityReport {
         let _ = writeln!(
             md,
             "{} · {} · commit {} · {} repetition(s) of {} s per phase, medians shown. Generated by `crates/bench/run --capacity`; how to read it: [docs/benchmark.md](../benchmark.md#capacity).\n",
-            self.date,
-            self.machine,
-            self.commit.as_deref().unwrap_or("unknown"),
-            self.repeat,
-            self.phase_seconds
+            self.info.date,
+            self.info.machine,
+            self.info.commit.as_deref().unwrap_or("unknown"),
+            self.info.repeat,
+            self.info.phase_seconds
         );
         let _ = writeln!(
             md,
-            "Placement: {}. Temporal is the null frontend, which answers at once: these are the API's own limits, not Temporal's.\n",
-            PLACEMENT
+            "Placement: {}. Temporal is the null frontend, which answers at once: these are the API's own limits, not Temporal's. \"Max req/s\" is what the core gave while other processes of the machine also ran on it (\"others on core 1\" below); \"1 s ÷ CPU/req\" is what a core left to the API alone would carry.\n",
+            self.info.placement
         );
         let _ = writeln!(md, "## What one core carries\n");
         md.push_str(&self.summary_table());
@@ -244,8 +290,10 @@ fn summarise(path: CapacityPath, phases: &[PhaseOut]) -> Option<PathCapacity> {
         max_rps: saturation.throughput,
         saturation_connections: connections,
         cpu_us_saturated: saturation.subject_cpu_us,
+        core_rps_from_cpu: 1e6 / saturation.subject_cpu_us.max(1e-9),
         cpu_us_low_rate: low.map(|s| s.subject_cpu_us),
         cpu_us_one_connection: one.map(|s| s.subject_cpu_us),
+        p50_one_connection_ms: one.map(|s| s.p50_ms),
         half_rate: half.and_then(|s| s.offered_rate),
         p50_half_ms: half.map(|s| s.p50_ms),
         p99_half_ms: half.map(|s| s.p99_ms),

@@ -2,13 +2,13 @@
 
 use std::{fmt, time::Duration};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::CapacityPath;
 use crate::procstat::MachineTicks;
 
 /// How a phase loads its path.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub(crate) enum PhaseLoad {
     /// wrk with this many connections, each sending its next request when answered.
@@ -60,7 +60,7 @@ impl fmt::Display for PhaseLoad {
 }
 
 /// One repetition of one phase.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Sample {
     /// Successful requests per second.
     pub(crate) throughput: f64,
@@ -131,7 +131,7 @@ impl Sample {
 }
 
 /// A phase of one path and its repetitions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Phase {
     /// The path.
     pub(crate) path: CapacityPath,
