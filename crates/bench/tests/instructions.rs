@@ -81,9 +81,11 @@ fn instructions_per_request_of_the_api_stay_within_the_budget() {
         return;
     }
     // Arrange: the API binary of this build (or of FLOWGATE_INSTRUCTIONS_BIN_DIR).
+    // A relative directory is the workspace's (`target/release`).
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let bin_dir = std::env::var_os("FLOWGATE_INSTRUCTIONS_BIN_DIR").map_or_else(
         || Path::new(NULL_FRONTEND).with_file_name(""),
-        PathBuf::from,
+        |dir| workspace.join(dir),
     );
     let api = bin_dir.join("flowgate-api");
     assert!(
