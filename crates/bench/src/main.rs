@@ -1,8 +1,9 @@
 //! `flowgate-bench`: load through Flowgate beside the same load sent straight to Temporal, in
 //! one run on one machine; writes `results.json`, `results.md` (and, with `--soak`, `soak.json`
-//! and `soak.md`) into `--out`. `crates/bench/run` builds the release binaries, runs this and
-//! draws the plot.
+//! and `soak.md`; with `--capacity`, `capacity.json` and `capacity.md`) into `--out`.
+//! `crates/bench/run` builds the release binaries, runs this and draws the plot.
 
+mod capacity;
 mod grpc;
 mod procstat;
 mod report;
@@ -47,7 +48,9 @@ struct Cli {
     /// Unmeasured load on every path before the first repetition.
     #[arg(long, default_value = "2s", value_parser = humantime_duration)]
     warmup: Duration,
-    /// Only these scenarios, comma-separated: `async-start`, `sync-start`, `result`.
+    /// Only these scenarios, comma-separated: `async-start`, `sync-start`, `result` (with
+    /// `--capacity`: `bare`, `floor`, `async-start`, `sync-start`, `result`, `describe`,
+    /// `auth-start`).
     #[arg(long)]
     only: Option<String>,
     /// Extra environment of the API processes, `NAME=value` (repeatable), e.g. to measure what
@@ -60,6 +63,20 @@ struct Cli {
     /// Instead of the benchmark: steady mixed load for this long (e.g. `10m`).
     #[arg(long, value_parser = humantime_duration)]
     soak: Option<Duration>,
+    /// Instead of the benchmark: the capacity of one API core against the null frontend, beside
+    /// the floor (needs the `flowgate-null-frontend` and `flowgate-floor` binaries in --bin-dir).
+    #[arg(long, conflicts_with = "soak")]
+    capacity: bool,
+    /// With `--capacity`: wrk's connections, one phase each.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 4, 16, 64])]
+    connections: Vec<u32>,
+    /// With `--capacity`: the fixed low rate (requests per second) of the CPU-per-request phase.
+    #[arg(long, default_value_t = 200.0)]
+    low_rate: f64,
+    /// Instead of measuring: summarise an earlier capacity run's `capacity.json` again into
+    /// --out (after a change to the report).
+    #[arg(long, value_name = "CAPACITY_JSON")]
+    capacity_from: Option<PathBuf>,
 }
 
 fn humantime_duration(s: &str) -> Result<Duration, String> {
@@ -92,7 +109,36 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         bail!("/proc is needed to measure CPU and memory");
     }
     std::fs::create_dir_all(&cli.out)?;
+    if let Some(saved) = &cli.capacity_from {
+        let report = capacity::CapacityReport::from_json(&std::fs::read_to_string(saved)?)
+            .with_context(|| format!("cannot read {}", saved.display()))?;
+        report.write(&cli.out)?;
+        eprintln!("{}", report.summary_table());
+        return Ok(ExitCode::SUCCESS);
+    }
     let work = tempfile::tempdir()?;
+    if cli.capacity {
+        let only = match cli.only.as_deref() {
+            None => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(|name| {
+                        capacity::CapacityPath::parse(name)
+                            .with_context(|| format!("no capacity path {name:?}"))
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?,
+            ),
+        };
+        let options = capacity::CapacityOptions {
+            duration: cli.duration,
+            repeat: cli.repeat,
+            warmup: cli.warmup,
+            concurrencies: cli.connections.clone(),
+            low_rate: cli.low_rate,
+            only,
+        };
+        return capacity::run(&cli.bin_dir, &cli.out, work.path(), &options).await;
+    }
     eprintln!(
         "starting Temporal, the worker and the API ({})",
         cli.bin_dir.display()
@@ -181,6 +227,7 @@ impl Bench<'_> {
             method: "POST",
             path: "/v1/workflow-types/shopping/start".to_owned(),
             body: Some(json!({"input": shopping_list(1)}).to_string()),
+            headers: Vec::new(),
         }
     }
 
@@ -196,6 +243,7 @@ impl Bench<'_> {
                 })
                 .to_string(),
             ),
+            headers: Vec::new(),
         }
     }
 
@@ -356,6 +404,7 @@ impl Bench<'_> {
                     method: "POST",
                     path: "/workflows/shopping".to_owned(),
                     body: Some(shopping_list(items).to_string()),
+                    headers: Vec::new(),
                 },
             ),
             _ => (
@@ -364,6 +413,7 @@ impl Bench<'_> {
                     method: "GET",
                     path: format!("/v1/workflows/{sync_id}/result"),
                     body: None,
+                    headers: Vec::new(),
                 },
             ),
         };

@@ -8,6 +8,16 @@ use serde_json::Value;
 
 use crate::scenario::{ScenarioResult, Target};
 
+/// The short hash of the checked-out commit, when in a git work tree.
+pub(crate) fn current_commit() -> Option<String> {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+}
+
 /// One target and whether this run met it.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct TargetCheck {
@@ -52,12 +62,7 @@ impl Report {
         phase: Duration,
         repeat: u32,
     ) -> Self {
-        let commit = std::process::Command::new("git")
-            .args(["rev-parse", "--short", "HEAD"])
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+        let commit = current_commit();
         let mut report = Self {
             date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
             machine: crate::procstat::machine_description(),

@@ -43,6 +43,11 @@ pub(crate) struct Service {
 }
 
 impl Service {
+    /// The process `proc`, serving at `url`.
+    pub(crate) fn new(url: String, proc: Proc) -> Self {
+        Self { url, proc }
+    }
+
     /// Its process id.
     pub(crate) fn pid(&self) -> anyhow::Result<u32> {
         self.proc.pid().context("the process has exited")
@@ -166,15 +171,17 @@ async fn spawn_api(
 
 /// Which process [`wait_ready`] waits for.
 #[derive(Clone, Copy)]
-enum Probe {
+pub(crate) enum Probe {
+    /// Flowgate's API, connected to Temporal.
     Api,
+    /// Flowgate's worker.
     Worker,
 }
 
 /// Polls until the service can take the benchmark's load (at most 60 s): the worker's `/readyz`
 /// answers 200 (it is ready only once connected to Temporal); the API's `GET /` says
 /// `temporal_connected` (its `/readyz` answers 200 before that).
-async fn wait_ready(service: &Service, probe: Probe) -> anyhow::Result<()> {
+pub(crate) async fn wait_ready(service: &Service, probe: Probe) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut ticker = tokio::time::interval(Duration::from_millis(100));

@@ -14,6 +14,8 @@ pub(crate) struct HttpRequest {
     pub(crate) path: String,
     /// JSON body of a `POST`.
     pub(crate) body: Option<String>,
+    /// Further headers (an `Authorization`).
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 /// wrk's summary of one run.
@@ -74,6 +76,7 @@ local method = {method}
 local path = {path}
 local body = {body}
 local tag = {tag}
+local extra = {{{extra}}}
 
 function setup(thread)
   thread:set("tid", #threads)
@@ -88,6 +91,7 @@ function request()
     p = string.gsub(p, "{{id}}", id)
   end
   local headers = {{}}
+  for name, value in pairs(extra) do headers[name] = value end
   if body ~= nil then headers["Content-Type"] = "application/json" end
   return wrk.format(method, p, headers, body)
 end
@@ -103,6 +107,12 @@ end
         method = lua_string(request.method),
         path = lua_string(&request.path),
         tag = lua_string(tag),
+        extra = request
+            .headers
+            .iter()
+            .map(|(name, value)| format!("[{}] = {}", lua_string(name), lua_string(value)))
+            .collect::<Vec<_>>()
+            .join(", "),
     )
 }
 
@@ -187,10 +197,15 @@ mod tests {
                 method: "POST",
                 path: "/api/v1/namespaces/default/workflows/{id}".to_owned(),
                 body: Some(r#"{"a":"b\c"}"#.to_owned()),
+                headers: vec![("Authorization", "Bearer k".to_owned())],
             },
             "t1",
         );
         assert!(s.contains(r#"local body = "{\"a\":\"b\\c\"}""#), "{s}");
         assert!(s.contains("WRKJSON"));
+        assert!(
+            s.contains(r#"local extra = {["Authorization"] = "Bearer k"}"#),
+            "{s}"
+        );
     }
 }
