@@ -106,6 +106,29 @@ pub(crate) fn render(python: &std::path::Path, name: &str, how: &Render) -> Rend
         .unwrap_or_else(|e| panic!("rendering {name} failed: {e}"))
 }
 
+/// `how` rendered, after asserting it passes `helm lint --strict` on every Kubernetes version,
+/// kubernetes-validate, and its custom resources' CRD schemas.
+pub(crate) fn render_valid(python: &std::path::Path, name: &str, how: &Render) -> Rendered {
+    let rendered = render(python, name, how);
+    for version in KUBE_VERSIONS {
+        let findings = how.lint(python, &format!("v{version}")).unwrap();
+        assert!(
+            findings.is_empty(),
+            "{name}: helm lint on {version}: {findings:#?}"
+        );
+    }
+    let (ok, report) = rendered.kube_validate(python, &KUBE_VERSIONS).unwrap();
+    assert!(ok, "{name}: kubernetes-validate failed:\n{report}");
+    let mut command = Command::new(python);
+    command.arg(crd_validator());
+    let (crs_ok, crs_report) = pipe(command, &rendered.stream).unwrap();
+    assert!(
+        crs_ok,
+        "{name}: custom resources fail their CRD schema:\n{crs_report}"
+    );
+    rendered
+}
+
 fn crd_validator() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/validate_crs.py")
 }

@@ -3,16 +3,16 @@
 //! relabelings, `extraObjects`), all set at once by `values/extension-points.yaml`: rendered by
 //! the Helm v4 engine, linted, valid for Kubernetes and the CRDs, and each where it belongs.
 
-use std::{path::PathBuf, process::Command};
+use std::path::PathBuf;
 
 use flowgate_deploy_checks::{
-    helm::{Render, Rendered, pipe},
+    helm::{Render, Rendered},
     tools,
 };
 use serde_json::json;
 use serde_norway::Value;
 
-use crate::{helm::KUBE_VERSIONS, helm_objects::labels, helm_values::address};
+use crate::{helm_objects::labels, helm_values::address};
 
 fn values_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/deploy/values/extension-points.yaml")
@@ -35,22 +35,10 @@ fn every_extension_point_renders_validates_and_lands_where_it_belongs() {
     let Some(python) = tools::helm_python_or_skip() else {
         return;
     };
-    let how = Render::files([values_file()]);
-    let rendered = how
-        .objects(&python)
-        .unwrap_or_else(|e| panic!("extension-points.yaml: {e}"));
-    for version in KUBE_VERSIONS {
-        let findings = how.lint(&python, &format!("v{version}")).unwrap();
-        assert!(findings.is_empty(), "helm lint on {version}: {findings:#?}");
-    }
-    let (ok, report) = rendered.kube_validate(&python, &KUBE_VERSIONS).unwrap();
-    assert!(ok, "kubernetes-validate failed:\n{report}");
-    let mut command = Command::new(&python);
-    command.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/validate_crs.py"));
-    let (crs_ok, crs_report) = pipe(command, &rendered.stream).unwrap();
-    assert!(
-        crs_ok,
-        "custom resources fail their CRD schema:\n{crs_report}"
+    let rendered = crate::helm::render_valid(
+        &python,
+        "extension-points.yaml",
+        &Render::files([values_file()]),
     );
 
     let values = values();
