@@ -236,7 +236,11 @@ async fn dump(pid: u32, out: &Path, dumps: &mut u32) -> u64 {
         .status()
         .await
         .unwrap();
-    assert!(status.success(), "callgrind_control -d failed");
+    assert!(
+        status.success(),
+        "callgrind_control -d failed (it reaches the process through ptrace: as root, or with \
+         kernel.yama.ptrace_scope = 0)"
+    );
     *dumps += 1;
     let file = PathBuf::from(format!("{}.{dumps}", out.display()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -247,7 +251,8 @@ async fn dump(pid: u32, out: &Path, dumps: &mut u32) -> u64 {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no dump in {}",
+            "no dump in {} (callgrind_control reaches the process through ptrace: as root, or \
+             with kernel.yama.ptrace_scope = 0)",
             file.display()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
