@@ -265,7 +265,10 @@ impl Principal {
                 if !self.permissions.iter().any(|p| p.covers(action)) {
                     return Err(self.forbidden(action, &what));
                 }
-                let workflow_type = match state.gateway.describe_run(&id, run_id.as_deref()).await {
+                // Boxed: only keys limited by type get here, and the describe's future would
+                // otherwise make every guarded request's future several KiB larger.
+                let described = Box::pin(state.gateway.describe_run(&id, run_id.as_deref()));
+                let workflow_type = match described.await {
                     Ok(execution) => execution.workflow_type,
                     // Whether it exists is for keys that may see it.
                     Err(ApiError::WorkflowNotFound(_)) => return Err(self.forbidden(action, &what)),

@@ -18,6 +18,7 @@ mod with_start;
 use std::time::{Duration, Instant};
 
 use flowgate_temporal::TemporalLink;
+use futures::FutureExt as _;
 use serde::Serialize;
 use temporalio_client::{
     NamespacedClient as _, RpcOptions, UntypedWorkflow, WorkflowExecutionInfo,
@@ -97,14 +98,25 @@ impl Gateway {
     }
 
     /// Runs one Temporal call and records its duration and, if it failed, why.
-    async fn observed<T>(
+    ///
+    /// `call` is held in place, not moved into a wrapping `async fn` (which would keep a second
+    /// copy of it in its state: a Temporal call's future is several KiB).
+    fn observed<T>(
         &self,
         operation: TemporalOperation,
         call: impl Future<Output = Result<T, ApiError>>,
-    ) -> Result<T, ApiError> {
+    ) -> impl Future<Output = Result<T, ApiError>> {
         let started = Instant::now();
-        let result = call.await;
-        let elapsed = started.elapsed();
+        call.map(move |result| self.record_call(operation, started.elapsed(), result))
+    }
+
+    /// Records a finished Temporal call of `operation` that took `elapsed`.
+    fn record_call<T>(
+        &self,
+        operation: TemporalOperation,
+        elapsed: Duration,
+        result: Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
         // Most calls are bounded by `rpc_timeout`. A result long-poll and an update are bounded
         // by the request's wait, and reaching it is an answer ("running", 504), not a failure.
         let hit_bound = !matches!(

@@ -16,6 +16,7 @@ use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::extract::{ConnectInfo, Request};
 use flowgate_config::Settings;
+use futures::FutureExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::{error::ApiError, metrics::ApiMetrics, metrics::RejectReason};
@@ -117,12 +118,13 @@ impl Protection {
         })
     }
 
-    /// `work` bounded by `api.request_timeout` (504).
-    pub(crate) async fn within_timeout<T>(
+    /// `work` bounded by `api.request_timeout` (504). `work` is held in place, not moved into a
+    /// wrapping `async fn`, which would keep a second copy of it.
+    pub(crate) fn within_timeout<T>(
         &self,
         work: impl Future<Output = Result<T, ApiError>>,
-    ) -> Result<T, ApiError> {
-        match tokio::time::timeout(self.timeout, work).await {
+    ) -> impl Future<Output = Result<T, ApiError>> {
+        tokio::time::timeout(self.timeout, work).map(|answer| match answer {
             Ok(result) => result,
             Err(_) => {
                 self.metrics.rejected(RejectReason::Timeout);
@@ -130,7 +132,7 @@ impl Protection {
                     humantime::format_duration(self.timeout).to_string(),
                 ))
             }
-        }
+        })
     }
 }
 

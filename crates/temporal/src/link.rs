@@ -3,11 +3,14 @@
 
 use std::{
     future::Future,
+    pin::Pin,
     sync::{Arc, OnceLock},
+    task::{Context, Poll},
     time::Duration,
 };
 
 use flowgate_config::TemporalSettings;
+use futures::FutureExt;
 use rand::Rng;
 use temporalio_client::{
     Client, grpc::WorkflowService, request_extensions::NoRetryOnMatching, tonic,
@@ -146,35 +149,63 @@ impl TemporalLink {
 
     /// Runs `call`, bounded by `timeout` and cut short as soon as a reachability check fails,
     /// so no caller waits for the SDK's own, much longer, retries.
-    pub async fn bounded<T>(
+    pub fn bounded<F: Future>(
         &self,
         timeout: Duration,
-        call: impl Future<Output = T>,
-    ) -> Result<T, Unavailable> {
-        tokio::time::timeout(timeout, self.unless_down(call))
-            .await
-            .unwrap_or_else(|_| {
+        call: F,
+    ) -> impl Future<Output = Result<F::Output, Unavailable>> {
+        tokio::time::timeout(timeout, self.unless_down(call)).map(move |answer| {
+            answer.unwrap_or_else(|_| {
                 Err(Unavailable::new(format!(
                     "no answer within {}",
                     humanize(timeout)
                 )))
             })
+        })
     }
 
     /// Runs `call` until it finishes or a reachability check fails, whichever comes first.
     /// For long polls that the caller bounds itself.
-    pub async fn unless_down<T>(&self, call: impl Future<Output = T>) -> Result<T, Unavailable> {
+    ///
+    /// `call` is held in place, not moved into a wrapping `async fn` (which would keep a second
+    /// copy of it: a Temporal call's future is several KiB).
+    pub fn unless_down<F: Future>(
+        &self,
+        call: F,
+    ) -> impl Future<Output = Result<F::Output, Unavailable>> {
         let mut rx = self.subscribe();
-        tokio::select! {
-            biased;
-            result = call => Ok(result),
-            _ = rx.wait_for(|s| *s != LinkState::Up) => {
-                Err(Unavailable::new(match self.state() {
+        UnlessDown {
+            call,
+            down: async move {
+                let _ = rx.wait_for(|s| *s != LinkState::Up).await;
+                Unavailable::new(match self.state() {
                     LinkState::Down { error } => error,
                     _ => "connection lost".to_owned(),
-                }))
-            }
+                })
+            },
         }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `call`'s output, or `down`'s error once it is ready; `call` is polled first.
+    struct UnlessDown<F, D> {
+        #[pin]
+        call: F,
+        #[pin]
+        down: D,
+    }
+}
+
+impl<F: Future, D: Future<Output = Unavailable>> Future for UnlessDown<F, D> {
+    type Output = Result<F::Output, Unavailable>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.call.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        this.down.poll(cx).map(Err)
     }
 }
 
