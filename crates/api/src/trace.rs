@@ -48,24 +48,25 @@ impl<B> MakeSpan<B> for RequestSpan {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        // Without a matched route the name is the method alone: the raw path would make one
-        // span name per workflow id.
-        let name = match matched {
-            Some(route) => format!("{method} {route}"),
-            None => method.to_string(),
-        };
         let span = tracing::info_span!(
             "request",
             method = %method,
             route,
             request_id,
             trace_id = Empty,
-            otel.name = name,
+            otel.name = Empty,
             otel.kind = "server",
         );
         if !flowgate_telemetry::traces_exported() {
             return span;
         }
+        // Without a matched route the name is the method alone: the raw path would make one
+        // span name per workflow id.
+        let name = match matched {
+            Some(route) => format!("{method} {route}"),
+            None => method.to_string(),
+        };
+        span.record("otel.name", name);
         // Exported attributes only: the raw path is fine in a trace, never in a log line.
         span.set_attribute("http.request.method", method.to_string());
         if let Some(route) = matched {

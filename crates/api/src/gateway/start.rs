@@ -269,6 +269,10 @@ fn signal_with_start_request(
 
 /// A `StartWorkflow:<type>` client span, child of the request's span.
 fn start_span(workflow_type: &str, workflow_id: &str) -> Context {
+    // Nothing would see the span: no name to format, no tracer to ask.
+    if !flowgate_telemetry::traces_exported() {
+        return Context::new();
+    }
     let parent = tracing::Span::current().context();
     let tracer = global::tracer("flowgate-api");
     let span = tracer
@@ -295,6 +299,9 @@ fn trace_header(context: &Context) -> Option<Header> {
         fn set(&mut self, key: &str, value: String) {
             self.0.insert(key.to_owned(), value);
         }
+    }
+    if !flowgate_telemetry::traces_exported() {
+        return None;
     }
     let propagator = TextMapCompositePropagator::new(vec![
         Box::new(TraceContextPropagator::new()),
