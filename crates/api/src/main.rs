@@ -7,12 +7,6 @@ use flowgate_api::Application;
 use flowgate_config::{Command, ConfigArgs};
 use flowgate_telemetry::TelemetryOptions;
 
-/// mimalloc: a request allocates and frees dozens of small blocks (headers, JSON, the gRPC
-/// call); glibc's allocator spent a fifth of the API's instructions on them
-/// (docs/benchmark.md, "Where an async start's instructions go").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Flowgate HTTP API: start, watch and read Temporal workflows over REST.
 #[derive(Debug, Parser)]
 #[command(name = "flowgate-api", version, about)]
