@@ -10,10 +10,12 @@
 //! or load balancer.
 
 mod stall;
+mod unread;
 
 use std::{future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
 
-use axum::{Router, body::Body, extract::ConnectInfo};
+use axum::{Router, extract::ConnectInfo};
+use futures::TryFutureExt as _;
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
@@ -21,6 +23,7 @@ use tokio::{
     sync::{OwnedSemaphorePermit, Semaphore, watch},
 };
 use tower::ServiceExt as _;
+use unread::BodyRead;
 
 /// Limits of the connections a [`serve`] accepts.
 #[derive(Debug, Clone, Copy)]
@@ -90,9 +93,12 @@ async fn connection(
     mut stopping: watch::Receiver<bool>,
 ) {
     let service = service_fn(move |request: hyper::Request<Incoming>| {
-        let mut request = request.map(Body::new);
+        let (mut request, body_read) = BodyRead::watch(request);
         request.extensions_mut().insert(ConnectInfo(remote));
-        router.clone().oneshot(request)
+        router
+            .clone()
+            .oneshot(request)
+            .map_ok(move |response| body_read.mark(response))
     });
     let mut builder = http1::Builder::new();
     builder

@@ -164,6 +164,11 @@ impl TestEnv {
         format!("http://{}{path}", api.addr)
     }
 
+    /// The API's public listener address, for raw TCP.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api.as_ref().expect("the API is running").addr
+    }
+
     /// The API's admin listener address (`/metrics`).
     pub fn api_admin_addr(&self) -> SocketAddr {
         self.api.as_ref().expect("the API is running").admin

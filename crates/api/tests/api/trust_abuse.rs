@@ -118,14 +118,6 @@ async fn one_client_cannot_take_every_concurrency_slot() {
     }
 }
 
-/// `host:port` of the API, for raw TCP.
-fn api_address(env: &TestEnv) -> String {
-    env.url("/")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned()
-}
-
 /// Reads until the server closes the connection; `None` if it is still open after `within`.
 async fn closed_within(stream: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
     let mut received = Vec::new();
@@ -149,7 +141,7 @@ async fn a_client_trickling_headers_or_idling_loses_its_connection() {
         .settings(|s| s.api.idle_timeout = Duration::from_secs(1))
         .start()
         .await;
-    let address = api_address(&env);
+    let address = env.api_addr();
 
     // Headers that never end.
     let mut slow = TcpStream::connect(&address).await.unwrap();
@@ -178,6 +170,50 @@ async fn a_client_trickling_headers_or_idling_loses_its_connection() {
     );
 }
 
+/// An answer given before the request's body was read (here: no credentials) says
+/// `Connection: close`: the server closes that connection, and a client that reused it for its
+/// next request would lose that request. An answer given after the body was read in full (a
+/// validation error) keeps the connection for the next request.
+#[tokio::test]
+async fn an_answer_given_before_the_body_is_read_closes_the_connection_openly() {
+    let env = TestEnv::builder()
+        .without_worker()
+        .settings(with_keys)
+        .start()
+        .await;
+    let start = "POST /v1/workflow-types/shopping/start HTTP/1.1\r\nHost: flowgate\r\n\
+                 Content-Type: application/json\r\n";
+
+    // The body has not arrived when the answer is written.
+    let mut early = TcpStream::connect(env.api_addr()).await.unwrap();
+    early
+        .write_all(format!("{start}Content-Length: 64\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let received = closed_within(&mut early, Duration::from_secs(10))
+        .await
+        .expect("the connection is closed after the answer");
+    let answer = String::from_utf8_lossy(&received).to_ascii_lowercase();
+    assert!(answer.starts_with("http/1.1 401"), "{answer}");
+    assert!(answer.contains("\r\nconnection: close\r\n"), "{answer}");
+
+    // The body is read and rejected: the next request on the connection is answered too.
+    let body = r#"{"input":{"items":[{"fruit":"KIWI","amount":0}]}}"#;
+    let mut read = TcpStream::connect(env.api_addr()).await.unwrap();
+    let requests = format!(
+        "{start}Authorization: Bearer {ADMIN}\r\nContent-Length: {}\r\n\r\n{body}\
+         GET /livez HTTP/1.1\r\nHost: flowgate\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    read.write_all(requests.as_bytes()).await.unwrap();
+    let received = closed_within(&mut read, Duration::from_secs(10))
+        .await
+        .expect("the connection is closed after the second answer");
+    let answers = String::from_utf8_lossy(&received).to_ascii_lowercase();
+    assert!(answers.starts_with("http/1.1 422"), "{answers}");
+    assert!(answers.contains("http/1.1 200"), "{answers}");
+}
+
 #[tokio::test]
 async fn connections_beyond_the_cap_wait_until_one_closes() {
     let env = TestEnv::builder()
@@ -185,7 +221,7 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
         .settings(|s| s.api.max_connections = 2)
         .start()
         .await;
-    let address = api_address(&env);
+    let address = env.api_addr();
     let first = TcpStream::connect(&address).await.unwrap();
     let _second = TcpStream::connect(&address).await.unwrap();
     let mut third = TcpStream::connect(&address).await.unwrap();

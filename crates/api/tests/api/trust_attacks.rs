@@ -49,13 +49,6 @@ async fn admin_starts(env: &TestEnv, path: &str, body: &Value) -> Value {
     .await
 }
 
-fn api_address(env: &TestEnv) -> String {
-    env.url("/")
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .to_owned()
-}
-
 /// Everything the server sends on `stream` until it closes or `within` passes.
 async fn read_for(stream: &mut TcpStream, within: Duration) -> String {
     let mut received = Vec::new();
@@ -217,7 +210,7 @@ async fn liveness_still_answers_while_a_client_holds_every_connection() {
         })
         .start()
         .await;
-    let address = api_address(&env);
+    let address = env.api_addr();
     // The attacker: idle connections, renewed as they are closed.
     let _a = TcpStream::connect(&address).await.unwrap();
     let _b = TcpStream::connect(&address).await.unwrap();
@@ -417,7 +410,7 @@ async fn a_slow_body_gives_its_slot_back_at_the_request_timeout() {
         })
         .start()
         .await;
-    let mut slow = TcpStream::connect(api_address(&env)).await.unwrap();
+    let mut slow = TcpStream::connect(env.api_addr()).await.unwrap();
     slow.write_all(
         b"POST /v1/workflows/shopping HTTP/1.1\r\nHost: flowgate\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"in",
     )
@@ -474,14 +467,11 @@ async fn http_framing_ambiguities_are_refused() {
         .settings(with_keys)
         .start()
         .await;
-    let address = api_address(&env);
-    let exchange = |raw: Vec<u8>| {
-        let address = address.clone();
-        async move {
-            let mut stream = TcpStream::connect(&address).await.unwrap();
-            stream.write_all(&raw).await.unwrap();
-            read_for(&mut stream, Duration::from_secs(2)).await
-        }
+    let address = env.api_addr();
+    let exchange = |raw: Vec<u8>| async move {
+        let mut stream = TcpStream::connect(&address).await.unwrap();
+        stream.write_all(&raw).await.unwrap();
+        read_for(&mut stream, Duration::from_secs(2)).await
     };
     let admin = format!("Authorization: Bearer {ADMIN}\r\n");
     // CL + TE: a front proxy using Content-Length would forward the second request as body.
@@ -751,7 +741,7 @@ async fn a_client_that_never_reads_does_not_hold_its_connection_for_ever() {
         })
         .start()
         .await;
-    let address: std::net::SocketAddr = api_address(&env).parse().unwrap();
+    let address = env.api_addr();
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut stalled = socket.connect(address).await.unwrap();
