@@ -5,12 +5,14 @@
 //! talks to them over HTTP. [`process`] runs the real binaries for signal-handling tests.
 //! [`otlp::TraceReceiver`] receives the spans the binaries export.
 //! [`metrics`] reads `/metrics` as a scraper does; [`prometheus`] runs a real Prometheus server.
-//! [`browser`] drives a real headless chromium. [`proxy::PausableProxy`] stands between a
-//! process and Temporal and stops forwarding for a while (a slow network).
+//! [`browser`] drives a real headless chromium. [`instructions`] holds a binary under callgrind to
+//! a checked-in instruction budget. [`proxy::PausableProxy`] stands between a process and
+//! Temporal and stops forwarding for a while (a slow network).
 //! Nothing is faked: waits poll with a deadline ([`eventually`]), never sleep.
 
 pub mod browser;
 mod env;
+pub mod instructions;
 pub mod metrics;
 pub mod otlp;
 pub mod process;
