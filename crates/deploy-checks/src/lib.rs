@@ -80,13 +80,18 @@ pub fn alert_exprs() -> anyhow::Result<Vec<Expr>> {
     Ok(exprs)
 }
 
-const KEYWORDS: &[&str] = &[
+/// Words after which a parenthesised list names labels, not metrics.
+const GROUPING: &[&str] = &[
     "by",
     "without",
     "on",
     "ignoring",
     "group_left",
     "group_right",
+];
+
+/// Words that are not metric names (with [`GROUPING`]).
+const KEYWORDS: &[&str] = &[
     "and",
     "or",
     "unless",
@@ -145,10 +150,7 @@ pub fn metric_names(promql: &str) -> BTreeSet<String> {
             let word: String = chars[start..i].iter().collect();
             let next = chars[i..].iter().find(|c| !c.is_whitespace()).copied();
             let lower = word.to_ascii_lowercase();
-            if matches!(
-                lower.as_str(),
-                "by" | "without" | "on" | "ignoring" | "group_left" | "group_right"
-            ) {
+            if GROUPING.contains(&lower.as_str()) {
                 skip_group = true;
             } else if next != Some('(') && !KEYWORDS.contains(&lower.as_str()) && !skip_group {
                 names.insert(word);

@@ -81,14 +81,6 @@ fn end_of_string(chars: &[char], start: usize) -> usize {
 
 /// `promql` with each metric selector's matchers passed through `rewrite(metric, matchers)`.
 pub fn rewrite_selectors(promql: &str, mut rewrite: impl FnMut(&str, &mut Vec<Matcher>)) -> String {
-    const GROUPING: &[&str] = &[
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-    ];
     let chars: Vec<char> = promql.chars().collect();
     let mut out = String::new();
     let mut grouping = false;
@@ -120,7 +112,7 @@ pub fn rewrite_selectors(promql: &str, mut rewrite: impl FnMut(&str, &mut Vec<Ma
                 next += 1;
             }
             let lower = word.to_ascii_lowercase();
-            if GROUPING.contains(&lower.as_str()) {
+            if crate::GROUPING.contains(&lower.as_str()) {
                 grouping = true;
                 continue;
             }

@@ -74,6 +74,20 @@ impl Prometheus {
         Self::start_with_config(bin, dir, &config).await
     }
 
+    /// Starts `bin` in `env`'s directory, scraping the API's admin listener (job
+    /// `flowgate-api`) and the worker's probe listener (job `flowgate-worker`).
+    pub async fn scraping_flowgate(bin: &Path, env: &crate::TestEnv) -> Self {
+        Self::start(
+            bin,
+            env.dir(),
+            &[
+                ("flowgate-api", env.api_admin_addr()),
+                ("flowgate-worker", env.worker_health()),
+            ],
+        )
+        .await
+    }
+
     /// Starts `bin` with `config` (the text of `prometheus.yml`, written into `dir`, so relative
     /// paths in it — rule files, file discovery — are files in `dir`) and its database under
     /// `dir`, and waits until it is ready.

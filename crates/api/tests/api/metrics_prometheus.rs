@@ -74,15 +74,7 @@ async fn a_real_prometheus_scrapes_the_api_and_the_worker_while_workflows_run() 
         .temporal_dynamic_config("matching.longPollExpirationInterval", "\"2s\"")
         .start()
         .await;
-    let prometheus = Prometheus::start(
-        &bin,
-        env.dir(),
-        &[
-            ("flowgate-api", env.api_admin_addr()),
-            ("flowgate-worker", env.worker_health()),
-        ],
-    )
-    .await;
+    let prometheus = Prometheus::scraping_flowgate(&bin, &env).await;
     let up = |series: &[Series]| {
         ["flowgate-api", "flowgate-worker"].iter().all(|job| {
             series

@@ -98,15 +98,7 @@ async fn every_panel_of_temporals_sdk_dashboard_has_a_flowgate_panel_with_the_wo
         })
         .start()
         .await;
-    let prometheus = Prometheus::start(
-        &bin,
-        env.dir(),
-        &[
-            ("flowgate-api", env.api_admin_addr()),
-            ("flowgate-worker", env.worker_health()),
-        ],
-    )
-    .await;
+    let prometheus = Prometheus::scraping_flowgate(&bin, &env).await;
 
     // Act: a workflow of a type no worker registered, whose workflow task fails (terminated
     // once it did: it would hold the one cache slot); then two shoppers at once, all along; one
