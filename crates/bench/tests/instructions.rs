@@ -63,13 +63,7 @@ fn instructions_per_request_of_the_api_stay_within_the_budget() {
         return;
     }
     // Arrange: the API binary of this build (or of FLOWGATE_INSTRUCTIONS_BIN_DIR).
-    let (bin_dir, profile) = instructions::bin_dir(NULL_FRONTEND);
-    let api = bin_dir.join("flowgate-api");
-    assert!(
-        api.is_file(),
-        "{} is missing: build it first (`cargo build -p flowgate-api`)",
-        api.display()
-    );
+    let (api, profile) = instructions::fresh_binary("flowgate-api", NULL_FRONTEND);
 
     // Act
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -33,11 +33,13 @@ pub fn callgrind_available() -> bool {
     found
 }
 
-/// The directory of the binaries to measure and its build profile (`debug`, `release`): the
-/// directory of `sibling` (a `CARGO_BIN_EXE_*` path of the calling crate, so the binaries of this
-/// build), or `FLOWGATE_INSTRUCTIONS_BIN_DIR` when set (a relative directory is the workspace's,
-/// e.g. `target/release`).
-pub fn bin_dir(sibling: &str) -> (PathBuf, String) {
+/// The binary `name` to measure and its build profile (`debug`, `release`): from the directory
+/// of `sibling` (a `CARGO_BIN_EXE_*` path of the calling crate, so the binaries of this build), or
+/// `FLOWGATE_INSTRUCTIONS_BIN_DIR` when set (a relative directory is the workspace's, e.g.
+/// `target/release`). `cargo test -p <crate>` builds only the tested crate's binaries, so a
+/// binary of another crate may be older than the code checked out: one older than any source
+/// file it was built from (its `.d` file lists them) is refused rather than measured.
+pub fn fresh_binary(name: &str, sibling: &str) -> (PathBuf, String) {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let dir = std::env::var_os("FLOWGATE_INSTRUCTIONS_BIN_DIR").map_or_else(
         || Path::new(sibling).with_file_name(""),
@@ -48,7 +50,33 @@ pub fn bin_dir(sibling: &str) -> (PathBuf, String) {
         .next_back()
         .map(|c| c.as_os_str().to_string_lossy().into_owned())
         .unwrap_or_default();
-    (dir, profile)
+    let binary = dir.join(name);
+    let build = if profile == "debug" {
+        format!("cargo build -p {name}")
+    } else {
+        format!("cargo build --profile {profile} -p {name}")
+    };
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let built = modified(&binary).unwrap_or_else(|| {
+        panic!(
+            "{} is missing: build it first (`{build}`)",
+            binary.display()
+        )
+    });
+    let sources = std::fs::read_to_string(dir.join(format!("{name}.d"))).unwrap_or_default();
+    let sources = sources.split_once(": ").map_or("", |(_, list)| list);
+    if let Some(newer) = sources
+        .split_whitespace()
+        .map(Path::new)
+        .find(|source| modified(source).is_some_and(|m| m > built))
+    {
+        panic!(
+            "{} is older than {}: build it first (`{build}`)",
+            binary.display(),
+            newer.display()
+        );
+    }
+    (binary, profile)
 }
 
 /// The dumps of one process running under `valgrind --tool=callgrind`.

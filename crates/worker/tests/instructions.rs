@@ -44,13 +44,7 @@ fn instructions_per_workflow_of_the_worker_stay_within_the_budget() {
         return;
     }
     // Arrange: the worker binary of this build (or of FLOWGATE_INSTRUCTIONS_BIN_DIR).
-    let (bin_dir, profile) = instructions::bin_dir(BIN);
-    let worker = bin_dir.join("flowgate-worker");
-    assert!(
-        worker.is_file(),
-        "{} is missing: build it first (`cargo build -p flowgate-worker`)",
-        worker.display()
-    );
+    let (worker, profile) = instructions::fresh_binary("flowgate-worker", BIN);
 
     // Act
     let runtime = tokio::runtime::Builder::new_current_thread()
