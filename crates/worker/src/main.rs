@@ -7,6 +7,12 @@ use flowgate_config::{Command, ConfigArgs};
 use flowgate_telemetry::TelemetryOptions;
 use flowgate_worker::{WorkerApp, WorkflowIdGenerator};
 
+/// mimalloc: the SDK's worker allocates and frees many small blocks per task (history events,
+/// protobuf messages, gRPC frames); with it the worker spends ~10 % less CPU per workflow than
+/// with glibc's allocator, for ~3 MiB more resident memory (docs/benchmark.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Flowgate worker: runs Flowgate's Temporal workflows and activities.
 #[derive(Debug, Parser)]
 #[command(name = "flowgate-worker", version, about)]
