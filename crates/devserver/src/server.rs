@@ -26,7 +26,8 @@ impl DevServer {
     ///
     /// On Linux the child is SIGKILLed when the *thread* that spawned it exits, so call this
     /// from a long-lived thread (the main thread, a tokio worker or a test's thread), never
-    /// from `spawn_blocking`. Auto-picked ports that turn out to be taken are re-picked (twice).
+    /// from `spawn_blocking`. Auto-picked ports that turn out to be taken, or a server that
+    /// panics while it starts, are re-picked and the server started again (twice).
     pub async fn start(opts: DevServerOptions) -> anyhow::Result<Self> {
         let (mut log_path, mut temp_log) = match &opts.log_file {
             Some(path) => (path.clone(), None),
@@ -60,11 +61,11 @@ impl DevServer {
                 Err(err)
                     if auto_ports
                         && attempt < 2
-                        && format!("{err:#}").contains("address already in use")
+                        && is_start_up_race(&format!("{err:#}"))
                         && !blames_fixed_port(&format!("{err:#}"), &opts) =>
                 {
                     let error = format!("{err:#}");
-                    tracing::warn!(%error, "dev server port taken; retrying with new ports");
+                    tracing::warn!(%error, "dev server did not start; retrying with new ports");
                     attempt += 1;
                     (log_path, temp_log) = (server.log_path.clone(), server._temp_log.take());
                 }
@@ -208,4 +209,35 @@ fn blames_fixed_port(error: &str, opts: &DevServerOptions) -> bool {
         .any(|port| {
             error.contains(&format!(":{port}:")) || error.contains(&format!("port {port}:"))
         })
+}
+
+/// Whether a start that failed is worth trying again on new ports: a port taken between picking
+/// it and binding it, or the server process panicking while it sets itself up (seen rarely from
+/// `temporal server start-dev` 1.9.1: a nil dereference while its modules start, cause unknown).
+fn is_start_up_race(error: &str) -> bool {
+    error.contains("address already in use")
+        || (error.contains("before becoming ready") && error.contains("panic:"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_start_up_race;
+
+    #[test]
+    fn a_taken_port_or_a_panic_at_start_up_is_retried_other_failures_are_not() {
+        assert!(is_start_up_race(
+            "listen tcp 127.0.0.1:7233: bind: address already in use"
+        ));
+        assert!(is_start_up_race(
+            "temporal dev server exited (exit status: 2) before becoming ready; last lines: \
+             panic: runtime error: invalid memory address or nil pointer dereference"
+        ));
+        assert!(!is_start_up_race(
+            "temporal dev server exited (exit status: 1) before becoming ready; last lines: \
+             unknown flag: --no-such-flag"
+        ));
+        assert!(!is_start_up_race(
+            "temporal dev server not ready within 30s"
+        ));
+    }
 }
