@@ -171,8 +171,15 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let server = std::thread::spawn(move || {
             let (mut socket, _) = listener.accept().unwrap();
-            let mut request = [0u8; 1024];
-            let _ = socket.read(&mut request).unwrap();
+            // The whole request first: a socket closed with unread bytes is reset, and the
+            // reset could overtake the answer.
+            let mut request = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = socket.read(&mut chunk).unwrap();
+                assert!(n > 0, "the request ends with an empty line");
+                request.extend_from_slice(&chunk[..n]);
+            }
             let body = r#"{"service":"x","temporal_connected":true}"#;
             write!(
                 socket,
