@@ -22,7 +22,11 @@ use futures::FutureExt as _;
 use serde::Serialize;
 use temporalio_client::{
     NamespacedClient as _, RpcOptions, UntypedWorkflow, WorkflowExecutionInfo,
-    WorkflowExecutionStatus, WorkflowGetResultOptions, WorkflowHandle,
+    WorkflowExecutionStatus, WorkflowHandle,
+};
+use temporalio_common::protos::temporal::api::{
+    common::v1::WorkflowExecution, enums::v1::HistoryEventFilterType,
+    workflowservice::v1::GetWorkflowExecutionHistoryRequest,
 };
 
 mod reason;
@@ -224,28 +228,50 @@ impl Gateway {
         run_id: &str,
         wait: Duration,
     ) -> Result<Outcome, ApiError> {
-        let handle = self.handle(workflow_id, Some(run_id).filter(|r| !r.is_empty()))?;
+        let mut direct = self.link.direct()?;
         // A peek reads the result of a workflow that has closed: a drain must not cut that.
         let peek = wait.is_zero();
         // A closed workflow answers at once; give a peek one RPC's worth of time.
         let wait = wait.max(self.rpc_timeout.min(Duration::from_secs(1)));
-        let options = WorkflowGetResultOptions::builder()
-            .follow_runs(false)
-            .build();
-        let call = self.link.unless_down(handle.get_result(options));
-        let result = tokio::select! {
+        let mut request = GetWorkflowExecutionHistoryRequest {
+            namespace: direct.namespace().to_owned(),
+            execution: Some(WorkflowExecution {
+                workflow_id: workflow_id.to_owned(),
+                run_id: run_id.to_owned(),
+            }),
+            wait_new_event: true,
+            history_event_filter_type: HistoryEventFilterType::CloseEvent as i32,
+            skip_archival: true,
+            ..Default::default()
+        };
+        // The run's close event. Temporal ends a long poll that saw none with an empty page and
+        // a token to poll on from.
+        let close = async {
+            loop {
+                let page = direct
+                    .call(
+                        |s, r| s.get_workflow_execution_history(r),
+                        history::LONG_POLL,
+                        || request.clone(),
+                    )
+                    .await
+                    .map_err(|status| failure::read_error(status, workflow_id))?
+                    .into_inner();
+                if let Some(event) = page.history.and_then(|mut h| h.events.pop()) {
+                    return Ok::<_, ApiError>(event);
+                }
+                request.next_page_token = page.next_page_token;
+            }
+        };
+        let call = self.link.unless_down(close);
+        let event = tokio::select! {
             biased;
             () = self.drain.started(), if !peek => return Ok(Outcome::Running),
             result = tokio::time::timeout(wait, call) => match result {
                 Err(_elapsed) => return Ok(Outcome::Running),
-                Ok(result) => result?,
+                Ok(event) => event??,
             },
         };
-        match result {
-            Ok(raw) => Ok(Outcome::Completed(
-                payload::decode_result(raw).map_err(ApiError::internal)?,
-            )),
-            Err(error) => failure::unfinished(error, workflow_id),
-        }
+        failure::closed(event.attributes)
     }
 }

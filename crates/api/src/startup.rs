@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::{
     catch_panic::CatchPanicLayer,
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{MakeRequestUuid, SetRequestIdLayer},
 };
 
 use crate::{
@@ -59,9 +59,7 @@ impl Application {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(trace::layer())
-                .layer(middleware::from_fn(trace::response_traceparent))
-                .layer(PropagateRequestIdLayer::x_request_id())
-                .layer(middleware::from_fn(protect::headers::security_headers))
+                .layer(middleware::from_fn(protect::headers::answer_headers))
                 .option_layer(protect::cors::layer(&state.settings.cors))
                 .layer(middleware::from_fn(render_problems))
                 .layer(CatchPanicLayer::custom(crate::error::panic_response))

@@ -12,9 +12,8 @@
 use std::time::Duration;
 
 use axum::{
-    extract::{MatchedPath, Request},
+    extract::MatchedPath,
     http::{self, Version},
-    middleware::Next,
     response::Response,
 };
 use opentelemetry::{
@@ -109,8 +108,11 @@ fn trace_id_of(span: &Span) -> Option<String> {
         .then(|| span_context.trace_id().to_string())
 }
 
-/// The current request's trace id (for problem documents), when tracing is on.
+/// The current request's trace id (for problem documents), when traces are exported.
 pub(crate) fn current_trace_id() -> Option<String> {
+    if !flowgate_telemetry::traces_exported() {
+        return None;
+    }
     trace_id_of(&Span::current())
 }
 
@@ -148,19 +150,18 @@ pub(crate) fn layer() -> TraceLayer<
         .on_response(RecordResponse)
 }
 
-/// Middleware inside [`layer`]: answers with the request span's `traceparent` (and its
-/// `tracestate`, if any), so a client can look its request up in the tracing backend.
-pub(crate) async fn response_traceparent(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+/// Adds the current (request) span's `traceparent` (and its `tracestate`, if any) to
+/// `response`, so a client can look its request up in the tracing backend. Called inside
+/// [`layer`]; nothing while traces are not exported.
+pub(crate) fn add_traceparent(response: &mut Response) {
     if !flowgate_telemetry::traces_exported() {
-        return response;
+        return;
     }
     let context = Span::current().context();
     TraceContextPropagator::new().inject_context(
         &context,
         &mut NonEmpty(HeaderInjector(response.headers_mut())),
     );
-    response
 }
 
 /// Skips empty values (the propagator writes an empty `tracestate`).

@@ -7,12 +7,15 @@
 //! when it does not (after `temporal.health_failure_threshold` failed checks in a row) — so a
 //! process keeps running while Temporal is away: the worker says it is not ready, the API stays
 //! ready and answers 503s itself.
+//! [`Direct`] is the lean path for the calls a request makes.
 //! [`TraceContextInterceptor`] carries the caller's trace into the workflows it starts.
 
+mod direct;
 mod link;
 mod resolve;
 mod trace_context;
 
+pub use direct::{Direct, Method, no_answer};
 pub use link::{LinkState, TemporalLink, Unavailable};
 pub use resolve::{ResolveError, Resolved, resolve, resolve_with_env};
 pub use trace_context::{TRACE_HEADER_KEY, TraceContextInterceptor};

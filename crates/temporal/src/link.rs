@@ -18,7 +18,7 @@ use temporalio_client::{
 use temporalio_common::protos::temporal::api::workflowservice::v1::GetSystemInfoRequest;
 use tokio::{sync::watch, task::AbortHandle, time::MissedTickBehavior};
 
-use crate::Resolved;
+use crate::{Direct, Resolved};
 
 /// Where the link stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub struct TemporalLink {
 
 struct Inner {
     state: watch::Sender<LinkState>,
-    client: Arc<OnceLock<Client>>,
+    client: Arc<OnceLock<Connected>>,
     summary: crate::resolve::Summary,
     task: AbortHandle,
 }
@@ -118,27 +118,37 @@ impl TemporalLink {
 
     /// The client, if Temporal is reachable now.
     pub fn client(&self) -> Result<Client, Unavailable> {
-        match self.state() {
-            LinkState::Up => Ok(self
-                .inner
-                .client
-                .get()
-                .cloned()
-                .ok_or_else(|| Unavailable::new("not connected yet"))?),
-            LinkState::Connecting { last_error } => Err(Unavailable::new(match last_error {
-                Some(e) => format!("not connected yet: {e}"),
-                None => "not connected yet".to_owned(),
-            })),
-            LinkState::Down { error } => Err(Unavailable::new(error)),
+        self.connected_now().map(|c| c.client.clone())
+    }
+
+    /// The lean path for a request's calls ([`Direct`]), if Temporal is reachable now.
+    pub fn direct(&self) -> Result<Direct, Unavailable> {
+        self.connected_now().map(|c| c.direct.clone())
+    }
+
+    fn connected_now(&self) -> Result<&Connected, Unavailable> {
+        match &*self.inner.state.borrow() {
+            LinkState::Up => {}
+            LinkState::Connecting { last_error } => {
+                return Err(Unavailable::new(match last_error {
+                    Some(e) => format!("not connected yet: {e}"),
+                    None => "not connected yet".to_owned(),
+                }));
+            }
+            LinkState::Down { error } => return Err(Unavailable::new(error.clone())),
         }
+        self.inner
+            .client
+            .get()
+            .ok_or_else(|| Unavailable::new("not connected yet"))
     }
 
     /// Waits for the first successful connection and returns the client.
     pub async fn connected(&self) -> Client {
         let mut rx = self.subscribe();
         loop {
-            if let Some(client) = self.inner.client.get() {
-                return client.clone();
+            if let Some(connected) = self.inner.client.get() {
+                return connected.client.clone();
             }
             if rx.changed().await.is_err() {
                 // The supervisor never stops while a link exists; park instead of spinning.
@@ -209,17 +219,26 @@ impl<F: Future, D: Future<Output = Unavailable>> Future for UnlessDown<F, D> {
     }
 }
 
+/// The connection once made: the SDK client, and the lean path on its channel.
+struct Connected {
+    client: Client,
+    direct: Direct,
+}
+
 struct Supervisor {
     resolved: Resolved,
     settings: TemporalSettings,
     state: watch::Sender<LinkState>,
-    client: Arc<OnceLock<Client>>,
+    client: Arc<OnceLock<Connected>>,
 }
 
 impl Supervisor {
     async fn run(self) {
         let client = self.connect().await;
-        let _ = self.client.set(client.clone());
+        let _ = self.client.set(Connected {
+            direct: Direct::new(&client),
+            client: client.clone(),
+        });
         self.state.send_replace(LinkState::Up);
         tracing::info!(address = %self.resolved.summary.address, namespace = %self.resolved.summary.namespace, "connected to Temporal");
         self.watch_health(client).await;

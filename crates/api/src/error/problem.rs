@@ -84,13 +84,9 @@ pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> 
 /// handlers, and turns any other error response into a problem of the same status. Runs inside
 /// the request span, whose trace id it reports.
 pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
-    let instance = request.uri().path().to_owned();
-    let trace_id = crate::trace::current_trace_id();
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // Kept as they are (reference-counted), made strings only for a problem.
+    let uri = request.uri().clone();
+    let request_id = request.headers().get("x-request-id").cloned();
     let mut response = next.run(request).await;
     let status = response.status();
     let problem = match response.extensions_mut().remove::<Problem>() {
@@ -99,9 +95,10 @@ pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
         None => return response,
     };
     let problem = Problem {
-        instance: Some(instance),
-        request_id,
-        trace_id,
+        instance: Some(uri.path().to_owned()),
+        request_id: request_id.and_then(|v| v.to_str().ok().map(str::to_owned)),
+        // Still inside the request span.
+        trace_id: crate::trace::current_trace_id(),
         ..problem
     };
     let body = serde_json::to_vec(&problem).unwrap_or_default();

@@ -5,10 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use temporalio_client::{WorkflowDescribeOptions, WorkflowExecutionStatus};
+use temporalio_client::WorkflowExecutionStatus;
 use temporalio_common::protos::temporal::api::{
-    common::v1::Payload, enums::v1::WorkflowExecutionStatus as ProtoStatus,
+    common::v1::{Payload, WorkflowExecution},
+    enums::v1::WorkflowExecutionStatus as ProtoStatus,
     workflow::v1::WorkflowExecutionInfo,
+    workflowservice::v1::DescribeWorkflowExecutionRequest,
 };
 
 use super::{Gateway, failure, payload};
@@ -68,18 +70,24 @@ impl Gateway {
         workflow_id: &str,
         run_id: Option<&str>,
     ) -> Result<Execution, ApiError> {
-        let handle = self.handle(workflow_id, run_id)?;
-        let call = handle.describe(
-            WorkflowDescribeOptions::builder()
-                .rpc_options(self.rpc_options())
-                .build(),
+        let mut direct = self.link.direct()?;
+        let request = DescribeWorkflowExecutionRequest {
+            namespace: direct.namespace().to_owned(),
+            execution: Some(WorkflowExecution {
+                workflow_id: workflow_id.to_owned(),
+                run_id: run_id.unwrap_or_default().to_owned(),
+            }),
+        };
+        let call = direct.call(
+            |s, r| s.describe_workflow_execution(r),
+            self.rpc_timeout,
+            || request.clone(),
         );
         let d = match self.link.bounded(self.rpc_timeout, call).await? {
-            Ok(d) => d,
-            Err(e) => return Err(failure::interaction_error(e, workflow_id)),
+            Ok(d) => d.into_inner(),
+            Err(e) => return Err(failure::read_error(e, workflow_id)),
         };
-        d.raw()
-            .workflow_execution_info
+        d.workflow_execution_info
             .as_ref()
             .map(execution)
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("describe answered without info")))

@@ -4,55 +4,61 @@
 use flowgate_temporal::Unavailable;
 use temporalio_client::{
     WorkflowExecutionStatus,
-    errors::{WorkflowGetResultError, WorkflowInteractionError},
+    errors::WorkflowInteractionError,
     tonic::{Code, Status},
 };
-use temporalio_common::protos::temporal::api::failure::v1::{Failure, failure::FailureInfo};
+use temporalio_common::{
+    data_converters::RawValue,
+    protos::temporal::api::{
+        failure::v1::{Failure, failure::FailureInfo},
+        history::v1::history_event::Attributes,
+    },
+};
 
-use super::{ErrorInfo, Outcome};
+use super::{ErrorInfo, Outcome, payload};
 use crate::error::ApiError;
 
-/// What waiting for `workflow_id`'s result ending in `error` means: how the workflow ended
-/// without a result, or why it could not be told.
-pub(super) fn unfinished(
-    error: WorkflowGetResultError,
-    workflow_id: &str,
-) -> Result<Outcome, ApiError> {
+/// How a run ended, from its close event's `attributes`: its result, or how it ended without
+/// one. A run that continued as new is `Running` (its workflow goes on in the next run).
+pub(super) fn closed(attributes: Option<Attributes>) -> Result<Outcome, ApiError> {
     use WorkflowExecutionStatus as S;
-    let unsuccessful = |status, error_type: &str, message: String| Outcome::Unsuccessful {
+    let unsuccessful = |status, error_type: &str, message: &str| Outcome::Unsuccessful {
         status,
         error: ErrorInfo {
             error_type: error_type.to_owned(),
-            message,
+            message: message.to_owned(),
         },
     };
-    match error {
-        WorkflowGetResultError::Failed(failed) => Ok(Outcome::Unsuccessful {
+    Ok(match attributes {
+        Some(Attributes::WorkflowExecutionCompletedEventAttributes(completed)) => {
+            let result = RawValue::new(completed.result.map(|r| r.payloads).unwrap_or_default());
+            Outcome::Completed(payload::decode_result(result).map_err(ApiError::internal)?)
+        }
+        Some(Attributes::WorkflowExecutionFailedEventAttributes(failed)) => Outcome::Unsuccessful {
             status: S::Failed,
-            error: error_info(failed.failure()),
-        }),
-        WorkflowGetResultError::Cancelled { .. } => Ok(unsuccessful(
-            S::Canceled,
-            "CanceledFailure",
-            "the workflow was canceled".to_owned(),
-        )),
-        WorkflowGetResultError::Terminated { .. } => Ok(unsuccessful(
+            error: error_info(&failed.failure.unwrap_or_default()),
+        },
+        Some(Attributes::WorkflowExecutionCanceledEventAttributes(_)) => {
+            unsuccessful(S::Canceled, "CanceledFailure", "the workflow was canceled")
+        }
+        Some(Attributes::WorkflowExecutionTerminatedEventAttributes(_)) => unsuccessful(
             S::Terminated,
             "TerminatedFailure",
-            "the workflow was terminated".to_owned(),
-        )),
-        WorkflowGetResultError::TimedOut => Ok(unsuccessful(
+            "the workflow was terminated",
+        ),
+        Some(Attributes::WorkflowExecutionTimedOutEventAttributes(_)) => unsuccessful(
             S::TimedOut,
             "TimeoutFailure",
-            "the workflow exceeded its execution or run timeout".to_owned(),
-        )),
-        WorkflowGetResultError::ContinuedAsNew => Ok(Outcome::Running),
-        WorkflowGetResultError::NotFound(_) => {
-            Err(ApiError::WorkflowNotFound(workflow_id.to_owned()))
+            "the workflow exceeded its execution or run timeout",
+        ),
+        Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(_)) => Outcome::Running,
+        other => {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "Temporal answered a read of the close event with another event: {:?}",
+                other.map(|a| std::mem::discriminant(&a))
+            )));
         }
-        WorkflowGetResultError::Rpc(status) => Err(rpc_error(status)),
-        other => Err(ApiError::internal(other)),
-    }
+    })
 }
 
 pub(super) fn interaction_error(error: WorkflowInteractionError, workflow_id: &str) -> ApiError {
@@ -63,9 +69,24 @@ pub(super) fn interaction_error(error: WorkflowInteractionError, workflow_id: &s
     }
 }
 
-/// Transient server-side conditions are "unavailable" (503, retry); anything else is a bug or a
-/// misconfiguration worth a log line with its cause.
+/// What Temporal's refusal of a read of `workflow_id` means: no such workflow (or run), or
+/// [`rpc_error`].
+pub(super) fn read_error(status: Status, workflow_id: &str) -> ApiError {
+    match status.code() {
+        Code::NotFound => ApiError::WorkflowNotFound(workflow_id.to_owned()),
+        _ => rpc_error(status),
+    }
+}
+
+/// Transient server-side conditions, and calls whose connection failed before Temporal
+/// answered, are "unavailable" (503, retry); anything else is a bug or a misconfiguration worth
+/// a log line with its cause.
 pub(super) fn rpc_error(status: Status) -> ApiError {
+    if flowgate_temporal::no_answer(&status) {
+        return ApiError::TemporalUnavailable(Unavailable {
+            reason: format!("no answer: {status}"),
+        });
+    }
     match status.code() {
         Code::Unavailable
         | Code::DeadlineExceeded
@@ -120,6 +141,20 @@ mod tests {
     use temporalio_common::protos::temporal::api::failure::v1::{
         ActivityFailureInfo, ApplicationFailureInfo,
     };
+
+    #[test]
+    fn a_call_whose_connection_failed_is_unavailable_not_internal() {
+        let reset = Status::from_error(Box::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(matches!(rpc_error(reset), ApiError::TemporalUnavailable(_)));
+        // Temporal's own `Unknown` answer is a bug worth a log line.
+        let answered = Status::new(Code::Unknown, "answered");
+        assert!(!matches!(
+            rpc_error(answered),
+            ApiError::TemporalUnavailable(_)
+        ));
+    }
 
     #[test]
     fn failures_report_the_innermost_application_type_and_every_message() {

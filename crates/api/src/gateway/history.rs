@@ -3,9 +3,7 @@
 
 use std::time::Duration;
 
-use temporalio_client::{
-    NamespacedClient as _, grpc::WorkflowService, tonic::Code, tonic::IntoRequest as _,
-};
+use temporalio_client::{NamespacedClient as _, grpc::WorkflowService, tonic::IntoRequest as _};
 use temporalio_common::protos::temporal::api::{
     common::v1::WorkflowExecution,
     enums::v1::HistoryEventFilterType,
@@ -22,7 +20,7 @@ use crate::{error::ApiError, metrics::TemporalOperation};
 const PAGE_SIZE: i32 = 256;
 
 /// Bound on one long-poll: Temporal ends a history long-poll with nothing new after 20 s.
-const LONG_POLL: Duration = Duration::from_secs(30);
+pub(super) const LONG_POLL: Duration = Duration::from_secs(30);
 
 /// One page of a run's history.
 #[derive(Debug, Default)]
@@ -68,10 +66,7 @@ impl Gateway {
                 .link
                 .bounded(timeout, call)
                 .await?
-                .map_err(|status| match status.code() {
-                    Code::NotFound => ApiError::WorkflowNotFound(workflow_id.to_owned()),
-                    _ => failure::rpc_error(status),
-                })?
+                .map_err(|status| failure::read_error(status, workflow_id))?
                 .into_inner();
             Ok(HistoryPage {
                 events: response.history.map(|h| h.events).unwrap_or_default(),

@@ -2,11 +2,13 @@
 //!
 //! The SDK's `Client::start_workflow` always sends a fresh random request id and drops the
 //! response's `started` flag; idempotent starts need both (a stable request id, and whether this
-//! call created the run). The raw call goes around the client interceptors, so the trace context
-//! is attached here, the way `flowgate_temporal::TraceContextInterceptor` does it.
+//! call created the run). The call goes through [`Direct`], around the client interceptors, so
+//! the trace context is attached here, the way `flowgate_temporal::TraceContextInterceptor` does
+//! it.
 
 use std::{collections::HashMap, time::Duration};
 
+use flowgate_temporal::{Direct, Method, Unavailable};
 use opentelemetry::{
     Context, KeyValue, global,
     propagation::{Injector, TextMapCompositePropagator, TextMapPropagator},
@@ -14,10 +16,7 @@ use opentelemetry::{
 };
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use serde_json::{Map, Value};
-use temporalio_client::{
-    NamespacedClient, grpc::WorkflowService, tonic::Code, tonic::IntoRequest as _,
-    tonic::Status as RpcStatus,
-};
+use temporalio_client::{NamespacedClient as _, tonic::Code, tonic::Status as RpcStatus};
 use temporalio_common::protos::temporal::api::{
     common::v1::{Header, Memo, Payloads, SearchAttributes, WorkflowType},
     enums::v1::{WorkflowIdConflictPolicy, WorkflowIdReusePolicy},
@@ -123,38 +122,37 @@ impl Gateway {
     }
 
     async fn start_raw(&self, spec: &StartSpec) -> Result<StartedRun, ApiError> {
-        let mut client = self.link.client()?;
+        if let Some(WithStart::Update { .. }) = &spec.with {
+            let client = self.link.client()?;
+            let trace = start_span(&spec.workflow_type, &spec.workflow_id);
+            let request = start_request(&client.namespace(), &client.identity(), spec, &trace)?;
+            return Box::pin(self.update_with_start(client, spec, request, trace)).await;
+        }
+        let mut direct = self.link.direct()?;
         let trace = start_span(&spec.workflow_type, &spec.workflow_id);
-        let request = start_request(&client, spec, &trace)?;
+        let request = start_request(direct.namespace(), direct.identity(), spec, &trace)?;
+        // Sent again only with the same request id, which Temporal deduplicates.
         let result = match &spec.with {
-            None => {
-                let mut request = request.into_request();
-                request.set_timeout(self.rpc_timeout);
-                let call = async move {
-                    WorkflowService::start_workflow_execution(&mut client, request).await
-                }
-                .with_context(trace.clone());
-                let answer = self.link.bounded(self.rpc_timeout, call).await;
-                answer.map(|r| {
-                    r.map(|r| StartedRun::new(r.get_ref().run_id.clone(), r.get_ref().started))
-                })
-            }
             Some(WithStart::Signal { name, input }) => {
                 let request = signal_with_start_request(request, name, input.as_ref())?;
-                let mut request = request.into_request();
-                request.set_timeout(self.rpc_timeout);
-                let call = async move {
-                    WorkflowService::signal_with_start_workflow_execution(&mut client, request)
-                        .await
-                }
-                .with_context(trace.clone());
-                let answer = self.link.bounded(self.rpc_timeout, call).await;
-                answer.map(|r| {
-                    r.map(|r| StartedRun::new(r.get_ref().run_id.clone(), r.get_ref().started))
-                })
+                self.send_start(
+                    &mut direct,
+                    |s, r| s.signal_with_start_workflow_execution(r),
+                    &request,
+                    &trace,
+                    |r| StartedRun::new(r.run_id.clone(), r.started),
+                )
+                .await
             }
-            Some(WithStart::Update { .. }) => {
-                return Box::pin(self.update_with_start(client, spec, request, trace)).await;
+            _ => {
+                self.send_start(
+                    &mut direct,
+                    |s, r| s.start_workflow_execution(r),
+                    &request,
+                    &trace,
+                    |r| StartedRun::new(r.run_id.clone(), r.started),
+                )
+                .await
             }
         };
         end_span(
@@ -169,6 +167,24 @@ impl Gateway {
             Ok(run) => Ok(run),
             Err(status) => Err(start_error(spec, status)),
         }
+    }
+}
+
+impl Gateway {
+    /// Sends a start `request` through `method` within `temporal.rpc_timeout`, in `trace`.
+    async fn send_start<Req: Clone, Resp>(
+        &self,
+        direct: &mut Direct,
+        method: Method<Req, Resp>,
+        request: &Req,
+        trace: &Context,
+        run: fn(&Resp) -> StartedRun,
+    ) -> Result<Result<StartedRun, RpcStatus>, Unavailable> {
+        let call = direct
+            .call(method, self.rpc_timeout, || request.clone())
+            .with_context(trace.clone());
+        let answer = self.link.bounded(self.rpc_timeout, call).await?;
+        Ok(answer.map(|r| run(r.get_ref())))
     }
 }
 
@@ -192,7 +208,8 @@ pub(super) fn start_error(spec: &StartSpec, status: RpcStatus) -> ApiError {
 
 /// The `StartWorkflowExecution` request of `spec`, traced by `trace`.
 fn start_request(
-    client: &temporalio_client::Client,
+    namespace: &str,
+    identity: &str,
     spec: &StartSpec,
     trace: &Context,
 ) -> Result<StartWorkflowExecutionRequest, ApiError> {
@@ -206,8 +223,8 @@ fn start_request(
         let search_attributes = encode(&spec.search_attributes).map_err(ApiError::internal)?;
         let input = payload::json_payload(&spec.input).map_err(ApiError::internal)?;
         let request = StartWorkflowExecutionRequest {
-            namespace: client.namespace(),
-            identity: client.identity(),
+            namespace: namespace.to_owned(),
+            identity: identity.to_owned(),
             workflow_id: spec.workflow_id.clone(),
             workflow_type: Some(WorkflowType {
                 name: spec.workflow_type.clone(),

@@ -1,4 +1,5 @@
-//! Security headers on every response of the public listener.
+//! Headers on every response of the public listener: security headers, the request id and
+//! (while traces are exported) the request span's `traceparent`.
 
 use axum::{
     extract::Request,
@@ -6,6 +7,8 @@ use axum::{
     middleware::Next,
     response::Response,
 };
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// API responses load nothing and may not be framed.
 const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -17,16 +20,26 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 
      img-src 'self' data:; font-src 'self' data:; connect-src 'self'; \
      frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-/// Middleware adding `X-Content-Type-Options`, `Referrer-Policy`, `X-Frame-Options` and a
-/// `Content-Security-Policy` to every response, and `Cache-Control: no-store` to every
-/// response but the Swagger UI's static assets (unless the handler chose a policy itself).
-pub(crate) async fn security_headers(request: Request, next: Next) -> Response {
+/// Middleware inside the request span, one layer for every header an answer gets whatever it
+/// is: the request's `X-Request-Id` echoed back (unless the answer set one), the span's
+/// `traceparent` ([`crate::trace::add_traceparent`]), and `X-Content-Type-Options`,
+/// `Referrer-Policy`, `X-Frame-Options` and a `Content-Security-Policy`; `Cache-Control:
+/// no-store` on every response but the Swagger UI's static assets (unless the handler chose a
+/// policy itself).
+pub(crate) async fn answer_headers(request: Request, next: Next) -> Response {
     let docs = {
         let path = request.uri().path();
         path == "/docs" || path.starts_with("/docs/")
     };
+    let request_id = request.headers().get(X_REQUEST_ID).cloned();
     let mut response = next.run(request).await;
+    crate::trace::add_traceparent(&mut response);
     let headers = response.headers_mut();
+    if let Some(id) = request_id
+        && !headers.contains_key(X_REQUEST_ID)
+    {
+        headers.insert(X_REQUEST_ID, id);
+    }
     let set = |headers: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
