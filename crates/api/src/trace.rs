@@ -53,6 +53,11 @@ impl<B> MakeSpan<B> for RequestSpan {
             route,
             request_id,
             trace_id = Empty,
+            // A start's: the run it started, so the request's one line names it.
+            workflow = Empty,
+            workflow_id = Empty,
+            run_id = Empty,
+            replayed = Empty,
             otel.name = Empty,
             otel.kind = "server",
         );

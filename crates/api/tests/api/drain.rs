@@ -263,3 +263,50 @@ async fn json_logs_carry_the_request_id_and_rust_log_is_honoured() {
         quiet.log_text()
     );
 }
+
+#[tokio::test]
+async fn a_start_is_logged_once_and_its_line_names_the_run() {
+    let env = TestEnv::builder()
+        .without_api()
+        .without_worker()
+        .start()
+        .await;
+    let port = free_port();
+    let envs = [
+        ("TEMPORAL_ADDRESS", env.temporal.address()),
+        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+        ("FLOWGATE_API__PORT", port.to_string()),
+        ("FLOWGATE_LOG__FORMAT", "json".to_owned()),
+    ];
+    let mut api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
+
+    let response = http
+        .post(format!("{base}/v1/workflow-types/shopping/start"))
+        .header("x-request-id", "the-start-to-find")
+        .json(&json!({"workflow_id": "logged-start", "input": {"items": [{"fruit": "APPLE", "amount": 1}]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let out: serde_json::Value = response.json().await.unwrap();
+
+    api.signal(Signal::SIGTERM);
+    let status = api.wait_exit(Duration::from_secs(15)).await;
+    assert!(status.success(), "{status:?}\n{}", api.log_text());
+    let lines: Vec<serde_json::Value> = api
+        .log_text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["span"]["request_id"] == "the-start-to-find")
+        .collect();
+    assert_eq!(lines.len(), 1, "one line per request: {lines:#?}");
+    let span = &lines[0]["span"];
+    assert_eq!(span["workflow_id"], "logged-start", "{span}");
+    assert_eq!(span["run_id"], out["run_id"], "{span}");
+    assert_eq!(span["workflow"], "shopping", "{span}");
+    assert_eq!(span["replayed"], false, "{span}");
+    assert_eq!(lines[0]["status"], 202, "{}", lines[0]);
+}

@@ -540,13 +540,12 @@ pub(crate) async fn start(
         }
         _ => None,
     };
-    tracing::info!(
-        workflow_id = %spec.workflow_id,
-        %run_id,
-        replayed,
-        workflow = def.name,
-        "started"
-    );
+    // On the request span: its one log line, written when the answer is, names the run.
+    let span = tracing::Span::current();
+    span.record("workflow", def.name);
+    span.record("workflow_id", spec.workflow_id.as_str());
+    span.record("run_id", run_id.as_str());
+    span.record("replayed", replayed);
     let workflow_id = spec.workflow_id;
     if let Some(callbacks) = &callbacks {
         let webhooks = &state.settings.webhooks;
