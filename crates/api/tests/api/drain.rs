@@ -18,6 +18,23 @@ async fn run_to_end(args: &[&str], envs: &[(&str, String)], dir: &Path) -> (i32,
     (status.code().unwrap_or(-1), proc.log_text())
 }
 
+/// The API binary on `env`'s Temporal, with one more setting, once it has connected: the
+/// process, its base URL and a client.
+async fn api_binary_on(env: &TestEnv, setting: (&str, String)) -> (Proc, String, reqwest::Client) {
+    let port = free_port();
+    let envs = [
+        ("TEMPORAL_ADDRESS", env.temporal.address()),
+        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
+        ("FLOWGATE_API__PORT", port.to_string()),
+        setting,
+    ];
+    let api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
+    (api, base, http)
+}
+
 #[tokio::test]
 async fn a_bad_setting_stops_start_up_with_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
@@ -83,17 +100,8 @@ async fn sigterm_answers_in_flight_requests_while_readiness_reports_draining() {
         .settings(|s| s.shopping.order_delay = Duration::from_secs(3))
         .start()
         .await;
-    let port = free_port();
-    let envs = [
-        ("TEMPORAL_ADDRESS", env.temporal.address()),
-        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
-        ("FLOWGATE_API__PORT", port.to_string()),
-        ("FLOWGATE_API__SHUTDOWN_DELAY", "1s".to_owned()),
-    ];
-    let mut api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
+    let (mut api, base, http) =
+        api_binary_on(&env, ("FLOWGATE_API__SHUTDOWN_DELAY", "1s".to_owned())).await;
 
     // Synchronous starts that take ~3 s each (the order delay) are in flight when SIGTERM
     // arrives.
@@ -271,17 +279,8 @@ async fn a_start_is_logged_once_and_its_line_names_the_run() {
         .without_worker()
         .start()
         .await;
-    let port = free_port();
-    let envs = [
-        ("TEMPORAL_ADDRESS", env.temporal.address()),
-        ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
-        ("FLOWGATE_API__PORT", port.to_string()),
-        ("FLOWGATE_LOG__FORMAT", "json".to_owned()),
-    ];
-    let mut api = Proc::spawn(Path::new(BIN), &[], &envs, env.dir().join("api.log"));
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    flowgate_testkit::temporal_connected(&http, &base, Duration::from_secs(20)).await;
+    let (mut api, base, http) =
+        api_binary_on(&env, ("FLOWGATE_LOG__FORMAT", "json".to_owned())).await;
 
     let response = http
         .post(format!("{base}/v1/workflow-types/shopping/start"))
