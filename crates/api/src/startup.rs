@@ -51,12 +51,17 @@ impl Application {
             Authenticator::from_settings(&state.settings.auth, state.metrics.clone());
         // Authentication, limits and permissions are per route (`access`).
         let gate = Gate::new(state.clone(), authenticator);
-        // Outermost first: the request id exists before the span opens and is echoed back on
-        // every response; security and CORS headers go on every answer, preflights are answered
-        // before any limit; problems are rendered with the request id (and the trace id);
-        // panics become problems too.
+        // Outermost first: HTTP metrics see every request's whole time and final status; the
+        // request id exists before the span opens and is echoed back on every response;
+        // security and CORS headers go on every answer, preflights are answered before any
+        // limit; problems are rendered with the request id (and the trace id); panics become
+        // problems too. One `layer` call: axum boxes each call's stack once per request.
         let router = routes::router(&gate, state.clone()).layer(
             ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(
+                    state.metrics.clone(),
+                    crate::metrics::track_http,
+                ))
                 .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
                 .layer(trace::layer())
                 .layer(middleware::from_fn(protect::headers::answer_headers))
@@ -65,11 +70,6 @@ impl Application {
                 .layer(CatchPanicLayer::custom(crate::error::panic_response))
                 .layer(DefaultBodyLimit::max(body_limit)),
         );
-        // Outside all of it: HTTP metrics see every request's whole time and final status.
-        let router = router.layer(middleware::from_fn_with_state(
-            state.metrics.clone(),
-            crate::metrics::track_http,
-        ));
         Ok(Self {
             listener,
             admin,

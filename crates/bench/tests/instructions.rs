@@ -99,6 +99,8 @@ async fn measure(api: &Path) -> Vec<(&'static str, u64)> {
         ("TEMPORAL_ADDRESS", format!("127.0.0.1:{frontend_port}")),
         ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
         ("FLOWGATE_API__PORT", port.to_string()),
+        // The log format the Helm chart and the compose file run.
+        ("FLOWGATE_LOG__FORMAT", "json".to_owned()),
         // Slow under valgrind: generous bounds, and no periodic reachability checks between the
         // measured requests.
         ("FLOWGATE_TEMPORAL__CONNECT_TIMEOUT", "60s".to_owned()),

@@ -6,6 +6,7 @@
 //! service runtime that starts them (signals, the async runtime, health checks, heap release) is
 //! `flowgate-runtime`.
 
+mod json;
 pub mod metrics;
 mod otel;
 
@@ -104,10 +105,8 @@ pub fn init(options: TelemetryOptions) -> Result<TelemetryGuard, OtelConfigError
         LogFormat::Json => registry
             .with(
                 fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false),
+                    .fmt_fields(json::JsonMembers)
+                    .event_format(json::JsonLines),
             )
             .try_init(),
         LogFormat::Pretty => registry

@@ -20,16 +20,16 @@ pub(crate) async fn track_http(
     next: Next,
 ) -> Response {
     let method = method_label(request.method());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
-        .to_owned();
+    // The route template is shared (`MatchedPath` holds an `Arc<str>`): no copy per request.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched
+        .as_ref()
+        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
     let in_flight = InFlight(
         metrics
             .inner
             .http_active
-            .with_label_values(&[method, &route]),
+            .with_label_values(&[method, route]),
     );
     in_flight.0.inc();
     let started = Instant::now();
@@ -37,7 +37,7 @@ pub(crate) async fn track_http(
     metrics
         .inner
         .http_duration
-        .with_label_values(&[method, &route, response.status().as_str()])
+        .with_label_values(&[method, route, response.status().as_str()])
         .observe(started.elapsed().as_secs_f64());
     drop(in_flight);
     response

@@ -92,6 +92,8 @@ impl CapacityStack {
                 ("FLOWGATE_API__HOST", "127.0.0.1".to_owned()),
                 ("FLOWGATE_API__PORT", port.to_string()),
                 ("FLOWGATE_API__RUNTIME_THREADS", "1".to_owned()),
+                // The log format the Helm chart and the compose file run.
+                ("FLOWGATE_LOG__FORMAT", "json".to_owned()),
                 ("FLOWGATE_SHOPPING__TASK_QUEUE", START_ONLY_QUEUE.to_owned()),
             ];
             env.extend(extra);
