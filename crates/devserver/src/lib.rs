@@ -19,12 +19,14 @@
 //! Child processes never outlive the caller: each server is killed when its [`DevServer`] is
 //! dropped, and on Linux also when the thread that spawned it dies (see [`DevServer::start`]).
 
+mod ports;
 mod probe;
 mod process;
 mod server;
 pub mod skip;
 pub mod temporal_cli;
 
+pub use ports::{free_port, free_ports};
 #[cfg(target_os = "linux")]
 pub use process::die_with_parent;
 pub use server::{DevServer, DevServerOptions};

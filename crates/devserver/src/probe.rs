@@ -1,7 +1,7 @@
 //! Free ports, readiness probing and log tails for the dev server.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,18 +15,6 @@ use tokio::time::{Instant, sleep, timeout};
 const POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// Upper bound for one probe, so a hung connection cannot outlive the deadline by much.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// Picks `N` distinct free TCP ports on `ip` (bind to port 0, read it, release it; racy but rare).
-pub(crate) fn free_ports<const N: usize>(ip: IpAddr) -> anyhow::Result<[u16; N]> {
-    let mut listeners = Vec::with_capacity(N);
-    let mut ports = [0; N];
-    for port in &mut ports {
-        let listener = TcpListener::bind((ip, 0)).with_context(|| format!("binding {ip}:0"))?;
-        *port = listener.local_addr()?.port();
-        listeners.push(listener);
-    }
-    Ok(ports)
-}
 
 /// Waits until the frontend accepts TCP on `grpc` and `GET /api/v1/namespaces/{namespace}` on
 /// `http` returns 200 (the HTTP API answers only after the gRPC frontend does), or fails when

@@ -6,7 +6,7 @@ use anyhow::{Context, anyhow};
 use tempfile::NamedTempFile;
 use tokio::process::Child;
 
-use crate::{probe, process};
+use crate::{ports, probe, process};
 
 mod options;
 pub use options::DevServerOptions;
@@ -43,7 +43,7 @@ impl DevServer {
             opts.port.is_none() || opts.http_port.is_none() || opts.metrics_port.is_none();
         let mut attempt = 0;
         loop {
-            let [grpc, http, metrics] = probe::free_ports::<3>(opts.ip)?;
+            let [grpc, http, metrics] = ports::free_ports::<3>(opts.ip)?;
             let resolved = DevServerOptions {
                 port: Some(opts.port.unwrap_or(grpc)),
                 http_port: Some(opts.http_port.unwrap_or(http)),
@@ -155,7 +155,7 @@ impl DevServer {
                         return Err(err);
                     }
                     tracing::warn!(%error, "a dev server port was taken while it was down; moving the HTTP and metrics ports");
-                    let [http, metrics] = probe::free_ports::<2>(self.opts.ip)?;
+                    let [http, metrics] = ports::free_ports::<2>(self.opts.ip)?;
                     self.opts.http_port = Some(http);
                     self.opts.metrics_port = Some(metrics);
                     attempt += 1;

@@ -10,12 +10,11 @@ use nix::{sys::signal::kill, unistd::Pid};
 
 pub use nix::sys::signal::Signal;
 
-/// A free TCP port on 127.0.0.1 (bound, then released).
+/// A free TCP port on 127.0.0.1 for a child to bind: released before it is returned, taken from
+/// below the kernel's ephemeral range so that no outgoing connection takes it in between, and
+/// never handed out twice by one test process (see [`flowgate_devserver::free_port`]).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    flowgate_devserver::free_port(std::net::Ipv4Addr::LOCALHOST.into()).expect("a free port")
 }
 
 /// The workspace binary `name`, built next to `sibling` (a `CARGO_BIN_EXE_*` path of the calling
