@@ -1,10 +1,11 @@
 //! Every error the API answers with, as RFC 9457 `application/problem+json`.
 //!
 //! Handlers return [`ApiError`]; its response carries a [`Problem`] in the response extensions,
-//! and [`render_problems`] (the outermost middleware that knows the request) fills in `instance`,
+//! and [`RenderProblems`] (the outermost middleware that knows the request) fills in `instance`,
 //! `request_id` and `trace_id` and writes the body. Any other 4xx/5xx that reaches it without a
 //! problem (from a layer or a library) is turned into one, so clients see one error format.
 
+mod panic;
 mod problem;
 
 use axum::{
@@ -13,7 +14,8 @@ use axum::{
 };
 use flowgate_temporal::Unavailable;
 
-pub(crate) use problem::{FieldError, Problem, panic_response, render_problems};
+pub(crate) use panic::CatchPanicLayer;
+pub(crate) use problem::{FieldError, Problem, RenderProblems};
 
 /// Seconds a client should wait before retrying while Temporal is unavailable or the API is
 /// overloaded.

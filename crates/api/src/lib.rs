@@ -5,6 +5,7 @@
 //! integration tests share this path.
 
 mod access;
+mod around;
 mod auth;
 mod drain;
 mod error;

@@ -25,7 +25,7 @@ use prometheus::{
 pub(crate) use admin::{admin_router, bind_admin_listener, serve_admin};
 pub use labels::{FailureReason, TemporalOperation};
 pub(crate) use labels::{RejectReason, StartOutcome};
-pub(crate) use requests::track_http;
+pub(crate) use requests::TrackHttp;
 
 /// `service` label of `flowgate_build_info`.
 pub(crate) const SERVICE: &str = "flowgate-api";

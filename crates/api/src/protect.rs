@@ -4,7 +4,7 @@
 //!
 //! [`Protection`] holds the limits' state; `crate::access::Gate` applies them to every route
 //! that is not open (probes and documentation never are limited: they must keep answering under
-//! load). [`headers::answer_headers`] and [`cors::layer`] wrap every answer. Every limit is
+//! load). [`headers::AnswerHeaders`] and [`cors::layer`] wrap every answer. Every limit is
 //! per replica: N replicas let a client make N times as many requests.
 
 pub(crate) mod concurrency;

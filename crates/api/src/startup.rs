@@ -3,19 +3,24 @@
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use axum::{Router, extract::DefaultBodyLimit, middleware};
+use axum::{Router, extract::DefaultBodyLimit};
 use flowgate_config::Settings;
 use flowgate_temporal::{TemporalLink, TraceContextInterceptor};
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::{
-    catch_panic::CatchPanicLayer,
-    request_id::{MakeRequestUuid, SetRequestIdLayer},
-};
+use tower_http::request_id::SetRequestIdLayer;
 
 use crate::{
-    access::Gate, auth::Authenticator, error::render_problems, metrics::ApiMetrics, protect,
-    routes, serve::ConnectionLimits, state::AppState, trace,
+    access::Gate,
+    around::AroundLayer,
+    auth::Authenticator,
+    error::{CatchPanicLayer, RenderProblems},
+    metrics::{ApiMetrics, TrackHttp},
+    protect::{self, headers::AnswerHeaders},
+    routes,
+    serve::ConnectionLimits,
+    state::AppState,
+    trace,
 };
 
 /// A bound, ready-to-run API.
@@ -58,16 +63,13 @@ impl Application {
         // problems too. One `layer` call: axum boxes each call's stack once per request.
         let router = routes::router(&gate, state.clone()).layer(
             ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(
-                    state.metrics.clone(),
-                    crate::metrics::track_http,
-                ))
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(AroundLayer(TrackHttp(state.metrics.clone())))
+                .layer(SetRequestIdLayer::x_request_id(trace::NewRequestId))
                 .layer(trace::layer())
-                .layer(middleware::from_fn(protect::headers::answer_headers))
+                .layer(AroundLayer(AnswerHeaders))
                 .option_layer(protect::cors::layer(&state.settings.cors))
-                .layer(middleware::from_fn(render_problems))
-                .layer(CatchPanicLayer::custom(crate::error::panic_response))
+                .layer(AroundLayer(RenderProblems))
+                .layer(CatchPanicLayer)
                 .layer(DefaultBodyLimit::max(body_limit)),
         );
         Ok(Self {

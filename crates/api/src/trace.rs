@@ -25,6 +25,7 @@ use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tower_http::{
     classify::{ServerErrorsAsFailures, SharedClassifier},
+    request_id::{MakeRequestId, RequestId},
     trace::{DefaultOnRequest, DefaultOnResponse, MakeSpan, OnResponse, TraceLayer},
 };
 use tracing::{Level, Span, field::Empty};
@@ -139,6 +140,21 @@ impl<B> OnResponse<B> for RecordResponse {
         DefaultOnResponse::new()
             .level(Level::INFO)
             .on_response(response, latency, span);
+    }
+}
+
+/// A new UUID v4 as the `x-request-id` of a request that came without one. Written on the
+/// stack, then copied once into the header value (`tower_http`'s `MakeRequestUuid` makes a
+/// `String` first).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NewRequestId;
+
+impl MakeRequestId for NewRequestId {
+    fn make_request_id<B>(&mut self, _request: &http::Request<B>) -> Option<RequestId> {
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let id = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+        let id = http::HeaderValue::from_str(id).expect("a UUID is a valid header value");
+        Some(RequestId::new(id))
     }
 }
 

@@ -2,14 +2,13 @@
 
 use axum::{
     extract::Request,
-    http::{HeaderValue, StatusCode, header},
-    middleware::Next,
-    response::{IntoResponse, Response},
+    http::{HeaderValue, StatusCode, Uri, header},
+    response::Response,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::ApiError;
+use crate::around::Around;
 
 /// Media type of error bodies.
 pub(crate) const PROBLEM_JSON: &str = "application/problem+json";
@@ -70,44 +69,51 @@ impl FieldError {
     }
 }
 
-/// Turns a panic in a handler into an opaque 500, logged with the panic message.
-pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let message = panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_else(|| "unknown panic".to_owned());
-    ApiError::internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
-}
-
 /// Writes problem bodies: fills `instance`, `request_id` and `trace_id` into problems raised by
 /// handlers, and turns any other error response into a problem of the same status. Runs inside
 /// the request span, whose trace id it reports.
-pub(crate) async fn render_problems(request: Request, next: Next) -> Response {
-    // Kept as they are (reference-counted), made strings only for a problem.
-    let uri = request.uri().clone();
-    let request_id = request.headers().get("x-request-id").cloned();
-    let mut response = next.run(request).await;
-    let status = response.status();
-    let problem = match response.extensions_mut().remove::<Problem>() {
-        Some(problem) => problem,
-        None if is_unrendered_error(&response) => generic_problem(status),
-        None => return response,
-    };
-    let problem = Problem {
-        instance: Some(uri.path().to_owned()),
-        request_id: request_id.and_then(|v| v.to_str().ok().map(str::to_owned)),
-        // Still inside the request span.
-        trace_id: crate::trace::current_trace_id(),
-        ..problem
-    };
-    let body = serde_json::to_vec(&problem).unwrap_or_default();
-    let (mut parts, _) = response.into_parts();
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, axum::body::Body::from(body))
+#[derive(Clone, Copy)]
+pub(crate) struct RenderProblems;
+
+/// What [`RenderProblems`] keeps of a request: its URI and id, as they are (reference-counted),
+/// made strings only for a problem.
+pub(crate) struct Origin {
+    uri: Uri,
+    request_id: Option<HeaderValue>,
+}
+
+impl Around for RenderProblems {
+    type Kept = Origin;
+
+    fn before(&self, request: &Request) -> Origin {
+        Origin {
+            uri: request.uri().clone(),
+            request_id: request.headers().get("x-request-id").cloned(),
+        }
+    }
+
+    fn after(Origin { uri, request_id }: Origin, mut response: Response) -> Response {
+        let status = response.status();
+        let problem = match response.extensions_mut().remove::<Problem>() {
+            Some(problem) => problem,
+            None if is_unrendered_error(&response) => generic_problem(status),
+            None => return response,
+        };
+        let problem = Problem {
+            instance: Some(uri.path().to_owned()),
+            request_id: request_id.and_then(|v| v.to_str().ok().map(str::to_owned)),
+            // Still inside the request span.
+            trace_id: crate::trace::current_trace_id(),
+            ..problem
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let (mut parts, _) = response.into_parts();
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        parts.headers.remove(header::CONTENT_LENGTH);
+        Response::from_parts(parts, axum::body::Body::from(body))
+    }
 }
 
 fn is_unrendered_error(response: &Response) -> bool {
@@ -131,26 +137,5 @@ fn generic_problem(status: StatusCode) -> Problem {
         request_id: None,
         trace_id: None,
         errors: Vec::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_panic_becomes_an_opaque_500_problem() {
-        let response = panic_response(Box::new("index out of bounds: secret detail".to_owned()));
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        let problem = response
-            .extensions()
-            .get::<Problem>()
-            .expect("rendered as a problem");
-        assert_eq!(problem.code, "internal-error");
-        assert!(
-            !problem.detail.contains("secret detail"),
-            "{}",
-            problem.detail
-        );
     }
 }

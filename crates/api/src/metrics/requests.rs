@@ -3,44 +3,61 @@
 use std::time::Instant;
 
 use axum::{
-    extract::{MatchedPath, Request, State},
+    extract::{MatchedPath, Request},
     http::Method,
-    middleware::Next,
     response::Response,
 };
 use prometheus::IntGauge;
 
 use super::{ApiMetrics, UNMATCHED_ROUTE};
+use crate::around::Around;
 
 /// Middleware measuring every request: in flight, and duration by method, route and status.
 /// Layered onto the routes (so [`MatchedPath`] is known) outside everything else.
-pub(crate) async fn track_http(
-    State(metrics): State<ApiMetrics>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let method = method_label(request.method());
-    // The route template is shared (`MatchedPath` holds an `Arc<str>`): no copy per request.
-    let matched = request.extensions().get::<MatchedPath>().cloned();
-    let route = matched
-        .as_ref()
-        .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-    let in_flight = InFlight(
-        metrics
+#[derive(Clone)]
+pub(crate) struct TrackHttp(pub(crate) ApiMetrics);
+
+/// A request being measured: its labels, its start, and its place in the in-flight gauge.
+pub(crate) struct Measured {
+    metrics: ApiMetrics,
+    method: &'static str,
+    /// The route template is shared (`MatchedPath` holds an `Arc<str>`): no copy per request.
+    route: Option<MatchedPath>,
+    started: Instant,
+    in_flight: InFlight,
+}
+
+impl Around for TrackHttp {
+    type Kept = Measured;
+
+    fn before(&self, request: &Request) -> Measured {
+        let method = method_label(request.method());
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let in_flight = InFlight(self.0.inner.http_active.with_label_values(&[
+            method,
+            route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str),
+        ]));
+        in_flight.0.inc();
+        Measured {
+            metrics: self.0.clone(),
+            method,
+            route,
+            started: Instant::now(),
+            in_flight,
+        }
+    }
+
+    fn after(measured: Measured, response: Response) -> Response {
+        let route = (measured.route.as_ref()).map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        measured
+            .metrics
             .inner
-            .http_active
-            .with_label_values(&[method, route]),
-    );
-    in_flight.0.inc();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    metrics
-        .inner
-        .http_duration
-        .with_label_values(&[method, route, response.status().as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    drop(in_flight);
-    response
+            .http_duration
+            .with_label_values(&[measured.method, route, response.status().as_str()])
+            .observe(measured.started.elapsed().as_secs_f64());
+        drop(measured.in_flight);
+        response
+    }
 }
 
 /// Leaves the in-flight gauge also when the client goes away and the request is dropped.

@@ -4,9 +4,10 @@
 use axum::{
     extract::Request,
     http::{HeaderName, HeaderValue, header},
-    middleware::Next,
     response::Response,
 };
+
+use crate::around::Around;
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -26,33 +27,48 @@ const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 
 /// `Referrer-Policy`, `X-Frame-Options` and a `Content-Security-Policy`; `Cache-Control:
 /// no-store` on every response but the Swagger UI's static assets (unless the handler chose a
 /// policy itself).
-pub(crate) async fn answer_headers(request: Request, next: Next) -> Response {
-    let docs = {
+#[derive(Clone, Copy)]
+pub(crate) struct AnswerHeaders;
+
+/// What [`AnswerHeaders`] keeps of a request: whether it is for the Swagger UI, and its id.
+pub(crate) struct Asked {
+    docs: bool,
+    request_id: Option<HeaderValue>,
+}
+
+impl Around for AnswerHeaders {
+    type Kept = Asked;
+
+    fn before(&self, request: &Request) -> Asked {
         let path = request.uri().path();
-        path == "/docs" || path.starts_with("/docs/")
-    };
-    let request_id = request.headers().get(X_REQUEST_ID).cloned();
-    let mut response = next.run(request).await;
-    crate::trace::add_traceparent(&mut response);
-    let headers = response.headers_mut();
-    if let Some(id) = request_id
-        && !headers.contains_key(X_REQUEST_ID)
-    {
-        headers.insert(X_REQUEST_ID, id);
+        Asked {
+            docs: path == "/docs" || path.starts_with("/docs/"),
+            request_id: request.headers().get(X_REQUEST_ID).cloned(),
+        }
     }
-    let set = |headers: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
-        headers.insert(name, HeaderValue::from_static(value));
-    };
-    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(headers, header::REFERRER_POLICY, "no-referrer");
-    set(headers, header::X_FRAME_OPTIONS, "DENY");
-    set(
-        headers,
-        header::CONTENT_SECURITY_POLICY,
-        if docs { DOCS_CSP } else { API_CSP },
-    );
-    if !docs && !headers.contains_key(header::CACHE_CONTROL) {
-        set(headers, header::CACHE_CONTROL, "no-store");
+
+    fn after(Asked { docs, request_id }: Asked, mut response: Response) -> Response {
+        crate::trace::add_traceparent(&mut response);
+        let headers = response.headers_mut();
+        if let Some(id) = request_id
+            && !headers.contains_key(X_REQUEST_ID)
+        {
+            headers.insert(X_REQUEST_ID, id);
+        }
+        let set = |headers: &mut axum::http::HeaderMap, name: HeaderName, value: &'static str| {
+            headers.insert(name, HeaderValue::from_static(value));
+        };
+        set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        set(headers, header::REFERRER_POLICY, "no-referrer");
+        set(headers, header::X_FRAME_OPTIONS, "DENY");
+        set(
+            headers,
+            header::CONTENT_SECURITY_POLICY,
+            if docs { DOCS_CSP } else { API_CSP },
+        );
+        if !docs && !headers.contains_key(header::CACHE_CONTROL) {
+            set(headers, header::CACHE_CONTROL, "no-store");
+        }
+        response
     }
-    response
 }
