@@ -126,16 +126,17 @@ pub(crate) enum IdConflictPolicy {
 }
 
 impl StartIn {
-    /// The start this body asks for, and its normalised content (for idempotency); every
-    /// problem is reported at once, pointers relative to the body (the input's under
-    /// `input_at`).
+    /// The start this body asks for, and, when `keyed` (an `Idempotency-Key` came with it), its
+    /// normalised content, which the key's record holds; every problem is reported at once,
+    /// pointers relative to the body (the input's under `input_at`).
     fn plan(
         self,
         def: &WorkflowDef,
         state: &AppState,
         input_at: &str,
         mut errors: Vec<FieldError>,
-    ) -> Result<(StartSpec, Value), ApiError> {
+        keyed: bool,
+    ) -> Result<(StartSpec, Option<Value>), ApiError> {
         let input = def
             .input
             .decode(&self.input, &state.limits)
@@ -193,22 +194,25 @@ impl StartIn {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        let mut normalised = json!({
-            "workflow": def.name,
-            "input": input,
-            "workflow_id": self.workflow_id,
-            "memo": memo,
-            "search_attributes": search_attributes,
-            "start_delay_ms": start_delay.map(|d: Duration| d.as_millis() as u64),
-            "id_reuse_policy": self.id_reuse_policy,
-            "id_conflict_policy": self.id_conflict_policy,
-            "signal": self.signal,
-            "update": self.update,
+        let normalised = keyed.then(|| {
+            let mut normalised = json!({
+                "workflow": def.name,
+                "input": input,
+                "workflow_id": self.workflow_id,
+                "memo": memo,
+                "search_attributes": search_attributes,
+                "start_delay_ms": start_delay.map(|d: Duration| d.as_millis() as u64),
+                "id_reuse_policy": self.id_reuse_policy,
+                "id_conflict_policy": self.id_conflict_policy,
+                "signal": self.signal,
+                "update": self.update,
+            });
+            // Only when named, so the keys of starts without callbacks keep their records.
+            if let Some(callbacks) = self.callbacks.as_ref().filter(|c| !c.is_empty()) {
+                normalised["callbacks"] = json!(callbacks);
+            }
+            normalised
         });
-        // Only when named, so the keys of starts without callbacks keep their records.
-        if let Some(callbacks) = self.callbacks.as_ref().filter(|c| !c.is_empty()) {
-            normalised["callbacks"] = json!(callbacks);
-        }
         let spec = StartSpec {
             workflow_type: def.temporal_type.to_owned(),
             task_queue: def.queue(&state.settings.worker.task_queue).to_owned(),
@@ -501,7 +505,7 @@ pub(crate) async fn start(
         Some(list) => super::callbacks::check(&state.settings.webhooks, list).await,
         None => Vec::new(),
     };
-    let (mut spec, normalised) = body.plan(def, state, input_at, callback_errors)?;
+    let (mut spec, normalised) = body.plan(def, state, input_at, callback_errors, key.is_some())?;
     // An update-with-start waits for the update (as an update does), not for the workflow.
     let wait = match &mut spec.with {
         Some(WithStart::Update {
@@ -517,7 +521,9 @@ pub(crate) async fn start(
         _ => wait,
     };
     let scope = idempotency::scope(principal, def.name);
-    let idempotency = key.map(|key| Idempotency::new(&scope, &key, &normalised));
+    let idempotency = key
+        .zip(normalised)
+        .map(|(key, normalised)| Idempotency::new(&scope, &key, &normalised));
     let (run_id, replayed, update) = match &idempotency {
         None if chosen_id => Box::pin(start_chosen_id(state, def, principal, &mut spec)).await?,
         None => {
