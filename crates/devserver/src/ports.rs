@@ -48,17 +48,22 @@ pub fn free_ports<const N: usize>(ip: IpAddr) -> anyhow::Result<[u16; N]> {
     Ok(ports)
 }
 
-/// The candidates: from [`LOWEST`] up to the start of the kernel's ephemeral range.
+/// The candidates: from [`LOWEST`] up to the start of the kernel's ephemeral range (read once).
 fn window() -> Range<u16> {
-    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(DEFAULT_EPHEMERAL_START);
-    if ephemeral_start > LOWEST + 1_000 {
-        LOWEST..ephemeral_start
-    } else {
-        LOWEST..DEFAULT_EPHEMERAL_START
-    }
+    static WINDOW: OnceLock<Range<u16>> = OnceLock::new();
+    WINDOW
+        .get_or_init(|| {
+            let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+                .ok()
+                .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+                .unwrap_or(DEFAULT_EPHEMERAL_START);
+            if ephemeral_start > LOWEST + 1_000 {
+                LOWEST..ephemeral_start
+            } else {
+                LOWEST..DEFAULT_EPHEMERAL_START
+            }
+        })
+        .clone()
 }
 
 /// Successive offsets into the window, from a starting point that differs between processes, so

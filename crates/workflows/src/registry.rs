@@ -264,22 +264,29 @@ fn unknown_fields(sent: &Value, kept: &Value, at: &mut String, issues: &mut Vec<
     }
 }
 
-/// Appends `name` to the JSON pointer `at` as one more token, escaped as [`escape`] does, without
-/// allocating (every field of every input passes here).
+/// Appends `name` to the JSON pointer `at` as one more token, without allocating (every field
+/// of every input passes here).
 fn push_token(at: &mut String, name: &str) {
     at.push('/');
-    for c in name.chars() {
-        match c {
-            '~' => at.push_str("~0"),
-            '/' => at.push_str("~1"),
-            c => at.push(c),
-        }
-    }
+    push_escaped(at, name);
 }
 
 /// A name as one JSON pointer token (RFC 6901).
 pub(crate) fn escape(name: &str) -> String {
-    name.replace('~', "~0").replace('/', "~1")
+    let mut token = String::with_capacity(name.len());
+    push_escaped(&mut token, name);
+    token
+}
+
+/// Appends `name` to `out` with `~` and `/` escaped as RFC 6901 says.
+fn push_escaped(out: &mut String, name: &str) {
+    for c in name.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
 }
 
 /// `items[0].amount` as the JSON pointer `/items/0/amount`.

@@ -33,10 +33,12 @@ impl Around for TrackHttp {
     fn before(&self, request: &Request) -> Measured {
         let method = method_label(request.method());
         let route = request.extensions().get::<MatchedPath>().cloned();
-        let in_flight = InFlight(self.0.inner.http_active.with_label_values(&[
-            method,
-            route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str),
-        ]));
+        let in_flight = InFlight(
+            self.0
+                .inner
+                .http_active
+                .with_label_values(&[method, route_label(route.as_ref())]),
+        );
         in_flight.0.inc();
         Measured {
             metrics: self.0.clone(),
@@ -48,7 +50,7 @@ impl Around for TrackHttp {
     }
 
     fn after(measured: Measured, response: Response) -> Response {
-        let route = (measured.route.as_ref()).map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        let route = route_label(measured.route.as_ref());
         measured
             .metrics
             .inner
@@ -58,6 +60,11 @@ impl Around for TrackHttp {
         drop(measured.in_flight);
         response
     }
+}
+
+/// The route label: the matched template, or one label for every path no route matched.
+fn route_label(route: Option<&MatchedPath>) -> &str {
+    route.map_or(UNMATCHED_ROUTE, MatchedPath::as_str)
 }
 
 /// Leaves the in-flight gauge also when the client goes away and the request is dropped.
